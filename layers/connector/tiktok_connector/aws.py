@@ -1,0 +1,54 @@
+"""Lazily built, cached boto3 clients.
+
+Nothing is created at import time. boto3 honours ``AWS_ENDPOINT_URL`` itself, which is how the local
+stack points every client at moto. ``reset_clients`` drops the cache (tests and the local stack call it
+when the endpoint changes).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# Adaptive retries smooth over AWS throttling; connect/read timeouts keep a stuck call from eating
+# the whole Lambda budget.
+_CONFIG = Config(
+    retries={"max_attempts": 5, "mode": "adaptive"},
+    connect_timeout=5,
+    read_timeout=30,
+    max_pool_connections=32,
+)
+
+
+@cache
+def client(service: str) -> Any:
+    """Return the process-wide boto3 client for ``service``."""
+    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+
+
+def s3() -> Any:
+    """The S3 client."""
+    return client("s3")
+
+
+def sqs() -> Any:
+    """The SQS client."""
+    return client("sqs")
+
+
+def dynamodb() -> Any:
+    """The DynamoDB (low-level) client."""
+    return client("dynamodb")
+
+
+def secretsmanager() -> Any:
+    """The Secrets Manager client."""
+    return client("secretsmanager")
+
+
+def reset_clients() -> None:
+    """Forget every cached client (the endpoint or credentials changed)."""
+    client.cache_clear()
