@@ -7,6 +7,7 @@ TOOLS := .venv-tools
 BIN := $(VENV)/bin
 TBIN := $(TOOLS)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
+export SAM_CLI_TELEMETRY := 0
 PYTEST_ARGS ?=
 
 .PHONY: run up demo test unit integration e2e template-tests lint fmt typecheck cfn-lint build \
