@@ -1,0 +1,89 @@
+"""Emulator configuration: the developer app, its advertisers, event sources and limits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+# Endpoint groups used for QPS limits (reference §2.3). Each API path belongs to exactly one.
+QPS_GROUP_OAUTH = "oauth"
+QPS_GROUP_DMP = "dmp"
+QPS_GROUP_SEGMENT_AUDIENCE = "segment_audience"
+QPS_GROUP_SEGMENT_MAPPING = "segment_mapping"
+QPS_GROUP_EVENTS = "events"
+
+
+def _default_advertisers() -> dict[str, str]:
+    return {
+        "7100000000000000001": "Demo Advertiser One",
+        "7100000000000000002": "Demo Advertiser Two",
+    }
+
+
+def _default_event_sources() -> dict[str, str]:
+    # event_source_id -> event_source type
+    return {
+        "CDEMOPIXEL000000000A": "web",
+        "7200000000000000001": "app",
+        "7300000000000000001": "offline",
+        "7400000000000000001": "crm",
+    }
+
+
+def _default_qps() -> dict[str, float | None]:
+    # Basic tier (reference §2.3): 10 QPS for ordinary endpoints, 1,000 for the events endpoints
+    # at every tier, 10,000 for the Streaming (segment mapping) API.
+    return {
+        QPS_GROUP_OAUTH: 10,
+        QPS_GROUP_DMP: 10,
+        QPS_GROUP_SEGMENT_AUDIENCE: 10,
+        QPS_GROUP_SEGMENT_MAPPING: 10_000,
+        QPS_GROUP_EVENTS: 1_000,
+    }
+
+
+@dataclass
+class EmulatorConfig:
+    """Everything the emulator needs to know; every field has a working default.
+
+    ``redirect_uris``: registered advertiser redirect URLs. An entry ending in ``*`` is a prefix
+    match (the default allows any loopback URI); any other entry must match exactly.
+
+    ``qps``: limit per endpoint group (``oauth``, ``dmp``, ``segment_audience``,
+    ``segment_mapping``, ``events``); ``None`` or 0 disables the limit for the group.
+    ``qps_scope``: ``"endpoint"`` (default) keeps one sliding window per endpoint path, as TikTok
+    counts "app-level QPS for the endpoint" (reference §2.2, 40100); ``"group"`` shares one
+    window across the group.
+
+    ``clock``: wall-clock source (seconds); tests pass a frozen clock and move it with
+    ``state.advance_time``. Auth-code expiry and QPS windows both read it.
+    """
+
+    app_id: str = "7000000000000000001"
+    app_secret: str = "emulator-app-secret"  # noqa: S105 - a fake secret for the local emulator
+    redirect_uris: list[str] = field(
+        default_factory=lambda: ["http://127.0.0.1:*", "http://localhost:*"]
+    )
+    advertisers: dict[str, str] = field(default_factory=_default_advertisers)
+    granted_scopes: list[int] = field(default_factory=lambda: [3, 30, 31, 5])
+    event_sources: dict[str, str] = field(default_factory=_default_event_sources)
+    qps: dict[str, float | None] = field(default_factory=_default_qps)
+    qps_scope: str = "endpoint"
+    max_mapping_rows: int = 10_000
+    pixel_batch_max: int = 50
+    events_max: int = 1_000
+    max_audiences_per_advertiser: int = 400
+    min_update_members: int = 1_000
+    auth_code_ttl_seconds: float = 3600.0
+    seed: int = 0
+    clock: Callable[[], float] | None = None
+
+    def redirect_uri_allowed(self, uri: str) -> bool:
+        """True when ``uri`` is one of the app's registered redirect URLs."""
+        for allowed in self.redirect_uris:
+            if allowed.endswith("*"):
+                if uri.startswith(allowed[:-1]) and len(uri) > len(allowed) - 1:
+                    return True
+            elif uri == allowed:
+                return True
+        return False
