@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 from collections.abc import Iterator
 
 import pytest
@@ -46,11 +47,11 @@ def test_ranges_cover_every_line_exactly_once(
 ) -> None:
     data = b"\n".join(lines) + (b"\n" if trailing_newline and lines else b"")
     points = sorted({0, len(data), *(c for c in cuts if c <= len(data))})
-    pieces = [_read_range(data, s, e, block) for s, e in zip(points, points[1:], strict=False)]
+    pieces = [_read_range(data, s, e, block) for s, e in itertools.pairwise(points)]
     assert b"".join(pieces) == data
     line_starts = {0} | {i + 1 for i, ch in enumerate(data) if ch == 0x0A}
     consumed = 0
-    for (s, _e), piece in zip(zip(points, points[1:], strict=False), pieces, strict=True):
+    for (s, _e), piece in zip(itertools.pairwise(points), pieces, strict=True):
         if piece:  # a range starts at the first line that begins at or after its start
             assert consumed in line_starts
             assert consumed >= s
@@ -74,7 +75,7 @@ def test_plan_ranges_tiles_the_file(size: int, step: int) -> None:
     ranges = plan_ranges(size, step)
     assert ranges[0][0] == 0
     assert ranges[-1][1] == size
-    for (_, e), (s, _) in zip(ranges, ranges[1:], strict=False):
+    for (_, e), (s, _) in itertools.pairwise(ranges):
         assert e == s
     assert all(e - s <= step for s, e in ranges) or len(ranges) == 1
 
