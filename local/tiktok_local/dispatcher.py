@@ -295,6 +295,8 @@ class Dispatcher:
         return True
 
     def _skip(self, function: FunctionBinding) -> None:
+        if function.function_name in self.skipped:
+            return
         log.warning(
             "skipping %s: handler %s does not exist yet", function.function_name, function.handler
         )
