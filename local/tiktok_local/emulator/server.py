@@ -118,8 +118,12 @@ class EmulatorServer:
         self._server = make_server(
             host, port, self.wsgi_app, threaded=True, request_handler=_QuietHandler
         )
+        server = self._server
+        # A short poll interval makes stop() quick (tests start many emulators).
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="tiktok-emulator", daemon=True
+            target=lambda: server.serve_forever(poll_interval=0.05),
+            name="tiktok-emulator",
+            daemon=True,
         )
         self._thread.start()
         return self
