@@ -27,6 +27,12 @@ $(TOOLS)/.installed: requirements/tools.txt
 	$(TBIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/tools.txt
 	touch $@
 
+# `python -m tiktok_local` imports the layer, the function packages and the local stack the way
+# pytest's `pythonpath` (pyproject.toml) does — no sys.path tricks in the code.
+LOCAL_PYTHONPATH := $(subst $(eval) ,:,$(abspath layers/connector functions/oauth \
+  functions/segment_ingest functions/audience_upload functions/event_forwarder local .))
+run up demo connect-link: export PYTHONPATH := $(LOCAL_PYTHONPATH)
+
 ## run: set up and run the whole pipeline on the local stack, then print what reached TikTok
 run: venv
 	$(BIN)/python -m tiktok_local demo
