@@ -1,0 +1,720 @@
+"""template.yaml read as data: the failure path, least privilege and the names others rely on.
+
+Each contract check runs on the real template (must pass) and on broken copies (must fail), so a
+check that cannot fail is caught here rather than in production.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.template import contract
+from tests.template.cfn import TEMPLATE_PATH, load_template
+
+ROOT = TEMPLATE_PATH.parent
+Check = Callable[[dict[str, Any]], list[str]]
+Mutation = Callable[[dict[str, Any]], None]
+
+
+@pytest.fixture(scope="module")
+def loaded() -> dict[str, Any]:
+    return load_template(TEMPLATE_PATH)
+
+
+@pytest.fixture
+def template(loaded: dict[str, Any]) -> dict[str, Any]:
+    """A private deep copy: tests may mutate it freely."""
+    return copy.deepcopy(loaded)
+
+
+def res(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    return template["Resources"][logical_id]["Properties"]
+
+
+def event(template: dict[str, Any], function: str, name: str) -> dict[str, Any]:
+    return res(template, function)["Events"][name]["Properties"]
+
+
+def statements(template: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    return [
+        s
+        for policy in res(template, function)["Policies"]
+        if isinstance(policy, dict) and "Statement" in policy
+        for s in policy["Statement"]
+    ]
+
+
+# ---------------------------------------------------------------- loader
+
+
+def test_loader_expands_cloudformation_short_tags(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "Conditions:\n"
+        "  C: !Not [!Equals [!Ref P, '']]\n"
+        "Resources:\n"
+        "  R:\n"
+        "    Type: X\n"
+        "    Properties:\n"
+        "      A: !GetAtt Queue.Arn\n"
+        '      B: !Sub "${AWS::StackName}-x"\n'
+        "      C: !Sub ['${a}', {a: !Ref Y}]\n"
+        "      D: !If [C, !Join ['', [a, b]], !Ref AWS::NoValue]\n"
+        "      E: !Select [0, !GetAZs '']\n",
+        encoding="utf-8",
+    )
+    data = load_template(path)
+    p = data["Resources"]["R"]["Properties"]
+    assert p["A"] == {"Fn::GetAtt": ["Queue", "Arn"]}
+    assert p["B"] == {"Fn::Sub": "${AWS::StackName}-x"}
+    assert p["C"] == {"Fn::Sub": ["${a}", {"a": {"Ref": "Y"}}]}
+    assert p["D"] == {"Fn::If": ["C", {"Fn::Join": ["", ["a", "b"]]}, {"Ref": "AWS::NoValue"}]}
+    assert p["E"] == {"Fn::Select": [0, {"Fn::GetAZs": ""}]}
+    assert data["Conditions"]["C"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "P"}, ""]}]}
+
+
+def test_loader_refuses_a_file_without_resources(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text("Parameters: {}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="not a CloudFormation template"):
+        load_template(path)
+
+
+# ---------------------------------------------------------------- the checks on the real template
+
+
+def test_checks_are_not_vacuous(template: dict[str, Any]) -> None:
+    """The walkers find what the checks are about; otherwise every check would pass trivially."""
+    sources = {(fn, q) for fn, q, _ in contract.sqs_event_sources(template)}
+    assert sources == {
+        ("AudienceUploadFunction", "ChunkQueue"),
+        ("EventForwarderFunction", "EventsQueue"),
+        ("SegmentIngestFunction", "RangesQueue"),
+    }
+    assert contract.dead_letter_queues(template) == {
+        "ChunkDeadLetterQueue",
+        "EventsDeadLetterQueue",
+        "RangesDeadLetterQueue",
+        "IngestFailuresQueue",
+    }
+    assert contract.s3_triggered_functions(template) == ["SegmentIngestFunction"]
+    assert len(list(contract.policy_statements(template))) >= 8
+
+
+@pytest.mark.parametrize("check", contract.ALL_CHECKS, ids=lambda c: c.__name__)
+def test_template_keeps_the_contract(template: dict[str, Any], check: Check) -> None:
+    assert check(template) == []
+
+
+# ---------------------------------------------------------------- the checks catch broken copies
+
+
+def _drop(path: list[str | int]) -> Mutation:
+    def mutate(t: dict[str, Any]) -> None:
+        node: Any = t
+        for key in path[:-1]:
+            node = node[key]
+        del node[path[-1]]
+
+    return mutate
+
+
+def _set(path: list[str | int], value: Any) -> Mutation:
+    def mutate(t: dict[str, Any]) -> None:
+        node: Any = t
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = copy.deepcopy(value)
+
+    return mutate
+
+
+def _add_statement(function: str, statement: dict[str, Any]) -> Mutation:
+    def mutate(t: dict[str, Any]) -> None:
+        res(t, function)["Policies"].append({"Statement": [copy.deepcopy(statement)]})
+
+    return mutate
+
+
+def _add_resource(logical_id: str, resource: dict[str, Any]) -> Mutation:
+    def mutate(t: dict[str, Any]) -> None:
+        t["Resources"][logical_id] = copy.deepcopy(resource)
+
+    return mutate
+
+
+R = "Resources"
+P = "Properties"
+AUTH_ARN = (
+    "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+    "${AWS::StackName}/authorizations/*"
+)
+CHUNK_EVENT = [R, "AudienceUploadFunction", P, "Events", "Chunk", P]
+EVENTS_EVENT = [R, "EventForwarderFunction", P, "Events", "Events", P]
+
+MUTATIONS: list[tuple[str, Check, Mutation, str]] = [
+    (
+        "sqs-without-partial-failures",
+        contract.check_sqs_event_sources,
+        _drop([*CHUNK_EVENT, "FunctionResponseTypes"]),
+        "ReportBatchItemFailures",
+    ),
+    (
+        "sqs-without-max-concurrency",
+        contract.check_sqs_event_sources,
+        _drop([*EVENTS_EVENT, "ScalingConfig"]),
+        "MaximumConcurrency",
+    ),
+    (
+        "raw-event-source-mapping-without-partial-failures",
+        contract.check_sqs_event_sources,
+        _add_resource(
+            "ExtraMapping",
+            {
+                "Type": "AWS::Lambda::EventSourceMapping",
+                P: {
+                    "EventSourceArn": {"Fn::GetAtt": ["EventsQueue", "Arn"]},
+                    "FunctionName": {"Ref": "EventForwarderFunction"},
+                    "ScalingConfig": {"MaximumConcurrency": 2},
+                },
+            },
+        ),
+        "EventForwarderFunction <- EventsQueue",
+    ),
+    (
+        "consumed-queue-without-redrive",
+        contract.check_redrive,
+        _drop([R, "EventsQueue", P, "RedrivePolicy"]),
+        "EventsQueue",
+    ),
+    (
+        "redrive-to-unknown-queue",
+        contract.check_redrive,
+        _set([R, "ChunkQueue", P, "RedrivePolicy", "deadLetterTargetArn"], "arn:aws:sqs:x:1:y"),
+        "ChunkQueue",
+    ),
+    (
+        "visibility-below-6x-timeout",
+        contract.check_visibility_timeouts,
+        _set([R, "ChunkQueue", P, "VisibilityTimeout"], 6 * 120),
+        "ChunkQueue",
+    ),
+    (
+        "function-timeout-raised-past-visibility",
+        contract.check_visibility_timeouts,
+        _set([R, "EventForwarderFunction", P, "Timeout"], 300),
+        "EventsQueue",
+    ),
+    (
+        "visibility-defaulted",
+        contract.check_visibility_timeouts,
+        _drop([R, "RangesQueue", P, "VisibilityTimeout"]),
+        "RangesQueue",
+    ),
+    (
+        "star-resource-in-sam-statement",
+        contract.check_no_wildcard_resources,
+        _add_statement(
+            "EventForwarderFunction",
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"},
+        ),
+        "EventForwarderFunction",
+    ),
+    (
+        "star-resource-in-list",
+        contract.check_no_wildcard_resources,
+        _add_statement(
+            "OAuthFunction",
+            {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": ["*"]},
+        ),
+        "OAuthFunction",
+    ),
+    (
+        "star-resource-in-role-inline-policy",
+        contract.check_no_wildcard_resources,
+        _add_resource(
+            "ExtraRole",
+            {
+                "Type": "AWS::IAM::Role",
+                P: {
+                    "Policies": [
+                        {
+                            "PolicyName": "x",
+                            "PolicyDocument": {
+                                "Statement": {
+                                    "Effect": "Allow",
+                                    "Action": "sqs:*",
+                                    "Resource": {"Fn::Sub": "*"},
+                                }
+                            },
+                        }
+                    ]
+                },
+            },
+        ),
+        "ExtraRole",
+    ),
+    (
+        "star-resource-in-globals",
+        contract.check_no_wildcard_resources,
+        _set(
+            ["Globals", "Function", "Policies"],
+            [{"Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}],
+        ),
+        "Globals",
+    ),
+    (
+        "upload-function-writes-authorizations",
+        contract.check_authorization_writers,
+        _add_statement(
+            "AudienceUploadFunction",
+            {"Effect": "Allow", "Action": "secretsmanager:PutSecretValue", "Resource": AUTH_ARN},
+        ),
+        "AudienceUploadFunction",
+    ),
+    (
+        "events-function-writes-any-stack-secret",
+        contract.check_authorization_writers,
+        _add_statement(
+            "EventForwarderFunction",
+            {
+                "Effect": "Allow",
+                "Action": "secretsmanager:*",
+                "Resource": {
+                    "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:"
+                    "${AWS::AccountId}:secret:${AWS::StackName}/*"
+                },
+            },
+        ),
+        "EventForwarderFunction",
+    ),
+    (
+        "oauth-function-cannot-store-tokens",
+        contract.check_authorization_writers,
+        _set([R, "OAuthFunction", P, "Policies"], []),
+        "OAuthFunction",
+    ),
+    (
+        "queue-unencrypted",
+        contract.check_encryption,
+        _drop([R, "RangesDeadLetterQueue", P, "SqsManagedSseEnabled"]),
+        "RangesDeadLetterQueue",
+    ),
+    (
+        "bucket-unencrypted",
+        contract.check_encryption,
+        _drop([R, "SegmentsBucket", P, "BucketEncryption"]),
+        "SegmentsBucket",
+    ),
+    (
+        "table-unencrypted",
+        contract.check_encryption,
+        _drop([R, "JobsTable", P, "SSESpecification"]),
+        "JobsTable",
+    ),
+    (
+        "bucket-policy-removed",
+        contract.check_tls_only_buckets,
+        _drop([R, "SegmentsBucketPolicy"]),
+        "SegmentsBucket",
+    ),
+    (
+        "tls-condition-inverted",
+        contract.check_tls_only_buckets,
+        _set(
+            [R, "SegmentsBucketPolicy", P, "PolicyDocument", "Statement", 0, "Condition"],
+            {"Bool": {"aws:SecureTransport": "true"}},
+        ),
+        "SegmentsBucket",
+    ),
+    (
+        "tls-deny-misses-objects",
+        contract.check_tls_only_buckets,
+        _set(
+            [R, "SegmentsBucketPolicy", P, "PolicyDocument", "Statement", 0, "Resource"],
+            [{"Fn::Sub": "arn:${AWS::Partition}:s3:::${SegmentsBucket}"}],
+        ),
+        "objects",
+    ),
+    (
+        "public-policy-allowed",
+        contract.check_public_access_blocked,
+        _set(
+            [R, "SegmentsBucket", P, "PublicAccessBlockConfiguration", "BlockPublicPolicy"], False
+        ),
+        "BlockPublicPolicy",
+    ),
+    (
+        "table-without-ttl",
+        contract.check_table_ttl,
+        _drop([R, "OAuthTable", P, "TimeToLiveSpecification"]),
+        "OAuthTable",
+    ),
+    (
+        "ttl-on-wrong-attribute",
+        contract.check_table_ttl,
+        _set([R, "JobsTable", P, "TimeToLiveSpecification", "AttributeName"], "ttl"),
+        "JobsTable",
+    ),
+    (
+        "s3-function-without-on-failure",
+        contract.check_s3_on_failure,
+        _drop([R, "SegmentIngestFunction", P, "EventInvokeConfig"]),
+        "SegmentIngestFunction",
+    ),
+    (
+        "log-group-without-retention",
+        contract.check_log_groups,
+        _drop([R, "OAuthLogGroup", P, "RetentionInDays"]),
+        "OAuthLogGroup",
+    ),
+    (
+        "function-without-log-group",
+        contract.check_log_groups,
+        _drop([R, "EventForwarderLogGroup"]),
+        "EventForwarderFunction",
+    ),
+    (
+        "dlq-without-alarm",
+        contract.check_dlq_alarms,
+        _drop([R, "RangesDeadLetterQueueAlarm"]),
+        "RangesDeadLetterQueue",
+    ),
+    (
+        "failure-queue-alarm-too-lax",
+        contract.check_dlq_alarms,
+        _set([R, "IngestFailuresQueueAlarm", P, "Threshold"], 100),
+        "IngestFailuresQueue",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("check", "mutate", "culprit"),
+    [pytest.param(c, m, w, id=name) for name, c, m, w in MUTATIONS],
+)
+def test_check_catches_a_broken_template(
+    template: dict[str, Any], check: Check, mutate: Mutation, culprit: str
+) -> None:
+    mutate(template)
+    problems = check(template)
+    assert problems, f"{check.__name__} did not notice the mutation"
+    assert any(culprit in p for p in problems), problems
+
+
+def test_every_check_has_a_mutation_that_breaks_it() -> None:
+    assert {c for _, c, _, _ in MUTATIONS} == set(contract.ALL_CHECKS)
+
+
+# ---------------------------------------------------------------- names and shapes others rely on
+
+NAMES = {
+    "SegmentsBucket": ("BucketName", "${AWS::StackName}-segments-${AWS::AccountId}"),
+    "ChunkQueue": ("QueueName", "${AWS::StackName}-chunks"),
+    "ChunkDeadLetterQueue": ("QueueName", "${AWS::StackName}-chunks-dlq"),
+    "EventsQueue": ("QueueName", "${AWS::StackName}-events"),
+    "EventsDeadLetterQueue": ("QueueName", "${AWS::StackName}-events-dlq"),
+    "RangesQueue": ("QueueName", "${AWS::StackName}-ranges"),
+    "RangesDeadLetterQueue": ("QueueName", "${AWS::StackName}-ranges-dlq"),
+    "IngestFailuresQueue": ("QueueName", "${AWS::StackName}-ingest-failures"),
+    "JobsTable": ("TableName", "${AWS::StackName}-jobs"),
+    "AudiencesTable": ("TableName", "${AWS::StackName}-audiences"),
+    "OAuthTable": ("TableName", "${AWS::StackName}-oauth"),
+    "AppSecret": ("Name", "${AWS::StackName}/app"),
+    "StateKeySecret": ("Name", "${AWS::StackName}/oauth-state-key"),
+}
+
+
+@pytest.mark.parametrize(("logical_id", "prop", "pattern"), [(k, *v) for k, v in NAMES.items()])
+def test_resource_names_follow_the_architecture(
+    template: dict[str, Any], logical_id: str, prop: str, pattern: str
+) -> None:
+    assert res(template, logical_id)[prop] == {"Fn::Sub": pattern}
+
+
+def test_table_key_schemas(template: dict[str, Any]) -> None:
+    def keys(table: str) -> list[tuple[str, str]]:
+        return [(k["AttributeName"], k["KeyType"]) for k in res(template, table)["KeySchema"]]
+
+    assert keys("JobsTable") == [("job_id", "HASH")]
+    assert keys("AudiencesTable") == [("advertiser_id", "HASH"), ("audience_key", "RANGE")]
+    assert keys("OAuthTable") == [("pk", "HASH")]
+    for table in ("JobsTable", "AudiencesTable", "OAuthTable"):
+        assert res(template, table)["BillingMode"] == "PAY_PER_REQUEST"
+        assert all(a["AttributeType"] == "S" for a in res(template, table)["AttributeDefinitions"])
+    for table in ("JobsTable", "AudiencesTable"):
+        assert res(template, table)["PointInTimeRecoverySpecification"] == {
+            "PointInTimeRecoveryEnabled": True
+        }
+
+
+FUNCTIONS = {
+    "OAuthFunction": ("oauth", "oauth_function.app.handler", 15),
+    "SegmentIngestFunction": ("segment-ingest", "segment_ingest_function.app.handler", 900),
+    "AudienceUploadFunction": ("audience-upload", "audience_upload_function.app.handler", 120),
+    "EventForwarderFunction": ("event-forwarder", "event_forwarder_function.app.handler", 60),
+}
+
+POWERTOOLS = {"POWERTOOLS_SERVICE_NAME"}
+ENVIRONMENT = {
+    "SegmentIngestFunction": {
+        "SEGMENTS_BUCKET",
+        "CHUNK_QUEUE_URL",
+        "RANGES_QUEUE_URL",
+        "INGEST_RANGE_BYTES",
+        "JOBS_TABLE",
+        "DEFAULT_PHONE_REGION",
+    },
+    "AudienceUploadFunction": {
+        "SEGMENTS_BUCKET",
+        "JOBS_TABLE",
+        "AUDIENCES_TABLE",
+        "OAUTH_TABLE",
+        "AUTHORIZATIONS_SECRET_PREFIX",
+        "TIKTOK_API_BASE_URL",
+        "SEGMENT_BATCH_SIZE",
+        "ALLOW_CREATE_ON_APPEND",
+    },
+    "EventForwarderFunction": {
+        "CONNECTIONS_SECRET_PREFIX",
+        "TIKTOK_API_BASE_URL",
+        "DEFAULT_PHONE_REGION",
+    },
+    "OAuthFunction": {
+        "OAUTH_TABLE",
+        "APP_SECRET_NAME",
+        "STATE_KEY_SECRET_NAME",
+        "AUTHORIZATIONS_SECRET_PREFIX",
+        "TIKTOK_API_BASE_URL",
+        "TIKTOK_AUTH_URL",
+        "OAUTH_REDIRECT_URI",
+    },
+}
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_functions_handlers_names_and_environment(
+    template: dict[str, Any], logical_id: str
+) -> None:
+    name, handler, timeout = FUNCTIONS[logical_id]
+    fn = res(template, logical_id)
+    package = handler.split(".")[0]
+    assert fn["Handler"] == handler
+    assert fn["FunctionName"] == {"Fn::Sub": f"${{AWS::StackName}}-{name}"}
+    assert fn["CodeUri"] == f"functions/{package.removesuffix('_function')}/"
+    assert (ROOT / fn["CodeUri"] / package).is_dir()
+    assert fn["Timeout"] == timeout
+    # Each function gets exactly what it uses (plus Powertools' service name).
+    assert set(fn["Environment"]["Variables"]) == ENVIRONMENT[logical_id] | POWERTOOLS
+
+
+def test_globals_and_layer(template: dict[str, Any]) -> None:
+    glob = template["Globals"]["Function"]
+    assert glob["Runtime"] == "python3.11"
+    assert glob["Architectures"] == ["x86_64"]
+    assert glob["Tracing"] == "Active"
+    assert glob["Layers"] == [{"Ref": "ConnectorLayer"}]
+    assert glob["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"] == "TikTokConnector"
+    layer = template["Resources"]["ConnectorLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Properties"]["ContentUri"] == "layers/connector/"
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.11"]
+    assert layer["Metadata"]["BuildMethod"] == "python3.11"
+    assert (ROOT / "layers/connector/tiktok_connector/__init__.py").is_file()
+    assert res(template, "SegmentIngestFunction")["MemorySize"] == 1024
+
+
+def test_consumers_batching_and_concurrency(template: dict[str, Any]) -> None:
+    chunk = event(template, "AudienceUploadFunction", "Chunk")
+    assert (chunk["BatchSize"], chunk["ScalingConfig"]["MaximumConcurrency"]) == (10, 5)
+    events = event(template, "EventForwarderFunction", "Events")
+    assert (events["BatchSize"], events["MaximumBatchingWindowInSeconds"]) == (100, 2)
+    assert events["ScalingConfig"]["MaximumConcurrency"] == 10
+    ranges = event(template, "SegmentIngestFunction", "ByteRange")
+    assert (ranges["BatchSize"], ranges["ScalingConfig"]["MaximumConcurrency"]) == (1, 20)
+    for queue in ("ChunkQueue", "EventsQueue", "RangesQueue"):
+        assert res(template, queue)["RedrivePolicy"]["maxReceiveCount"] == 5
+    for dlq in ("ChunkDeadLetterQueue", "EventsDeadLetterQueue", "RangesDeadLetterQueue"):
+        assert res(template, dlq)["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_segment_ingest_triggers(template: dict[str, Any]) -> None:
+    s3 = event(template, "SegmentIngestFunction", "SegmentFileCreated")
+    assert s3["Bucket"] == {"Ref": "SegmentsBucket"}
+    assert s3["Events"] == "s3:ObjectCreated:*"
+    assert s3["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "segments/"}]
+    invoke = res(template, "SegmentIngestFunction")["EventInvokeConfig"]
+    assert invoke["MaximumRetryAttempts"] == 2
+    assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["IngestFailuresQueue", "Arn"]
+    }
+
+
+def test_no_function_refers_to_the_bucket_by_ref(template: dict[str, Any]) -> None:
+    """The bucket's notification depends on the ingest function: a !Ref back would be a cycle."""
+    for fn_id in FUNCTIONS:
+        fn = copy.deepcopy(res(template, fn_id))
+        fn.pop("Events", None)
+        assert "'SegmentsBucket'" not in repr(fn), fn_id
+
+
+def test_bucket_lifecycle_and_versioning(template: dict[str, Any]) -> None:
+    bucket = res(template, "SegmentsBucket")
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    rules = {r.get("Prefix"): r for r in bucket["LifecycleConfiguration"]["Rules"]}
+    assert rules["chunks/"]["ExpirationInDays"] == {"Ref": "ChunkRetentionDays"}
+    assert rules["rejects/"]["ExpirationInDays"] == {"Ref": "RejectRetentionDays"}
+    # Inputs and reports are kept.
+    assert "segments/" not in rules
+    assert "reports/" not in rules
+    assert any(
+        "NoncurrentVersionExpiration" in r for r in bucket["LifecycleConfiguration"]["Rules"]
+    )
+
+
+def test_s3_access_is_scoped_to_prefixes(template: dict[str, Any]) -> None:
+    def s3_resources(fn: str) -> set[str]:
+        found = set()
+        for s in statements(template, fn):
+            if any(str(a).startswith("s3:") for a in contract.as_list(s["Action"])):
+                found |= {contract.sub_text(r) or "" for r in contract.as_list(s["Resource"])}
+        return {r.rsplit("}/", 1)[-1] for r in found}
+
+    assert s3_resources("SegmentIngestFunction") == {
+        "segments/*",
+        "chunks/*",
+        "reports/*",
+        "rejects/*",
+    }
+    assert s3_resources("AudienceUploadFunction") == {"chunks/*", "reports/*"}
+    assert s3_resources("EventForwarderFunction") == set()
+    assert s3_resources("OAuthFunction") == set()
+
+
+def test_secret_reads_are_scoped(template: dict[str, Any]) -> None:
+    def secret_resources(fn: str) -> set[str]:
+        return {
+            contract.sub_text(r) or repr(r)
+            for s in statements(template, fn)
+            if any(str(a).startswith("secretsmanager:") for a in contract.as_list(s["Action"]))
+            for r in contract.as_list(s["Resource"])
+        }
+
+    prefix = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+    assert secret_resources("AudienceUploadFunction") == {
+        f"{prefix}${{AWS::StackName}}/authorizations/*"
+    }
+    assert secret_resources("EventForwarderFunction") == {
+        f"{prefix}${{AWS::StackName}}/connections/*"
+    }
+    assert secret_resources("SegmentIngestFunction") == set()
+    assert {
+        repr({"Ref": "AppSecret"}),
+        repr({"Ref": "StateKeySecret"}),
+        f"{prefix}${{AWS::StackName}}/authorizations/*",
+    } == secret_resources("OAuthFunction")
+
+
+def test_secrets(template: dict[str, Any]) -> None:
+    assert res(template, "AppSecret")["SecretString"] == '{"app_id": "", "secret": ""}'
+    generated = res(template, "StateKeySecret")["GenerateSecretString"]
+    assert generated == {"PasswordLength": 64, "ExcludePunctuation": True}
+
+
+def test_http_api_routes(template: dict[str, Any]) -> None:
+    routes = {
+        (e["Properties"]["Method"], e["Properties"]["Path"]): e["Properties"].get("Auth")
+        for e in res(template, "OAuthFunction")["Events"].values()
+        if e["Type"] == "HttpApi"
+    }
+    assert routes == {
+        ("GET", "/connect"): None,
+        ("GET", "/oauth/callback"): None,
+        ("POST", "/disconnect"): {"Authorizer": "AWS_IAM"},
+    }
+    api = res(template, "HttpApi")
+    assert api["Auth"]["EnableIamAuthorizer"] is True
+    access_log = api["AccessLogSettings"]
+    assert access_log["DestinationArn"] == {"Fn::GetAtt": ["HttpApiAccessLogGroup", "Arn"]}
+    # The query string carries auth_code and state: it must never be logged.
+    assert "queryString" not in access_log["Format"]
+    assert "$context.path" not in access_log["Format"]
+
+
+def test_parameters_and_alarm_topic_condition(template: dict[str, Any]) -> None:
+    params = template["Parameters"]
+    assert params["TikTokApiBaseUrl"]["Default"] == "https://business-api.tiktok.com/open_api/v1.3"
+    assert params["TikTokAuthUrl"]["Default"] == "https://business-api.tiktok.com/portal/auth"
+    assert params["OAuthRedirectUri"]["Default"] == ""
+    assert params["DefaultPhoneRegion"]["Default"] == "US"
+    assert params["LogRetentionDays"]["Default"] == 30
+    assert params["ChunkRetentionDays"]["Default"] == 7
+    assert params["RejectRetentionDays"]["Default"] == 30
+    assert params["SegmentBatchSize"]["Default"] == 1000
+    assert params["AlarmTopicArn"]["Default"] == ""
+    alarms = contract.resources(template, "AWS::CloudWatch::Alarm")
+    assert len(alarms) == 5
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == {
+            "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+        }
+
+
+def test_permanent_error_alarm_watches_every_tiktok_caller(template: dict[str, Any]) -> None:
+    metrics = res(template, "TikTokPermanentErrorsAlarm")["Metrics"]
+    stats = [m["MetricStat"]["Metric"] for m in metrics if "MetricStat" in m]
+    assert {(m["Namespace"], m["MetricName"]) for m in stats} == {
+        ("TikTokConnector", "TikTokPermanentErrors")
+    }
+    # Powertools adds the dimension service=POWERTOOLS_SERVICE_NAME to every metric.
+    watched = {m["Dimensions"][0]["Value"]["Fn::Sub"] for m in stats}
+    services = {
+        res(template, fn)["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]["Fn::Sub"]
+        for fn in ("OAuthFunction", "AudienceUploadFunction", "EventForwarderFunction")
+    }
+    assert watched == services
+    expression = next(m["Expression"] for m in metrics if m.get("ReturnData"))
+    assert all(m["Id"] in expression for m in metrics if "MetricStat" in m)
+
+
+def test_outputs(template: dict[str, Any]) -> None:
+    assert {
+        "SegmentsBucketName",
+        "ChunkQueueUrl",
+        "ChunkDeadLetterQueueUrl",
+        "EventsQueueUrl",
+        "EventsDeadLetterQueueUrl",
+        "RangesQueueUrl",
+        "RangesDeadLetterQueueUrl",
+        "IngestFailuresQueueUrl",
+        "JobsTableName",
+        "AudiencesTableName",
+        "OAuthTableName",
+        "HttpApiUrl",
+        "ConnectUrl",
+        "CallbackUrl",
+        "AppSecretName",
+        "StateKeySecretName",
+        "AuthorizationsSecretPrefix",
+        "ConnectionsSecretPrefix",
+    } <= set(template["Outputs"])
+    assert template["Outputs"]["CallbackUrl"]["Value"]["Fn::Sub"].endswith("/oauth/callback")
+    assert template["Outputs"]["ConnectUrl"]["Value"]["Fn::Sub"].endswith("/connect")
+
+
+def test_samconfig_environments() -> None:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    assert config["default"]["global"]["parameters"]["stack_name"] == "tiktok-connector"
+    assert config["prod"]["global"]["parameters"]["stack_name"] == "tiktok-connector-prod"
+    for env, confirm in (("default", False), ("prod", True)):
+        deploy = config[env]["deploy"]["parameters"]
+        assert set(deploy["capabilities"].split()) == {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"}
+        assert deploy["resolve_s3"] is True
+        assert deploy["confirm_changeset"] is confirm
