@@ -334,6 +334,21 @@ class JobStore:
         )
         return item is not None
 
+    # -- added by the audience-upload side (issue 5) --------------------------------------
+
+    def release_finalization(self, job_id: str, *, owner: str) -> bool:
+        """Give up our finalization claim (a retryable failure: the record goes back to the
+        queue and its redelivery must be able to claim again at once). No-op unless ``owner``
+        holds the claim. True when released."""
+        item = self._update(
+            job_id,
+            "REMOVE finalizing",
+            names={"#owner": "owner"},
+            values={":owner": owner},
+            condition="finalizing.#owner = :owner",
+        )
+        return item is not None
+
     def record_tiktok(
         self, job_id: str, *, audience_id: str | None = None, request_ids: Iterable[str] = ()
     ) -> dict[str, Any] | None:

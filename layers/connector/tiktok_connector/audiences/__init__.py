@@ -1,0 +1,9 @@
+"""Audience upload (issue 5): chunk jobs become TikTok custom audiences, exactly once.
+
+* :mod:`.settings` — ``UploadSettings`` (the audience-upload function's environment).
+* :mod:`.registry` — ``AudienceRegistry``: (advertiser, api, audience name) → audience id, race-free.
+* :mod:`.api` — ``AudienceApi``: TikTok calls with per-advertiser tokens, pacing and the deadline.
+* :mod:`.customer_file` — the Customer File (DMP) operations: upload, create, update.
+* :mod:`.partner` — the partner (segment) operations: create audience, add/delete mappings.
+* :mod:`.upload` — ``AudienceUploader``: one SQS record in, chunk upload, fan-in and finalize.
+"""

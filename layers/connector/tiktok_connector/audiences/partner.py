@@ -1,0 +1,137 @@
+"""Partner (segment / "Streaming") audiences: ``/segment/audience/`` and ``/segment/mapping/``.
+
+Reference §4. A mapping request carries an ``id_schema`` (the id type of each position) and
+``batch_data`` rows that are positionally aligned with it: every row has one entry per schema
+position, ``{"id": <hash>, "audience_ids": [...]}`` or ``{}`` where the user lacks that type.
+Android advertising ids go out as ``AAID_*`` (``GAID_*`` are customer-file names only).
+
+Mapping ``add`` and ``delete`` are set operations at TikTok, so sending a chunk's rows again after
+a crash changes nothing: the partner path is idempotent per chunk.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Sequence
+
+from tiktok_connector.audiences.api import AudienceApi
+
+AUDIENCE_PATH = "segment/audience"
+MAPPING_PATH = "segment/mapping"
+
+# Our job actions → the mapping API's action (reference §4.2).
+MAPPING_ACTIONS = {"create": "add", "append": "add", "replace": "add", "remove": "delete"}
+
+
+class UnsupportedColumnError(ValueError):
+    """A chunk column has no partner-API id type (e.g. MAIDs of unknown platform)."""
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+        super().__init__(
+            f"the partner (segment) API has no id type for column {column}: MAIDs must be "
+            "declared as IDFA or GAID; use the customer-file API (audience-api: file) instead"
+        )
+
+
+def id_schema_name(column: str) -> str:
+    """The ``id_schema`` name of a chunk column (a customer-file column name)."""
+    name = column.strip().upper()
+    if name in {"EMAIL_SHA256", "PHONE_SHA256", "IDFA_SHA256", "IDFA_MD5"}:
+        return name
+    if name in {"GAID_SHA256", "GAID_MD5", "AAID_SHA256", "AAID_MD5"}:
+        return "AAID_" + name.split("_", 1)[1]
+    raise UnsupportedColumnError(column)
+
+
+def id_schema(columns: Sequence[str]) -> list[str]:
+    """The ``id_schema`` of a chunk with these header columns (order kept)."""
+    return [id_schema_name(c) for c in columns]
+
+
+def read_chunk(content: bytes) -> tuple[list[str], Iterator[list[str]]]:
+    """Split a chunk file into its header columns and its rows (lists of hashes, ``""`` where
+    the row lacks a type)."""
+    reader = csv.reader(io.StringIO(content.decode("utf-8")))
+    header = next(reader, [])
+    width = len(header)
+    rows = (row + [""] * (width - len(row)) for row in reader if any(row))
+    return header, rows
+
+
+def mapping_rows(rows: Iterator[list[str]], audience_id: str) -> Iterator[list[dict[str, object]]]:
+    """``batch_data`` rows: one entry per schema position, ``{}`` where the value is missing."""
+    for row in rows:
+        yield [({"id": value, "audience_ids": [audience_id]} if value else {}) for value in row]
+
+
+def batches(
+    rows: Iterator[list[dict[str, object]]], size: int
+) -> Iterator[list[list[dict[str, object]]]]:
+    """Rows cut into lists of at most ``size``."""
+    batch: list[list[dict[str, object]]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def create_partner_audience(
+    api: AudienceApi, advertiser_id: str, name: str, *, retry: bool = True
+) -> tuple[str, str]:
+    """Create a partner audience. Returns ``(audience_id, request_id)``.
+
+    TikTok allows duplicate names here and every create makes a new audience (reference §4.1),
+    so callers guard it (see ``retry`` in :func:`.customer_file.create_audience`).
+    """
+    response = api.call(
+        "POST",
+        AUDIENCE_PATH,
+        advertiser_id,
+        json={"advertiser_id": advertiser_id, "action": "create", "custom_audience_name": name},
+        retry=retry,
+    )
+    audience_id = response.data.get("audience_id")
+    if not audience_id:
+        raise ValueError("TikTok's segment/audience answer has no data.audience_id")
+    return str(audience_id), response.request_id
+
+
+def send_chunk(
+    api: AudienceApi,
+    advertiser_id: str,
+    *,
+    audience_id: str,
+    content: bytes,
+    action: str,
+    batch_size: int,
+) -> tuple[int, list[str]]:
+    """Map every row of a chunk file into ``audience_id`` (``add`` or ``delete``).
+
+    Returns ``(rows sent, request ids)``. The mapping endpoint has its own, much higher QPS
+    (reference §2.3), so it is not paced with the DMP endpoints.
+    """
+    header, rows = read_chunk(content)
+    schema = id_schema(header)
+    sent = 0
+    request_ids: list[str] = []
+    for batch in batches(mapping_rows(rows, audience_id), batch_size):
+        response = api.call(
+            "POST",
+            MAPPING_PATH,
+            advertiser_id,
+            json={
+                "advertiser_ids": [advertiser_id],
+                "action": action,
+                "id_schema": schema,
+                "batch_data": batch,
+            },
+            paced=False,
+        )
+        sent += len(batch)
+        request_ids.append(response.request_id)
+    return sent, request_ids

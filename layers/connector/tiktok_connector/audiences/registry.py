@@ -1,0 +1,208 @@
+"""The audience registry: (advertiser, api, audience name) → TikTok audience id, race-free.
+
+One DynamoDB item per audience in the audiences table (pk ``advertiser_id``, sk ``audience_key`` =
+``<api>#<name>``, where api is ``file`` or ``segment``: a customer-file audience and a partner
+audience are different TikTok objects even when they share a name).
+
+Creating an audience is a two-step protocol so that two jobs racing on one name create it once:
+
+1. :meth:`AudienceRegistry.claim` writes ``state = creating`` with the job id and a lease, under the
+   condition that no item exists (or only an expired ``creating`` claim: its owner crashed).
+   Exactly one caller wins; everyone else gets the existing entry back.
+2. The winner calls TikTok and :meth:`AudienceRegistry.complete` stores ``state = ready`` and the
+   audience id (conditional on still owning the claim). On a failure it :meth:`release`\\s the claim.
+
+A worker that finds its *own* job's ``ready`` entry knows the create call already went through
+(e.g. it crashed after recording it) and must not create again.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+
+State = Literal["creating", "ready"]
+
+
+def audience_key(api: str, name: str) -> str:
+    """The sort key of an audience in the registry."""
+    return f"{api}#{name}"
+
+
+def staging_key(api: str, name: str, job_id: str) -> str:
+    """Sort key of the audience a ``replace`` job builds before it takes the name over."""
+    return f"{api}#{name}#job#{job_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class AudienceEntry:
+    """One registry item."""
+
+    advertiser_id: str
+    key: str
+    name: str
+    api: str
+    state: State
+    owner_job_id: str
+    lease_until: float
+    audience_id: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready" and bool(self.audience_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    """Outcome of :meth:`AudienceRegistry.claim`.
+
+    ``won`` — this job owns the creation (call TikTok, then ``complete``). Otherwise ``entry`` is the
+    item that stopped us: ready (the audience exists) or a live ``creating`` claim.
+    """
+
+    won: bool
+    entry: AudienceEntry | None
+
+
+class AudienceRegistry:
+    """Reads and conditionally writes the audiences table (low-level DynamoDB client)."""
+
+    def __init__(self, *, table: str, dynamodb: Any, clock: Any = time.time) -> None:
+        self.table = table
+        self.dynamodb = dynamodb
+        self.clock = clock
+
+    def get(self, advertiser_id: str, key: str) -> AudienceEntry | None:
+        """The entry under ``key`` (strongly consistent), or None."""
+        item = self.dynamodb.get_item(
+            TableName=self.table,
+            Key={"advertiser_id": {"S": advertiser_id}, "audience_key": {"S": key}},
+            ConsistentRead=True,
+        ).get("Item")
+        return _entry(item) if item else None
+
+    def claim(
+        self,
+        advertiser_id: str,
+        key: str,
+        *,
+        name: str,
+        api: str,
+        job_id: str,
+        lease_seconds: float,
+    ) -> ClaimResult:
+        """Try to become the one job that creates the audience under ``key``."""
+        now = self.clock()
+        try:
+            self.dynamodb.put_item(
+                TableName=self.table,
+                Item={
+                    "advertiser_id": {"S": advertiser_id},
+                    "audience_key": {"S": key},
+                    "name": {"S": name},
+                    "api": {"S": api},
+                    "state": {"S": "creating"},
+                    "owner_job_id": {"S": job_id},
+                    "lease_until": {"N": _num(now + lease_seconds)},
+                    "updated_at": {"N": _num(now)},
+                },
+                ConditionExpression=(
+                    "attribute_not_exists(audience_key) OR "
+                    "(#state = :creating AND lease_until < :now)"
+                ),
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":creating": {"S": "creating"},
+                    ":now": {"N": _num(now)},
+                },
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+            return ClaimResult(won=False, entry=self.get(advertiser_id, key))
+        return ClaimResult(won=True, entry=None)
+
+    def complete(self, advertiser_id: str, key: str, *, job_id: str, audience_id: str) -> None:
+        """Record the created audience (only the claim's owner may)."""
+        self.dynamodb.update_item(
+            TableName=self.table,
+            Key={"advertiser_id": {"S": advertiser_id}, "audience_key": {"S": key}},
+            UpdateExpression="SET #state = :ready, audience_id = :aid, updated_at = :now",
+            ConditionExpression="owner_job_id = :job",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={
+                ":ready": {"S": "ready"},
+                ":aid": {"S": audience_id},
+                ":job": {"S": job_id},
+                ":now": {"N": _num(self.clock())},
+            },
+        )
+
+    def release(self, advertiser_id: str, key: str, *, job_id: str) -> None:
+        """Drop this job's unfinished claim (the create call failed); no-op if not ours."""
+        try:
+            self.dynamodb.delete_item(
+                TableName=self.table,
+                Key={"advertiser_id": {"S": advertiser_id}, "audience_key": {"S": key}},
+                ConditionExpression="owner_job_id = :job AND #state = :creating",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={":job": {"S": job_id}, ":creating": {"S": "creating"}},
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+
+    def delete(self, advertiser_id: str, key: str) -> None:
+        """Remove an entry unconditionally (a staging entry after its audience took the name)."""
+        self.dynamodb.delete_item(
+            TableName=self.table,
+            Key={"advertiser_id": {"S": advertiser_id}, "audience_key": {"S": key}},
+        )
+
+    def point(
+        self, advertiser_id: str, key: str, *, name: str, api: str, job_id: str, audience_id: str
+    ) -> None:
+        """Make ``key`` name ``audience_id`` (a partner ``replace`` taking the name over)."""
+        now = self.clock()
+        self.dynamodb.put_item(
+            TableName=self.table,
+            Item={
+                "advertiser_id": {"S": advertiser_id},
+                "audience_key": {"S": key},
+                "name": {"S": name},
+                "api": {"S": api},
+                "state": {"S": "ready"},
+                "owner_job_id": {"S": job_id},
+                "lease_until": {"N": _num(now)},
+                "audience_id": {"S": audience_id},
+                "updated_at": {"N": _num(now)},
+            },
+        )
+
+
+def _entry(item: dict[str, Any]) -> AudienceEntry:
+    def s(name: str) -> str:
+        return str(item.get(name, {}).get("S", ""))
+
+    state = s("state")
+    return AudienceEntry(
+        advertiser_id=s("advertiser_id"),
+        key=s("audience_key"),
+        name=s("name"),
+        api=s("api"),
+        state="ready" if state == "ready" else "creating",
+        owner_job_id=s("owner_job_id"),
+        lease_until=float(item.get("lease_until", {}).get("N", "0")),
+        audience_id=s("audience_id") or None,
+    )
+
+
+def _num(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")

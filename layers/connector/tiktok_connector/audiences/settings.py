@@ -1,0 +1,34 @@
+"""The audience-upload function's environment, validated once."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from tiktok_connector.settings import ConnectorSettings, settings_getter
+
+
+class UploadSettings(ConnectorSettings):
+    """Environment of the audience-upload function (see docs/architecture.md, "Environment")."""
+
+    segments_bucket: str = Field(min_length=3)
+    jobs_table: str = Field(min_length=1)
+    audiences_table: str = Field(min_length=1)
+    oauth_table: str = Field(min_length=1)
+    authorizations_secret_prefix: str = ""
+    # Partner (segment) API: rows per /segment/mapping/ request (reference §4.2: 1,000 is the
+    # conservative choice, 10,000 the peer-reported ceiling).
+    segment_batch_size: int = Field(default=1000, ge=1, le=10_000)
+    # `append` to a name the registry does not hold creates the audience instead of failing.
+    allow_create_on_append: bool = False
+    # Client-side pace per advertiser and process for the rate-limited endpoints (DMP and
+    # /segment/audience/). Together with the event source's MaximumConcurrency this bounds the
+    # per-advertiser rate: MaximumConcurrency × UPLOAD_MAX_QPS ≤ the app tier's QPS.
+    upload_max_qps: float = Field(default=5.0, gt=0)
+    # Seconds a finalize or audience-create claim stays exclusive before another worker may take
+    # it over (a claimant that crashed). Should exceed the function timeout.
+    claim_lease_seconds: int = Field(default=900, ge=1)
+    # Seconds of the invocation kept back from TikTok retries to record the outcome.
+    deadline_margin_seconds: float = Field(default=3.0, ge=0)
+
+
+upload_settings = settings_getter(UploadSettings)
