@@ -1,0 +1,67 @@
+"""Event forwarder: SQS batches of conversion events → TikTok's Events API.
+
+The whole SQS batch is mapped and sent as grouped requests first (requests fill up to 1,000
+events); then Powertools' batch processor turns each message's outcome into
+``batchItemFailures``, so only the failed messages are redelivered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tiktok_connector.events.forwarder import (
+    ForwardResult,
+    MessageNotForwarded,
+    deadline_after,
+    get_forwarder,
+    sqs_message,
+)
+
+logger = Logger()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def _publish(result: ForwardResult) -> None:
+    metrics.add_metric(name="EventsForwarded", unit=MetricUnit.Count, value=result.forwarded)
+    metrics.add_metric(name="TikTokRequests", unit=MetricUnit.Count, value=result.requests)
+    metrics.add_metric(
+        name="TikTokRequestsFailed", unit=MetricUnit.Count, value=result.failed_requests
+    )
+    metrics.add_metric(name="MalformedMessages", unit=MetricUnit.Count, value=result.malformed)
+    for reason, count in result.dropped.items():
+        with single_metric(
+            name="EventsDropped", unit=MetricUnit.Count, value=count, namespace=metrics.namespace
+        ) as metric:
+            metric.add_dimension(name="reason", value=reason)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    forwarder = get_forwarder(logger)
+    records = [SQSRecord(raw) for raw in event.get("Records", [])]
+    result = forwarder.forward(
+        [sqs_message(record) for record in records],
+        deadline=deadline_after(context.get_remaining_time_in_millis()),
+    )
+    _publish(result)
+
+    def record_outcome(record: SQSRecord) -> None:
+        if record.message_id in result.failed:
+            raise MessageNotForwarded(record.message_id)
+
+    return process_partial_response(
+        event=event, record_handler=record_outcome, processor=processor, context=context
+    )
