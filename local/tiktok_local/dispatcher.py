@@ -243,6 +243,7 @@ class Dispatcher:
         self._busy = 0
         self._timeouts: dict[str, int] = {}
         self._stop = threading.Event()
+        self._started = False
         self._threads: list[threading.Thread] = []
         self._pools: list[ThreadPoolExecutor] = []
 
@@ -264,17 +265,18 @@ class Dispatcher:
             QueueUrl=queue_url, AttributeNames=["QueueArn", "VisibilityTimeout"]
         )["Attributes"]
         concurrency = min(maximum_concurrency or self.concurrency_cap, self.concurrency_cap)
-        self.sqs_sources.append(
-            SqsSource(
-                function,
-                queue_url,
-                attrs["QueueArn"],
-                batch_size,
-                max(1, concurrency),
-                report_batch_item_failures,
-                int(attrs["VisibilityTimeout"]),
-            )
+        source = SqsSource(
+            function,
+            queue_url,
+            attrs["QueueArn"],
+            batch_size,
+            max(1, concurrency),
+            report_batch_item_failures,
+            int(attrs["VisibilityTimeout"]),
         )
+        self.sqs_sources.append(source)
+        if self._started:
+            self._start_sqs(source)
         return True
 
     def add_s3_source(
@@ -289,9 +291,12 @@ class Dispatcher:
         if not function.available():
             self._skip(function)
             return False
-        self.s3_sources.append(
-            S3Source(function, notification_queue_url, maximum_retry_attempts, on_failure_queue_url)
+        source = S3Source(
+            function, notification_queue_url, maximum_retry_attempts, on_failure_queue_url
         )
+        self.s3_sources.append(source)
+        if self._started:
+            self._start_s3(source)
         return True
 
     def _skip(self, function: FunctionBinding) -> None:
@@ -313,17 +318,24 @@ class Dispatcher:
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> Dispatcher:
+        """Start polling every source (sources added later start at once)."""
+        self._started = True
         for sqs_source in self.sqs_sources:
-            pool = ThreadPoolExecutor(
-                sqs_source.concurrency, thread_name_prefix=sqs_source.function.function_name
-            )
-            self._pools.append(pool)
-            self._spawn(self._poll_sqs, sqs_source, pool)
+            self._start_sqs(sqs_source)
         for s3_source in self.s3_sources:
-            pool = ThreadPoolExecutor(2, thread_name_prefix=s3_source.function.function_name)
-            self._pools.append(pool)
-            self._spawn(self._poll_s3, s3_source, pool)
+            self._start_s3(s3_source)
         return self
+
+    def _start_sqs(self, source: SqsSource) -> None:
+        pool = ThreadPoolExecutor(source.concurrency, thread_name_prefix="invoke")
+        self._pools.append(pool)
+        self._spawn(self._poll_sqs, source, pool)
+
+    def _start_s3(self, source: S3Source) -> None:
+        # Asynchronous invocations of one function may overlap (S3 does not wait).
+        pool = ThreadPoolExecutor(2, thread_name_prefix="invoke-async")
+        self._pools.append(pool)
+        self._spawn(self._poll_s3, source, pool)
 
     def _spawn(self, target: Callable[..., None], *args: Any) -> None:
         thread = threading.Thread(target=target, args=args, daemon=True, name="dispatcher-poller")
