@@ -1,0 +1,228 @@
+"""Fixtures for audience-upload integration tests: moto (in-process) + the TikTok emulator.
+
+``world`` gives an :class:`~tiktok_connector.audiences.upload.AudienceUploader` wired to moto's
+S3/DynamoDB/Secrets Manager and a live emulator on 127.0.0.1 (ephemeral port), plus helpers to
+lay down a job the way ingest does (job item, recorded range, chunk files) and to deliver its
+chunk messages in any order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tiktok_connector.audiences.api import Pacer
+from tiktok_connector.audiences.registry import AudienceRegistry
+from tiktok_connector.audiences.settings import UploadSettings
+from tiktok_connector.audiences.upload import AudienceUploader, Outcome
+from tiktok_connector.segments.jobs import JobSpec, JobStore, RangeStats
+from tiktok_connector.tiktok import RetryPolicy, TikTokClient
+from tiktok_connector.tokens import TokenStore
+from tiktok_local.emulator import EmulatorConfig, EmulatorServer
+
+REGION = "us-east-1"
+BUCKET = "tiktok-connector-segments-123456789012"
+JOBS = "tiktok-connector-jobs"
+AUDIENCES = "tiktok-connector-audiences"
+OAUTH = "tiktok-connector-oauth"
+SECRET = "tiktok-connector/authorizations/auth-1"
+ADV = "7100000000000000001"
+
+
+def sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def emails(start: int, stop: int, prefix: str = "user") -> list[str]:
+    """SHA-256 hashes of ``user<i>@example.com`` for ``start <= i < stop``."""
+    return [sha256(f"{prefix}{i}@example.com") for i in range(start, stop)]
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorServer]:
+    # No QPS limits by default (tests that need throttling inject it); real clock.
+    config = EmulatorConfig(qps={})
+    with EmulatorServer(config).start(port=0) as emu:
+        yield emu
+
+
+@dataclass
+class World:
+    emu: EmulatorServer
+    s3: Any
+    ddb: Any
+    sm: Any
+    jobs: JobStore
+    registry: AudienceRegistry
+    settings: UploadSettings
+    token: str
+    make_uploader: Callable[..., AudienceUploader]
+    uploader: AudienceUploader
+    seq: list[int] = field(default_factory=lambda: [0])
+
+    def new_job(
+        self,
+        *,
+        name: str,
+        action: str,
+        chunks: Sequence[Sequence[Sequence[str]]],
+        columns: Sequence[str] = ("EMAIL_SHA256",),
+        api: str = "file",
+        calculate_type: str | None = None,
+        advertiser_id: str = ADV,
+        retention_days: int | None = None,
+    ) -> tuple[str, list[str]]:
+        """Lay down a job as ingest does; ``chunks`` are lists of rows (one hash per column,
+        ``""`` where missing). Returns ``(job_id, chunk message bodies)`` in chunk order."""
+        self.seq[0] += 1
+        job_id = f"{self.seq[0]:032x}"
+        if calculate_type is None:
+            calculate_type = columns[0] if len(columns) == 1 else "MULTIPLE_TYPES"
+        spec = JobSpec(
+            job_id=job_id,
+            bucket=BUCKET,
+            key=f"segments/{advertiser_id}/{name}/{action}/file.csv",
+            version_id="v1",
+            advertiser_id=advertiser_id,
+            audience_name=name,
+            action=action,
+            api=api,
+            retention_days=retention_days,
+            columns=tuple(columns),
+            calculate_type=calculate_type,
+        )
+        self.jobs.create(spec)
+        rows = sum(len(c) for c in chunks)
+        self.jobs.record_range(job_id, 0, RangeStats(read=rows, accepted=rows, chunks=len(chunks)))
+        bodies = []
+        for seq, chunk in enumerate(chunks):
+            key = f"chunks/{job_id}/0000-{seq:05d}.csv"
+            content = (
+                ",".join(columns) + "\n" + "".join(",".join(r) + "\n" for r in chunk)
+            ).encode()
+            self.s3.put_object(Bucket=BUCKET, Key=key, Body=content)
+            bodies.append(
+                json.dumps(
+                    {
+                        "type": "chunk",
+                        "job_id": job_id,
+                        "chunk_key": key,
+                        "rows": len(chunk),
+                        "md5": hashlib.md5(content).hexdigest(),  # noqa: S324
+                    }
+                )
+            )
+        return job_id, bodies
+
+    def deliver(self, body: str, *, remaining: float = 60.0) -> Outcome:
+        return self.uploader.handle(body, remaining_seconds=remaining)
+
+    def report(self, job_id: str) -> dict[str, Any]:
+        obj = self.s3.get_object(Bucket=BUCKET, Key=f"reports/{job_id}.json")
+        return json.loads(obj["Body"].read())
+
+    def members(self, audience_id: str) -> set[str]:
+        return self.emu.state.audience_hashes(audience_id)
+
+    def calls(self, path: str) -> int:
+        return sum(1 for r in self.emu.state.requests if r.get("path", "").endswith(path))
+
+
+def one_column(hashes: Sequence[str], size: int) -> list[list[list[str]]]:
+    """Split single-column hashes into chunks of ``size`` rows."""
+    return [[[h] for h in hashes[i : i + size]] for i in range(0, len(hashes), size)]
+
+
+@pytest.fixture
+def world(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    emulator.reset()
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        sm = boto3.client("secretsmanager", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET)
+        ddb.create_table(
+            TableName=JOBS,
+            KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ddb.create_table(
+            TableName=AUDIENCES,
+            KeySchema=[
+                {"AttributeName": "advertiser_id", "KeyType": "HASH"},
+                {"AttributeName": "audience_key", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "advertiser_id", "AttributeType": "S"},
+                {"AttributeName": "audience_key", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ddb.create_table(
+            TableName=OAUTH,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        token = emulator.state.issue_token()
+        ddb.put_item(
+            TableName=OAUTH,
+            Item={"pk": {"S": f"advertiser#{ADV}"}, "secret_name": {"S": SECRET}},
+        )
+        sm.create_secret(
+            Name=SECRET, SecretString=json.dumps({"access_token": token, "advertiser_ids": [ADV]})
+        )
+        settings = UploadSettings(
+            segments_bucket=BUCKET,
+            jobs_table=JOBS,
+            audiences_table=AUDIENCES,
+            oauth_table=OAUTH,
+            tiktok_api_base_url=emulator.api_base_url,
+        )
+        jobs = JobStore(JOBS, dynamodb=ddb)
+        registry = AudienceRegistry(table=AUDIENCES, dynamodb=ddb)
+        ddb_resource = boto3.resource("dynamodb", region_name=REGION)
+
+        def make_uploader(**overrides: Any) -> AudienceUploader:
+            use = settings.model_copy(update=overrides.pop("settings", {}))
+            kwargs: dict[str, Any] = {
+                "settings": use,
+                "jobs": jobs,
+                "registry": registry,
+                "client": TikTokClient(
+                    emulator.api_base_url,
+                    retry=RetryPolicy(base_delay=0.01, max_delay=0.05, deadline_margin=0.1),
+                ),
+                "tokens": TokenStore(
+                    oauth_table=OAUTH, secrets_client=sm, dynamodb_resource=ddb_resource
+                ),
+                "s3": s3,
+                "pacer": Pacer(1000.0),
+            }
+            kwargs.update(overrides)
+            return AudienceUploader(**kwargs)
+
+        yield World(
+            emu=emulator,
+            s3=s3,
+            ddb=ddb,
+            sm=sm,
+            jobs=jobs,
+            registry=registry,
+            settings=settings,
+            token=token,
+            make_uploader=make_uploader,
+            uploader=make_uploader(),
+        )
