@@ -25,7 +25,8 @@ source run at once, capped by ``concurrency_cap`` to spare the machine.
 each notification to the S3-triggered function as an asynchronous invocation: on an exception it
 retries up to ``MaximumRetryAttempts`` (waits of 60 s and 120 s, times ``time_scale``) and then
 sends Lambda's destination record to the ``OnFailure`` queue. moto's notification record lacks
-``versionId`` and ``sequencer``; :func:`enrich_moto_s3_events` adds them (moto runs in this process).
+``versionId`` and ``sequencer`` and encodes "/" in keys; :func:`enrich_moto_s3_events` fixes that
+(moto runs in this process).
 
 :meth:`Dispatcher.wait_idle` returns once every source queue is empty (visible, in flight and
 delayed), no invocation or async retry is pending, and that held for a short settle period.
@@ -51,6 +52,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote_plus
 
 log = logging.getLogger("tiktok_local.dispatcher")
 
@@ -655,6 +657,8 @@ def enrich_moto_s3_events() -> None:
         event = original(event_name, bucket, key, notification_id)
         for record in event["Records"]:
             obj = record["s3"]["object"]
+            # S3 form-encodes the key but leaves "/" alone; moto encodes "/" as %2F.
+            obj["key"] = quote_plus(key.name, safe="/")
             version = getattr(key, "version_id", None)
             if version and version != "null" and getattr(bucket, "is_versioned", False):
                 obj["versionId"] = version
