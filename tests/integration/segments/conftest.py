@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,7 +13,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tiktok_connector.segments.ingest import Collaborators, IngestResult
 from tiktok_connector.segments.jobs import JobStore
+from tiktok_connector.segments.settings import IngestSettings
 
 REGION = "us-east-1"
 BUCKET = "tiktok-connector-segments-123456789012"
@@ -45,3 +51,94 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
             "ranges_queue_url": ranges_q,
             "jobs": JobStore(TABLE, dynamodb=ddb),
         }
+
+
+class Harness:
+    """Drop files in the moto bucket, run ingest, read back reports, chunks, messages."""
+
+    def __init__(self, aws: dict[str, Any], **overrides: Any) -> None:
+        self.aws = aws
+        self.s3 = aws["s3"]
+        self.sqs = aws["sqs"]
+        self.jobs: JobStore = aws["jobs"]
+        self.settings = IngestSettings(
+            segments_bucket=BUCKET,
+            chunk_queue_url=aws["chunk_queue_url"],
+            ranges_queue_url=aws["ranges_queue_url"],
+            jobs_table=TABLE,
+            **overrides,
+        )
+        self.ingest = Collaborators(
+            s3=self.s3, sqs=self.sqs, jobs=self.jobs, settings=self.settings
+        )
+
+    def put(self, key: str, body: bytes | str, metadata: dict[str, str] | None = None) -> str:
+        data = body.encode() if isinstance(body, str) else body
+        resp = self.s3.put_object(Bucket=BUCKET, Key=key, Body=data, Metadata=metadata or {})
+        return str(resp["VersionId"])
+
+    def drop(
+        self, key: str, body: bytes | str, metadata: dict[str, str] | None = None
+    ) -> IngestResult:
+        """Put the object and deliver its notification (then drain range messages)."""
+        version = self.put(key, body, metadata)
+        result = self.ingest.object_created(BUCKET, key, version)
+        self.drain_ranges()
+        return result
+
+    def drain_ranges(self) -> list[IngestResult]:
+        results = []
+        while True:
+            msgs = self.sqs.receive_message(
+                QueueUrl=self.aws["ranges_queue_url"], MaxNumberOfMessages=10
+            ).get("Messages", [])
+            if not msgs:
+                return results
+            for m in msgs:
+                results.append(self.ingest.range_message(m["Body"]))
+                self.sqs.delete_message(
+                    QueueUrl=self.aws["ranges_queue_url"], ReceiptHandle=m["ReceiptHandle"]
+                )
+
+    def report(self, job_id: str) -> dict[str, Any]:
+        body = self.s3.get_object(Bucket=BUCKET, Key=f"reports/{job_id}.json")["Body"].read()
+        return dict(json.loads(body))
+
+    def rejects(self, job_id: str) -> list[list[str]]:
+        body = self.s3.get_object(Bucket=BUCKET, Key=f"rejects/{job_id}.csv")["Body"].read()
+        return list(csv.reader(io.StringIO(body.decode())))
+
+    def chunk_messages(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        while True:
+            msgs = self.sqs.receive_message(
+                QueueUrl=self.aws["chunk_queue_url"], MaxNumberOfMessages=10
+            ).get("Messages", [])
+            if not msgs:
+                return out
+            for m in msgs:
+                out.append(json.loads(m["Body"]))
+                self.sqs.delete_message(
+                    QueueUrl=self.aws["chunk_queue_url"], ReceiptHandle=m["ReceiptHandle"]
+                )
+
+    def chunk_rows(self, messages: list[dict[str, Any]]) -> tuple[str, list[str]]:
+        """(header, data lines) over every chunk named by ``messages`` (sorted by key)."""
+        header = ""
+        rows: list[str] = []
+        for m in sorted(messages, key=lambda m: m.get("chunk_key", "")):
+            if m["type"] != "chunk":
+                continue
+            body = self.s3.get_object(Bucket=BUCKET, Key=m["chunk_key"])["Body"].read()
+            assert hashlib.md5(body, usedforsecurity=False).hexdigest() == m["md5"]
+            lines = body.decode("ascii").split("\n")
+            assert lines[-1] == ""
+            header = lines[0]
+            rows.extend(lines[1:-1])
+            assert len(lines) - 2 == m["rows"]
+        return header, rows
+
+
+@pytest.fixture
+def harness(aws: dict[str, Any]) -> Harness:
+    return Harness(aws)

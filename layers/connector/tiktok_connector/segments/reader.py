@@ -103,9 +103,9 @@ def range_blocks(blocks: Iterable[bytes], start: int, end: int, *, offset: int) 
 
 def guard_line_length(blocks: Iterable[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[bytes]:
     """Pass blocks through, raising :class:`LineTooLongError` on a line over ``limit`` bytes."""
-    run = 0  # bytes since the last newline
+    run = 0  # bytes since the last line break
     for block in blocks:
-        i = block.rfind(b"\n")
+        i = max(block.rfind(b"\n"), block.rfind(b"\r"))
         if i < 0:
             run += len(block)
         else:
@@ -127,6 +127,12 @@ class BlockStream(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def close(self) -> None:
+        close = getattr(self._blocks, "close", None)
+        if close is not None:
+            close()  # release the S3 connection of an abandoned stream now, not at GC
+        super().close()
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
