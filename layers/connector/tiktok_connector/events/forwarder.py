@@ -96,8 +96,8 @@ class MessageNotForwarded(RuntimeError):
 
 def sqs_message(record: Any) -> SqsMessage:
     """An :class:`SqsMessage` from a Powertools ``SQSRecord`` (connection from its attribute)."""
-    attribute = record.message_attributes.get("connection")
-    name = attribute.string_value if attribute is not None else None
+    attribute = (record.raw_event.get("messageAttributes") or {}).get("connection") or {}
+    name = attribute.get("stringValue") if isinstance(attribute, dict) else None
     return SqsMessage(
         message_id=record.message_id,
         body=record.body or "",
