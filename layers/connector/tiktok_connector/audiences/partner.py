@@ -14,8 +14,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Sequence
+from functools import cache
 
 from tiktok_connector.audiences.api import AudienceApi
+from tiktok_connector.identity import HashAlg, IdType, customer_file_type, segment_id_schema
 
 AUDIENCE_PATH = "segment/audience"
 MAPPING_PATH = "segment/mapping"
@@ -27,22 +29,43 @@ MAPPING_ACTIONS = {"create": "add", "append": "add", "replace": "add", "remove":
 class UnsupportedColumnError(ValueError):
     """A chunk column has no partner-API id type (e.g. MAIDs of unknown platform)."""
 
-    def __init__(self, column: str) -> None:
+    def __init__(self, column: str, reason: str) -> None:
         self.column = column
         super().__init__(
-            f"the partner (segment) API has no id type for column {column}: MAIDs must be "
-            "declared as IDFA or GAID; use the customer-file API (audience-api: file) instead"
+            f"column {column[:40]} cannot go to the partner (segment) API: {reason}. "
+            "Declare MAID columns as IDFA or GAID, or use the customer-file API "
+            "(metadata audience-api: file)"
         )
 
 
+@cache
+def _column_types() -> dict[str, tuple[IdType, HashAlg]]:
+    """Customer-file column name → (id type, algorithm), from the identity vocabulary."""
+    out: dict[str, tuple[IdType, HashAlg]] = {}
+    for id_type in IdType:
+        for alg in HashAlg:
+            try:
+                name = customer_file_type(id_type, alg)
+            except ValueError:
+                continue
+            out[name] = (id_type, alg)
+            # MAID_* and FIRST_* are the same upload type (reference §3.2).
+            for a, b in (("MAID_", "FIRST_"), ("FIRST_", "MAID_")):
+                if name.startswith(a):
+                    out[b + name[len(a) :]] = (id_type, alg)
+    return out
+
+
 def id_schema_name(column: str) -> str:
-    """The ``id_schema`` name of a chunk column (a customer-file column name)."""
+    """The ``id_schema`` name of a chunk column (a customer-file column name): GAID → AAID."""
     name = column.strip().upper()
-    if name in {"EMAIL_SHA256", "PHONE_SHA256", "IDFA_SHA256", "IDFA_MD5"}:
-        return name
-    if name in {"GAID_SHA256", "GAID_MD5", "AAID_SHA256", "AAID_MD5"}:
-        return "AAID_" + name.split("_", 1)[1]
-    raise UnsupportedColumnError(column)
+    kind = _column_types().get(name)
+    if kind is None:
+        raise UnsupportedColumnError(column, f"unknown id column {column[:40]!r}")
+    try:
+        return segment_id_schema(*kind)
+    except ValueError as exc:
+        raise UnsupportedColumnError(column, str(exc)) from None
 
 
 def id_schema(columns: Sequence[str]) -> list[str]:

@@ -269,6 +269,8 @@ class AudienceUploader:
             self._fail(job_id, JobError("not_connected", str(exc)), outcome)
         except JobFailure as exc:
             self._fail(job_id, exc.error, outcome)
+        except partner.UnsupportedColumnError as exc:  # a chunk header the job did not declare
+            self._fail(job_id, JobError("unsupported_id_type", str(exc)), outcome)
         return outcome
 
     def _fail(self, job_id: str, error: JobError, outcome: Outcome) -> None:
@@ -291,6 +293,11 @@ class AudienceUploader:
             raise JobFailure("invalid_api", f"unknown audience API {job.get('api')!r}")
         if not job.get("advertiser_id") or not job.get("audience_name"):
             raise JobFailure("invalid_job", "the job has no advertiser id or audience name")
+        if job["api"] == SEGMENT_API:
+            try:
+                partner.id_schema(list(job.get("columns") or []))
+            except partner.UnsupportedColumnError as exc:
+                raise JobFailure("unsupported_id_type", str(exc)) from None
 
     # ------------------------------------------------------------------ chunks
     def _chunk(
