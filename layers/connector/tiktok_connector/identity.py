@@ -24,9 +24,12 @@ Normalizers (each ``(value: str, ...) -> str | Rejected``; none raises for any `
         default ``region``) and ``is_possible_number`` holds. Output ``+E.164`` for the
         events and segment surfaces, digits-only E.164 for customer files. Clean numbers
         (``+E.164``, US-style national digits, and both with only `` ()-.`` formatting) take
-        an exact string fast path; the rest go through the library. A digits-only string
-        that is not possible in the default region is retried as international (``+`` in
-        front): that is how TikTok's customer-file format writes numbers (``442079460958``).
+        an exact string fast path; the rest go through the library. A bare digit string
+        may be E.164 without its ``+`` (TikTok's customer-file format, ``442079460958``): it
+        is read as international when it is not possible in the default region, or when it
+        starts with the region's own calling code, the international reading is a valid
+        number, and the region writes national numbers with a trunk prefix or the national
+        reading is not valid (``4915123456789`` with region DE is ``+4915123456789``).
     ``normalize_maid(value)``      any UUID version, 8-4-4-4-12 hex → trimmed, lower-cased;
                                    the all-zero id → ``zeroed_maid``.
     ``normalize_external_id(value)``   trimmed, case kept.
@@ -180,7 +183,13 @@ _INVALID_TEXT: Final = Rejected(Reason.INVALID_TEXT)
 # Hashing and hash detection
 
 _sha256 = hashlib.sha256
-_md5 = hashlib.md5
+
+
+def _md5(data: bytes) -> Any:
+    # TikTok's MD5 MAID types are matching keys, not security: allowed on FIPS hosts too.
+    return hashlib.md5(data, usedforsecurity=False)
+
+
 # ASCII classes on purpose: `\d` would also match non-ASCII digits.
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}").fullmatch
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}").fullmatch
@@ -297,14 +306,16 @@ def _international_fast(digits: str) -> str | None:
     return "+" + digits if len(national) in lengths else ""
 
 
-def _library_e164(text: str, region: str) -> str:
-    """E.164 via ``phonenumbers`` (``""`` if it does not parse or is not possible)."""
+def _library_number(text: str, region: str) -> phonenumbers.PhoneNumber | None:
+    """``phonenumbers`` parse, kept only if ``is_possible_number`` holds."""
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        return ""
-    if not phonenumbers.is_possible_number(number):
-        return ""
+        return None
+    return number if phonenumbers.is_possible_number(number) else None
+
+
+def _format_e164(number: phonenumbers.PhoneNumber) -> str:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
@@ -351,6 +362,11 @@ def _check_region(region: str) -> str:
 def _e164_function(region: str) -> Callable[[str], str]:
     """Build ``e164(stripped_text) -> "+digits" | ""`` for one default region."""
     nanp = _is_nanp_fast_region(region)
+    own_cc = str(phonenumbers.country_code_for_region(region))
+    metadata = PhoneMetadata.metadata_for_region(region)
+    national_prefix = metadata.national_prefix if metadata is not None else None
+    # Regions whose national numbers carry a trunk prefix other than the calling code.
+    trunk_prefix = bool(national_prefix) and not own_cc.startswith(national_prefix or "")
     translate = str.translate
     formatting = _PHONE_FORMATTING
 
@@ -372,16 +388,25 @@ def _e164_function(region: str) -> Callable[[str], str]:
             out = fast(bare)
             if out is not None:
                 return out
-        out = _library_e164(s, region)
-        if out:
-            return out
-        # Digits only and impossible in the default region: maybe E.164 without its "+"
-        # (TikTok's customer-file format). Only whole digit strings, never formatted text.
+        number = _library_number(s, region)
+        # A bare digit string may be E.164 without its "+" (TikTok's customer-file format).
         if 8 <= len(bare) <= 15 and bare[0] != "0" and bare.isdigit() and bare.isascii():
-            out = _international_fast(bare)
-            if out is None:
-                out = _library_e164("+" + bare, region)
-        return out or ""
+            if number is None:
+                # Impossible in the default region: read it as international.
+                out = _international_fast(bare)
+                if out is not None:
+                    return out
+                number = _library_number("+" + bare, region)
+            elif bare.startswith(own_cc) and (
+                trunk_prefix or not phonenumbers.is_valid_number(number)
+            ):
+                # Starts with the region's own calling code, where national numbers are
+                # written with a trunk prefix (0) or this reading is not valid: "4915123456789"
+                # in DE is +49 151…, if that is a valid number.
+                international = _library_number("+" + bare, region)
+                if international is not None and phonenumbers.is_valid_number(international):
+                    number = international
+        return _format_e164(number) if number is not None else ""
 
     return e164
 

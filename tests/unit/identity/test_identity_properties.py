@@ -1,0 +1,302 @@
+"""Properties of the identity module: idempotence, no double hashing, no crashes, and the
+phone fast path agreeing with phonenumbers itself."""
+
+import hashlib
+import re
+from collections.abc import Callable
+
+import phonenumbers
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from tiktok_connector.identity import (
+    HashAlg,
+    Hasher,
+    IdType,
+    Rejected,
+    Surface,
+    normalize_email,
+    normalize_external_id,
+    normalize_location,
+    normalize_maid,
+    normalize_name,
+    normalize_phone,
+    normalize_zip,
+)
+
+NORMALIZERS: list[Callable[[str], str | Rejected]] = [
+    normalize_email,
+    normalize_phone,
+    normalize_maid,
+    normalize_external_id,
+    normalize_name,
+    normalize_zip,
+    normalize_location,
+    lambda v: normalize_email(v, fold=True),
+    lambda v: normalize_phone(v, region="GB", surface=Surface.CUSTOMER_FILE),
+]
+
+HASHERS = [
+    Hasher(id_type, alg=alg, surface=surface, declared_hashed=declared)
+    for id_type in IdType
+    for alg in HashAlg
+    for surface in (Surface.EVENTS, Surface.CUSTOMER_FILE)
+    for declared in (False, True)
+    if not (declared and id_type in {IdType.CITY, IdType.STATE, IdType.COUNTRY})
+]
+
+LOWER_HEX = {64: re.compile(r"[0-9a-f]{64}"), 32: re.compile(r"[0-9a-f]{32}")}
+
+# Text that looks like our identifiers, so properties are exercised past the first check.
+email_like = st.from_regex(
+    r"[ \t]{0,2}[A-Za-z0-9._%+'\-ÄéØ用]{1,20}@[A-Za-z0-9\-用]{1,10}\.[A-Za-z]{2,6}[ \t]{0,2}",
+    fullmatch=True,
+)
+phone_like = st.text(alphabet="0123456789 ()-.+x#/", min_size=0, max_size=24)
+uuid_like = (
+    st.uuids()
+    .map(str)
+    .flatmap(lambda u: st.sampled_from([u, u.upper(), f" {u} ", u.replace("-", "")]))
+)
+any_text = st.text(max_size=80)
+identifier_text = st.one_of(any_text, email_like, phone_like, uuid_like)
+
+
+@given(value=identifier_text)
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_no_input_crashes_a_normalizer(value: str) -> None:
+    for normalize in NORMALIZERS:
+        result = normalize(value)
+        assert isinstance(result, (str, Rejected))
+
+
+@given(value=identifier_text)
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_no_input_crashes_a_hasher_and_hashes_are_lower_hex(value: str) -> None:
+    for hasher in HASHERS:
+        result = hasher(value)
+        assert isinstance(result, (str, Rejected))
+        if isinstance(result, str) and hasher.hashes:
+            width = 64 if hasher.alg is HashAlg.SHA256 else 32
+            assert LOWER_HEX[width].fullmatch(result), (hasher, result)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a" * 1_000_000,
+        "x@" + "e" * 1_000_000 + ".com",
+        "1" * 1_000_000,
+        "+1" + " " * 500_000 + "2125550123",
+        "\x00\x01\x1f\x7f" * 100_000,
+        "0" * 64 + "\n" * 100_000,
+    ],
+)
+def test_huge_inputs_do_not_crash(value: str) -> None:
+    for normalize in NORMALIZERS:
+        assert isinstance(normalize(value), (str, Rejected))
+    for hasher in HASHERS:
+        assert isinstance(hasher(value), (str, Rejected))
+
+
+@given(value=identifier_text)
+@settings(deadline=None)
+@example(" ALICE_abc@gmail.com ")
+@example("İstanbul")
+def test_normalizers_are_idempotent(value: str) -> None:
+    for normalize in (
+        normalize_email,
+        lambda v: normalize_email(v, fold=True),
+        normalize_maid,
+        normalize_external_id,
+        normalize_name,
+        normalize_zip,
+        normalize_location,
+    ):
+        once = normalize(value)
+        if isinstance(once, str):
+            assert normalize(once) == once
+
+
+@given(value=st.one_of(phone_like, any_text), region=st.sampled_from(["US", "GB", "DE", "IN"]))
+@settings(deadline=None)
+@example("(+1)2133734253", "US")
+@example("(657)777-0000", "US")
+def test_phone_normalization_is_idempotent(value: str, region: str) -> None:
+    plus = normalize_phone(value, region=region, surface=Surface.EVENTS)
+    if isinstance(plus, str):
+        assert normalize_phone(plus, region=region, surface=Surface.EVENTS) == plus
+        digits = normalize_phone(value, region=region, surface=Surface.CUSTOMER_FILE)
+        assert digits == plus[1:]
+        # The customer-file form is exactly E.164 without its "+".
+        assert normalize_phone("+" + digits, region=region, surface=Surface.CUSTOMER_FILE) == (
+            digits
+        )
+        # A bare digit string is ambiguous in general (is 4930123456 German, or a US national
+        # number?), but a valid number of the default region's own country reads back unchanged.
+        number = phonenumbers.parse(plus)
+        if number.country_code == phonenumbers.country_code_for_region(
+            region
+        ) and phonenumbers.is_valid_number(number):
+            assert normalize_phone(digits, region=region, surface=Surface.CUSTOMER_FILE) == digits
+
+
+hex64 = st.text(alphabet="0123456789abcdefABCDEF", min_size=64, max_size=64)
+hex32 = st.text(alphabet="0123456789abcdefABCDEF", min_size=32, max_size=32)
+padding = st.text(alphabet=" \t\r\n", max_size=3)
+
+
+@given(digest=hex64, left=padding, right=padding)
+def test_a_sha256_is_never_hashed_again(digest: str, left: str, right: str) -> None:
+    for hasher in HASHERS:
+        if hasher.hashes and hasher.alg is HashAlg.SHA256:
+            assert hasher(left + digest + right) == digest.lower()
+
+
+@given(digest=hex32, left=padding, right=padding)
+def test_an_md5_is_never_hashed_again(digest: str, left: str, right: str) -> None:
+    for hasher in HASHERS:
+        if hasher.hashes and hasher.alg is HashAlg.MD5:
+            assert hasher(left + digest + right) == digest.lower()
+
+
+NORMALIZER_OF = {
+    IdType.EMAIL: normalize_email,
+    IdType.IDFA: normalize_maid,
+    IdType.GAID: normalize_maid,
+    IdType.MAID: normalize_maid,
+    IdType.EXTERNAL_ID: normalize_external_id,
+    IdType.FIRST_NAME: normalize_name,
+    IdType.LAST_NAME: normalize_name,
+    IdType.ZIP: normalize_zip,
+}
+
+
+@given(value=identifier_text)
+@settings(deadline=None)
+def test_hasher_is_hash_of_the_normalizer(value: str) -> None:
+    stripped = value.strip()
+    if len(stripped) in (32, 64) and re.fullmatch(r"[0-9a-fA-F]+", stripped):
+        return  # hash passthrough/mismatch rules, tested separately
+    for id_type, normalize in NORMALIZER_OF.items():
+        expected = normalize(value)
+        if isinstance(expected, str):
+            try:
+                expected = hashlib.sha256(expected.encode()).hexdigest()
+            except UnicodeEncodeError:
+                continue
+        assert Hasher(id_type)(value) == expected, id_type
+    for surface in Surface:
+        phone = normalize_phone(value, surface=surface)
+        if isinstance(phone, str):
+            phone = hashlib.sha256(phone.encode()).hexdigest()
+        assert Hasher(IdType.PHONE, surface=surface)(value) == phone
+
+
+# --- the phone fast path must agree with phonenumbers ------------------------------------------
+
+
+def library(value: str, region: str) -> str:
+    """The rule of DESIGN §3.7 written with the library only."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return ""
+    if not phonenumbers.is_possible_number(number):
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def reference(value: str, region: str) -> str:
+    """Library rule plus the documented readings of a bare digit string as international."""
+    s = value.strip()
+    if len(s) > 250:
+        return ""
+    out = library(s, region)
+    bare = s.translate(str.maketrans("", "", " ()-."))
+    if 8 <= len(bare) <= 15 and bare[0] != "0" and bare.isdigit() and bare.isascii():
+        international = library("+" + bare, region)
+        own_cc = str(phonenumbers.country_code_for_region(region))
+        trunk = phonenumbers.PhoneMetadata.metadata_for_region(region).national_prefix
+        if not out or (
+            international
+            and bare.startswith(own_cc)
+            and (
+                (trunk and not own_cc.startswith(trunk))
+                or not phonenumbers.is_valid_number(phonenumbers.parse(out))
+            )
+            and phonenumbers.is_valid_number(phonenumbers.parse(international))
+        ):
+            out = international
+    return out
+
+
+def ours(value: str, region: str) -> str:
+    result = normalize_phone(value, region=region, surface=Surface.EVENTS)
+    return result if isinstance(result, str) else ""
+
+
+CALLING_CODES = sorted(str(cc) for cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+NANP_REGIONS = sorted(phonenumbers.region_codes_for_country_code(1))
+
+
+@st.composite
+def formatted_numbers(draw: st.DrawFn) -> str:
+    cc = draw(st.sampled_from(["", *CALLING_CODES]))
+    digits = draw(st.text(alphabet="0123456789", min_size=1, max_size=15))
+    raw = ("+" + cc if cc else "") + digits
+    # sprinkle formatting between characters
+    out = []
+    for ch in raw:
+        out.append(draw(st.sampled_from(["", "", "", " ", "-", ".", "(", ")"])))
+        out.append(ch)
+    return "".join(out)
+
+
+@given(
+    value=st.one_of(formatted_numbers(), phone_like),
+    region=st.sampled_from(["US", "CA", "GB", "DE", "FR", "BR", "IN", "JP", "AR", *NANP_REGIONS]),
+)
+@settings(max_examples=600, deadline=None)
+@example("(+1)2133734253", "US")
+@example("+4407911123456", "US")  # national prefix after the country code: library strips it
+@example("+390612345678", "US")  # Italian leading zero
+@example("12125550123", "BS")
+def test_phone_fast_path_agrees_with_phonenumbers(value: str, region: str) -> None:
+    assert ours(value, region) == reference(value, region)
+
+
+@pytest.mark.parametrize("cc", CALLING_CODES)
+def test_every_calling_code_agrees_with_phonenumbers(cc: str) -> None:
+    # Every national length from 1 to 17, with and without a national-prefix-like start.
+    for length in range(1, 18):
+        for first in "0123456789":
+            national = (first + "23456789" * 3)[:length]
+            value = f"+{cc}{national}"
+            assert ours(value, "US") == reference(value, "US"), value
+
+
+@pytest.mark.parametrize(
+    "region", ["US", "CA", "GB", "DE", "FR", "IT", "IN", "BR", "JP", "AU", "MX"]
+)
+def test_valid_numbers_round_trip_through_every_format(region: str) -> None:
+    for number_type in (
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.TOLL_FREE,
+    ):
+        number = phonenumbers.example_number_for_type(region, number_type)
+        if number is None:
+            continue
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        for fmt in (
+            phonenumbers.PhoneNumberFormat.NATIONAL,
+            phonenumbers.PhoneNumberFormat.INTERNATIONAL,
+            phonenumbers.PhoneNumberFormat.E164,
+        ):
+            written = phonenumbers.format_number(number, fmt)
+            assert normalize_phone(written, region=region) == e164, written
+        digits = normalize_phone(e164, region=region, surface=Surface.CUSTOMER_FILE)
+        assert digits == e164[1:]
+        assert normalize_phone(digits, region=region, surface=Surface.CUSTOMER_FILE) == digits
