@@ -344,6 +344,10 @@ class Dispatcher:
         thread.start()
         self._threads.append(thread)
 
+    def signal_stop(self) -> None:
+        """Ask the pollers to finish (returns at once; :meth:`stop` waits for them)."""
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
         for thread in self._threads:

@@ -187,7 +187,7 @@ class HttpFront:
     def start(self, host: str = "127.0.0.1", port: int = 0) -> HttpFront:
         self._server = make_server(host, port, self._app, threaded=True)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, daemon=True, name="http-front"
+            target=self._server.serve_forever, args=(0.1,), daemon=True, name="http-front"
         )
         self._thread.start()
         return self

@@ -152,6 +152,8 @@ class LocalStack:
     names: dict[str, Any]
     created: CreatedResources
     _moto: ThreadedMotoServer
+    _clients: dict[str, Any] = field(default_factory=dict)
+    _clients_lock: threading.Lock = field(default_factory=threading.Lock)
     _teardown: list[Callable[[], None]] = field(default_factory=list)
     _stopped: bool = False
 
@@ -216,7 +218,10 @@ class LocalStack:
         model = TemplateModel.from_file(template, stack_name=STACK_NAME)
         functions = model.functions()
 
-        # 1. moto
+        # 1. moto (its request handler logs every request through werkzeug's logger)
+        werkzeug_log = logging.getLogger("werkzeug")
+        if werkzeug_log.level == logging.NOTSET:
+            werkzeug_log.setLevel(logging.WARNING)
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=ports.moto, verbose=False)
         moto.start()
         cleanup.append(lambda: _stop_moto(moto))
@@ -256,11 +261,16 @@ class LocalStack:
 
         # 4. AWS resources from the template
         client_config = Config(max_pool_connections=32, retries={"max_attempts": 3})
+        session = boto3.session.Session()
+        clients: dict[str, Any] = {}
 
         def client(service: str) -> Any:
-            return boto3.session.Session().client(  # type: ignore[call-overload]
-                service, endpoint_url=endpoint, region_name=REGION, config=client_config
-            )
+            # One session, one client per service: building a session costs ~0.1 s.
+            if service not in clients:
+                clients[service] = session.client(  # type: ignore[call-overload]
+                    service, endpoint_url=endpoint, region_name=REGION, config=client_config
+                )
+            return clients[service]
 
         created = create_resources(
             model, client, time_scale=time_scale, app_credentials=app_credentials
@@ -396,6 +406,7 @@ class LocalStack:
         if connection_secret:
             names["default_connection_secret"] = connection_secret
         stack = cls(
+            _clients=clients,
             workdir=workdir,
             time_scale=time_scale,
             model=model,
@@ -431,14 +442,17 @@ class LocalStack:
         return self.workdir / ".local" / "stack.json"
 
     def client(self, service: str) -> Any:
-        """A boto3 client for ``service`` on moto."""
-        return boto3.session.Session().client(  # type: ignore[call-overload]
-            service,
-            endpoint_url=self.aws_endpoint_url,
-            region_name=REGION,
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
+        """A boto3 client for ``service`` on moto (cached; boto3 clients are thread-safe)."""
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = boto3.session.Session().client(  # type: ignore[call-overload]
+                    service,
+                    endpoint_url=self.aws_endpoint_url,
+                    region_name=REGION,
+                    aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                    aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                )
+            return self._clients[service]
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """True once every queue is drained and no invocation runs (see ``Dispatcher``)."""
@@ -449,6 +463,7 @@ class LocalStack:
         if self._stopped:
             return
         self._stopped = True
+        self.dispatcher.signal_stop()  # pollers wind down while the servers shut
         with contextlib.suppress(FileNotFoundError):
             self.stack_json_path.unlink()
         for undo in reversed(self._teardown):
