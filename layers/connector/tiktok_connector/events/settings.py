@@ -12,7 +12,15 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from tiktok_connector.settings import ConnectorSettings, settings_getter
 
@@ -82,7 +90,11 @@ class ConnectionSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     access_token: SecretStr = Field(min_length=1)
-    event_source_type: EventSourceType = EventSourceType.LEGACY_PIXEL_BATCH_WEB
+    # ``event_source`` (TikTok's own word) is accepted as an alias.
+    event_source_type: EventSourceType = Field(
+        default=EventSourceType.LEGACY_PIXEL_BATCH_WEB,
+        validation_alias=AliasChoices("event_source_type", "event_source"),
+    )
     event_source_id: str = Field(min_length=1)
     email_identity_type: str = "email"
     phone_identity_type: str = "mobile_number"
