@@ -24,7 +24,9 @@ from tiktok_connector.audiences.upload import PoisonMessageError, RetryLaterErro
 
 logger = Logger()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
+# Report every failed record (even when all fail) rather than raising: same redelivery, but the
+# response always names the records, as the local dispatcher and Lambda both honour.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
