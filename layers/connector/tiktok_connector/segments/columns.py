@@ -234,8 +234,8 @@ def plan_columns(
             )
         )
         columns.append(column)
-    if sources:
-        return _finish(fmt, delimiter, compressed, True, sources, columns)
+    if sources:  # a JSONL file has no header line: its first object is a row
+        return _finish(fmt, delimiter, compressed, not keyed, sources, columns)
     if keyed:
         raise InvalidSegmentFile(
             "no_id_column",
