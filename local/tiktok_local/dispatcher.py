@@ -18,7 +18,9 @@ the queue's DLQ, exactly where SQS does it. While an invocation runs, the dispat
 messages invisible (``ChangeMessageVisibility`` heartbeats) — on AWS the visibility timeout of
 ≥ 6× the function timeout gives that guarantee; locally visibility timeouts are scaled down (see
 ``tiktok_local.resources``) so the heartbeat restores it. Up to ``MaximumConcurrency`` batches of one
-source run at once, capped by ``concurrency_cap`` to spare the machine.
+source run at once, capped by ``concurrency_cap`` to spare the machine. A batch is what one
+long poll returns, topped up without waiting to ``BatchSize`` (``MaximumBatchingWindowInSeconds``
+is not emulated: locally it would only add latency).
 
 **S3 notifications** are moto's own: the stack configures the bucket's notification
 (``s3:ObjectCreated:*`` with the template's key filter) to an internal queue, and the poller hands
