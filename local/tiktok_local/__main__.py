@@ -93,7 +93,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         logging.getLogger().setLevel(logging.WARNING)
     from tiktok_local.demo import run_demo
 
-    return run_demo(lambda line: print(line, flush=True))
+    return run_demo(lambda line: print(line, flush=True), verbose=args.verbose)
 
 
 def cmd_connect_link(argv: list[str]) -> int:

@@ -125,12 +125,24 @@ def report_tiktok(stack: LocalStack, say: Say) -> dict[str, Any]:
     return snapshot
 
 
+# The handlers' own INFO logs and EMF metric lines would bury the demo's report.
+QUIET_HANDLERS = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
+
+
 def run_demo(
-    say: Say = print, *, time_scale: float | None = None, ports: Ports | None = None
+    say: Say = print,
+    *,
+    time_scale: float | None = None,
+    ports: Ports | None = None,
+    verbose: bool = False,
 ) -> int:
     """Run every step on a fresh stack; 0 when everything went well."""
     started = time.monotonic()
-    kwargs: dict[str, Any] = {"write_stack_json": False, "ports": ports or Ports()}
+    kwargs: dict[str, Any] = {
+        "write_stack_json": False,
+        "ports": ports or Ports(),
+        "env_overrides": {} if verbose else dict(QUIET_HANDLERS),
+    }
     if time_scale is not None:
         kwargs["time_scale"] = time_scale
     try:

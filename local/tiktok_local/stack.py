@@ -170,11 +170,13 @@ class LocalStack:
         handler_overrides: dict[str, str | Handler] | None = None,
         write_stack_json: bool = True,
         concurrency_cap: int = 4,
+        env_overrides: dict[str, str] | None = None,
     ) -> LocalStack:
         """Start every service, create the resources, then write ``.local/stack.json``.
 
         ``handler_overrides`` replaces a function's handler (key: logical id or function name)
-        — tests use it to drive the real template wiring with tiny handlers.
+        — tests use it to drive the real template wiring with tiny handlers. ``env_overrides``
+        win over the template's function variables (e.g. ``POWERTOOLS_LOG_LEVEL``).
         """
         if not _ACTIVE.acquire(blocking=False):
             raise RuntimeError("a LocalStack is already running in this process")
@@ -192,6 +194,7 @@ class LocalStack:
                 handler_overrides=handler_overrides or {},
                 write_stack_json=write_stack_json,
                 concurrency_cap=concurrency_cap,
+                env_overrides=env_overrides or {},
             )
         except BaseException:
             for undo in reversed(cleanup):
@@ -212,6 +215,7 @@ class LocalStack:
         handler_overrides: dict[str, str | Handler],
         write_stack_json: bool,
         concurrency_cap: int,
+        env_overrides: dict[str, str],
     ) -> LocalStack:
         tiktok_api_override = os.environ.get("TIKTOK_API_BASE_URL")
         tiktok_auth_override = os.environ.get("TIKTOK_AUTH_URL")
@@ -317,6 +321,7 @@ class LocalStack:
         union.setdefault("TIKTOK_AUTH_URL", tiktok_auth or "")
         union["POWERTOOLS_SERVICE_NAME"] = f"{STACK_NAME}-local"
         union.setdefault("POWERTOOLS_METRICS_NAMESPACE", "TikTokConnector")
+        union.update(env_overrides)
         saved_functions_env = _apply_env({k: v for k, v in union.items() if v != ""})
         cleanup.append(lambda: _restore_env(saved_functions_env))
         _reset_process_caches()
