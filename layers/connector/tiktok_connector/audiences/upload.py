@@ -42,7 +42,6 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
@@ -789,17 +788,34 @@ def emit_metrics(metrics: MetricsSink, outcome: Outcome) -> None:
 
 
 # ---------------------------------------------------------------------- wiring
-@cache
-def default_uploader() -> AudienceUploader:
-    """The process-wide uploader built from the environment (the handler's entry point)."""
-    import boto3
+_default: tuple[object, object, AudienceUploader] | None = None
 
+
+def default_uploader() -> AudienceUploader:
+    """The process-wide uploader built from the environment (the handler's entry point).
+
+    Rebuilt when the settings or the cached AWS clients were reset (``reset_settings`` /
+    ``aws.reset_clients``: the environment changed, e.g. a new local stack in the same process).
+    """
+    global _default
     from tiktok_connector import aws
     from tiktok_connector.audiences.settings import upload_settings
-    from tiktok_connector.tokens import TokenStore
 
     settings = upload_settings()
     dynamodb = aws.dynamodb()
+    if _default is not None and _default[0] is settings and _default[1] is dynamodb:
+        return _default[2]
+    uploader = _build_uploader(settings, dynamodb)
+    _default = (settings, dynamodb, uploader)
+    return uploader
+
+
+def _build_uploader(settings: UploadSettings, dynamodb: Any) -> AudienceUploader:
+    import boto3
+
+    from tiktok_connector import aws
+    from tiktok_connector.tokens import TokenStore
+
     return AudienceUploader(
         settings=settings,
         jobs=JobStore(settings.jobs_table, dynamodb=dynamodb),
@@ -817,4 +833,5 @@ def default_uploader() -> AudienceUploader:
 
 def reset_uploader() -> None:
     """Forget the process-wide uploader (the environment changed)."""
-    default_uploader.cache_clear()
+    global _default
+    _default = None
