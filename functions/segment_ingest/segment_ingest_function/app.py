@@ -31,6 +31,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def _record_metrics(result: IngestResult) -> None:
     logger.info("segment ingest", extra={"job_id": result.job_id, "status": result.status})
+    metrics.add_metric(name=f"SegmentIngest_{result.status}", unit=MetricUnit.Count, value=1)
     if result.error:
         metrics.add_metric(name="SegmentJobsRefused", unit=MetricUnit.Count, value=1)
     if result.stats is None:

@@ -1,0 +1,123 @@
+"""The Lambda handler: S3 events with URL-encoded keys, SQS range messages with partial failure."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from segment_ingest_function import app
+from segment_ingest_function.app import handler
+from tiktok_connector import aws as aws_clients
+from tiktok_connector.settings import reset_settings
+
+from .conftest import BUCKET, TABLE, Harness
+
+EVENTS = Path(__file__).resolve().parents[3] / "events"
+
+
+class Context:
+    function_name = "tiktok-connector-segment-ingest"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:segment-ingest"
+    aws_request_id = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+@pytest.fixture
+def env(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    monkeypatch.setenv("SEGMENTS_BUCKET", BUCKET)
+    monkeypatch.setenv("CHUNK_QUEUE_URL", aws["chunk_queue_url"])
+    monkeypatch.setenv("RANGES_QUEUE_URL", aws["ranges_queue_url"])
+    monkeypatch.setenv("JOBS_TABLE", TABLE)
+    monkeypatch.setenv("INGEST_RANGE_BYTES", "1024")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "TikTokConnectorTest")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "segment-ingest")
+    monkeypatch.setattr(app.metrics, "namespace", "TikTokConnectorTest")
+    reset_settings()
+    aws_clients.reset_clients()
+    yield aws
+    reset_settings()
+    aws_clients.reset_clients()
+
+
+def _s3_event(key_in_event: str, version_id: str) -> dict[str, Any]:
+    event = json.loads((EVENTS / "s3_segment_created.json").read_text())
+    record = event["Records"][0]
+    record["s3"]["bucket"]["name"] = BUCKET
+    record["s3"]["object"]["key"] = key_in_event
+    record["s3"]["object"]["versionId"] = version_id
+    return dict(event)
+
+
+def test_url_encoded_key_with_spaces_is_decoded(env: dict[str, Any]) -> None:
+    h = Harness(env)
+    key = "segments/7100000000000000001/Spring Buyers (EU)+/create/my list.csv"
+    version = h.put(key, "email\na@b.co\n")
+    encoded = "segments/7100000000000000001/Spring+Buyers+%28EU%29%2B/create/my+list.csv"
+    out = handler(_s3_event(encoded, version), Context())  # type: ignore[arg-type]
+    job_id = out["jobs"][0]["job_id"]
+    report = h.report(job_id)
+    assert report["audience_name"] == "Spring Buyers (EU)+"
+    assert report["source"]["key"] == key
+    assert report["status"] == "running"
+    assert len(h.chunk_messages()) == 1
+
+
+def test_duplicate_s3_event_is_a_no_op(env: dict[str, Any]) -> None:
+    h = Harness(env)
+    key = "segments/7100000000000000001/VIP/append/a.csv"
+    version = h.put(key, "email\na@b.co\n")
+    event = _s3_event(key, version)
+    first = handler(copy.deepcopy(event), Context())  # type: ignore[arg-type]
+    second = handler(copy.deepcopy(event), Context())  # type: ignore[arg-type]
+    assert first["jobs"][0]["job_id"] == second["jobs"][0]["job_id"]
+    assert second["jobs"][0]["status"] == "skipped"
+    assert len(h.chunk_messages()) == 1
+
+
+def test_unreadable_file_does_not_raise(env: dict[str, Any]) -> None:
+    h = Harness(env)
+    key = "segments/7100000000000000001/VIP/create/a.csv.gz"
+    version = h.put(key, b"not gzip at all")
+    out = handler(_s3_event(key, version), Context())  # type: ignore[arg-type]
+    assert out["jobs"][0]["status"] == "failed"
+    assert h.report(out["jobs"][0]["job_id"])["error"]["code"] == "not_gzip"
+
+
+def test_range_messages_with_partial_batch_failure(env: dict[str, Any]) -> None:
+    h = Harness(env)
+    key = "segments/7100000000000000001/Big/create/a.csv"
+    body = "email\n" + "".join(f"user{i}@example.com\n" for i in range(200))
+    version = h.put(key, body)
+    out = handler(_s3_event(key, version), Context())  # type: ignore[arg-type]
+    job_id = out["jobs"][0]["job_id"]
+    msgs = h.sqs.receive_message(QueueUrl=env["ranges_queue_url"], MaxNumberOfMessages=10)
+    records = [
+        {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": {},
+            "messageAttributes": {},
+            "md5OfBody": m["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:tiktok-connector-ranges",
+            "awsRegion": "us-east-1",
+        }
+        for m in msgs["Messages"]
+    ]
+    assert len(records) > 1
+    poison = dict(records[0], messageId="poison", body="not json")
+    resp = handler({"Records": [*records, poison]}, Context())  # type: ignore[arg-type]
+    assert resp["batchItemFailures"] == [{"itemIdentifier": "poison"}]
+    report = h.report(job_id)
+    assert report["rows"]["read"] == 200
+    _, rows = h.chunk_rows(h.chunk_messages())
+    assert len(rows) == 200
