@@ -22,6 +22,7 @@ from typing import Any
 
 import requests
 
+from tiktok_local.demo_events import send_sample_events
 from tiktok_local.stack import LocalStack, Ports
 
 Say = Callable[[str], None]
@@ -80,7 +81,7 @@ def check_emulator(stack: LocalStack, say: Say) -> None:
     say(f"  advertisers {', '.join(advertisers)} (/oauth2/advertiser/get/)")
 
 
-DEMO_STEPS: list[DemoStep] = [show_resources, check_emulator]
+DEMO_STEPS: list[DemoStep] = [show_resources, check_emulator, send_sample_events]
 
 
 def _queue_depth(stack: LocalStack, url: str) -> int:
