@@ -22,6 +22,7 @@ from typing import Any
 
 import requests
 
+from tiktok_local.demo_audiences import check_audiences
 from tiktok_local.demo_events import send_sample_events
 from tiktok_local.stack import LocalStack, Ports
 
@@ -82,6 +83,7 @@ def check_emulator(stack: LocalStack, say: Say) -> None:
 
 
 DEMO_STEPS: list[DemoStep] = [show_resources, check_emulator, send_sample_events]
+DEMO_STEPS.append(check_audiences)  # after the sample segment file is dropped: waits for its job
 
 
 def _queue_depth(stack: LocalStack, url: str) -> int:
