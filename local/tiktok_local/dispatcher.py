@@ -49,6 +49,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -242,7 +243,8 @@ class Dispatcher:
         self.sqs_sources: list[SqsSource] = []
         self.s3_sources: list[S3Source] = []
         self.skipped: list[str] = []
-        self.invocations: list[Invocation] = []
+        # The most recent invocations (bounded: `up` may run for days).
+        self.invocations: deque[Invocation] = deque(maxlen=10_000)
         self._lock = threading.Lock()
         self._busy = 0
         self._timeouts: dict[str, int] = {}
@@ -534,10 +536,11 @@ class Dispatcher:
                 self._sqs.delete_message(
                     QueueUrl=source.notification_queue_url, ReceiptHandle=message["ReceiptHandle"]
                 )
-                pool.submit(self._run_async, source, json.loads(message["Body"]))
+                pool.submit(self._run_async, source, message["Body"])
 
-    def _run_async(self, source: S3Source, event: dict[str, Any]) -> None:
+    def _run_async(self, source: S3Source, body: str) -> None:
         try:
+            event = json.loads(body)
             if event.get("Event") == "s3:TestEvent":
                 return
             self._deliver_async(source, event)
@@ -647,17 +650,21 @@ class _VisibilityHeartbeat:
                 log.warning("visibility heartbeat failed for %s", self._source.queue_url)
 
 
-def enrich_moto_s3_events() -> None:
+def enrich_moto_s3_events() -> Callable[[], None]:
     """Make moto's S3 notification records carry ``versionId`` and ``sequencer`` like S3's.
 
     moto builds the record in ``moto.s3.notifications._get_s3_event``; we wrap it (moto runs in
-    this process). Idempotent.
+    this process). Returns the function that puts moto's original back.
     """
     from moto.s3 import notifications
 
     original = notifications._get_s3_event
+
+    def restore() -> None:
+        notifications._get_s3_event = original
+
     if getattr(original, "_tiktok_local", False):
-        return
+        return lambda: None
 
     def with_version(event_name: str, bucket: Any, key: Any, notification_id: str) -> Any:
         event = original(event_name, bucket, key, notification_id)
@@ -679,3 +686,4 @@ def enrich_moto_s3_events() -> None:
 
     with_version._tiktok_local = True  # type: ignore[attr-defined]
     notifications._get_s3_event = with_version
+    return restore

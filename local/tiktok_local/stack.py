@@ -232,7 +232,7 @@ class LocalStack:
         host, port = moto.get_host_and_port()
         endpoint = f"http://{host}:{port}"
         requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
-        enrich_moto_s3_events()
+        cleanup.append(enrich_moto_s3_events())
 
         # 2. the process environment AWS clients read
         saved = _apply_env(
