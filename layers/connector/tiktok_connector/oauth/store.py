@@ -184,12 +184,11 @@ class AuthorizationStore:
             )
             return
         except ClientError as exc:
-            code = _error_code(exc)
-            if code == "InvalidRequestException":
-                # Scheduled for deletion by an earlier disconnect: bring it back, then update.
-                self.secretsmanager.restore_secret(SecretId=name)
-            elif code != "ResourceExistsException":
+            if _error_code(exc) not in ("ResourceExistsException", "InvalidRequestException"):
                 raise
+        if "DeletedDate" in self.secretsmanager.describe_secret(SecretId=name):
+            # Scheduled for deletion by an earlier disconnect: bring it back, then update it.
+            self.secretsmanager.restore_secret(SecretId=name)
         self.secretsmanager.put_secret_value(SecretId=name, SecretString=value)
 
     def _unindex(self, advertiser_ids: list[str], name: str) -> None:
