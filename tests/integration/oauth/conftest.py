@@ -23,6 +23,9 @@ def no_secrets_in_logs(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> It
     capture = LogCapture().install(monkeypatch)
     yield capture
     logged = capture.text()
-    secrets = [stack.emulator.config.app_secret, *stack.emulator.state.tokens]
+    state_key = stack.client("secretsmanager").get_secret_value(
+        SecretId=stack.names["state_key_secret_name"]
+    )["SecretString"]
+    secrets = [stack.emulator.config.app_secret, state_key, *stack.emulator.state.tokens]
     leaked = [s for s in secrets if s in logged]
-    assert not leaked, "a token or the app secret reached the logs"
+    assert not leaked, "a token, the app secret or the state key reached the logs"

@@ -24,6 +24,7 @@ from .support import (
     ADVERTISER_1,
     ADVERTISER_2,
     REVOKE_PATH,
+    LogCapture,
     advertisers_on_page,
     connect,
     connect_link,
@@ -383,3 +384,14 @@ def test_disconnect_keeps_everything_when_tiktok_is_down(stack: LocalStack) -> N
 def test_disconnect_needs_a_name(stack: LocalStack) -> None:
     assert disconnect(stack, {}).status_code == 400
     assert disconnect(stack, {"authorization_id": "../etc"}).status_code == 400
+
+
+def test_the_log_capture_sees_the_oauth_logs(
+    stack: LocalStack, no_secrets_in_logs: LogCapture
+) -> None:
+    """The leak check is only as good as its capture: it must see the handler's own records."""
+    assert_html_page(connect(stack, "logged"), 200)
+    logged = no_secrets_in_logs.text()
+    assert "consent started" in logged
+    assert "authorization stored" in logged
+    assert '"logged"' in logged or "'logged'" in logged  # extra fields are captured too
