@@ -23,7 +23,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tiktok_connector.events.mparticle import MParticleBatch, MParticleEvent, parse_event
+from tiktok_connector.events.mparticle import (
+    MParticleBatch,
+    MParticleEvent,
+    parse_event,
+    parse_events,
+)
 from tiktok_connector.events.settings import ConnectionSettings, CustomMapping, EventSourceType
 from tiktok_connector.identity import Hasher, IdType, Rejected, Surface
 
@@ -123,6 +128,8 @@ FLAG_REFERRER = "TikTok.Referrer"
 FLAG_CALLBACK = "TikTok.Callback"
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+# http(s)://, then a host (not a slash), and no whitespace anywhere.
+_HTTP_URL = re.compile(r"[hH][tT][tT][pP][sS]?://[^\s/]\S*").fullmatch
 # event_time above this is milliseconds, not seconds (the emulator and TikTok agree).
 MAX_EVENT_TIME_SECONDS = 100_000_000_000
 
@@ -142,14 +149,7 @@ def is_http_url(value: object) -> bool:
     """True for an absolute ``http://`` or ``https://`` URL with a host."""
     if not isinstance(value, str):
         return False
-    lowered = value[:8].lower()
-    if lowered.startswith("https://"):
-        rest = value[8:]
-    elif lowered.startswith("http://"):
-        rest = value[7:]
-    else:
-        return False
-    return bool(rest) and not rest.startswith("/") and not any(c.isspace() for c in value)
+    return _HTTP_URL(value) is not None
 
 
 def event_label(event_type: str, name: str | None) -> str:
@@ -292,6 +292,9 @@ class EventMapper:
     def map_batch(self, batch: MParticleBatch) -> list[Mapped]:
         """One entry per event of ``batch``, in order: a request-ready event or a rejection."""
         shared = self._batch_parts(batch)
+        events = parse_events(batch.events)
+        if events is not None:  # the common case: every event well-formed, validated in one call
+            return [self.map_event(event, shared) for event in events]
         return [self._map_raw(raw, batch, shared) for raw in batch.events]
 
     def _batch_parts(self, batch: MParticleBatch) -> _BatchParts:
@@ -383,6 +386,19 @@ class EventMapper:
 
     def map_event(self, event: MParticleEvent, shared: _BatchParts) -> Mapped:
         """Map one parsed event with its batch's shared parts."""
+        mapped = self._map_event(event, shared)
+        if isinstance(mapped, Rejection):
+            data = event.data
+            if event.event_type == "commerce_event":
+                key = data.product_action.action if data.product_action else None
+            elif event.event_type == "screen_view":
+                key = data.screen_name
+            else:
+                key = data.event_name
+            return Rejection(mapped.reason, event_label(event.event_type, key))
+        return mapped
+
+    def _map_event(self, event: MParticleEvent, shared: _BatchParts) -> Mapped:
         data = event.data
         action = data.product_action.action if data.product_action else None
         if event.event_type == "commerce_event":
@@ -391,7 +407,6 @@ class EventMapper:
             key_name = data.screen_name
         else:
             key_name = data.event_name
-        label = event_label(event.event_type, key_name)
         mapping = self.custom.get((event.event_type, key_name or ""))
         if mapping is not None:
             name = mapping.tiktok_event
@@ -402,10 +417,9 @@ class EventMapper:
         ):
             name = COMMERCE_EVENTS[action]
         else:
-            return Rejection("unsupported_event", label)
-        label = f"{label}>{name}"
+            return Rejection("unsupported_event")
         if self.source == EventSourceType.OFFLINE.value and name not in STANDARD_EVENTS:
-            return Rejection("unsupported_event_for_source", label)
+            return Rejection("unsupported_event_for_source")
 
         ms = (
             data.timestamp_unixtime_ms
@@ -413,17 +427,17 @@ class EventMapper:
             else shared.batch_ms
         )
         if ms is None:
-            return Rejection("missing_timestamp", label)
+            return Rejection("missing_timestamp")
         event_time = ms // 1000
         if event_time <= 0 or event_time >= MAX_EVENT_TIME_SECONDS:
-            return Rejection("invalid_timestamp", label)
+            return Rejection("invalid_timestamp")
 
         flags = data.custom_flags
         url = flags.get(FLAG_URL)
         page: dict[str, Any] | None = None
         if self.is_web:
             if not is_http_url(url):
-                return Rejection("missing_page_url", label)
+                return Rejection("missing_page_url")
             page = {"url": url}
             referrer = flags.get(FLAG_REFERRER)
             if referrer:
@@ -431,7 +445,7 @@ class EventMapper:
 
         properties = self._properties(name, data, mapping)
         if isinstance(properties, Rejection):
-            return Rejection(properties.reason, label)
+            return properties
 
         user = dict(shared.user)
         callback = flags.get(FLAG_CALLBACK)
@@ -452,7 +466,7 @@ class EventMapper:
             out["page"] = page
         if self.is_app:
             if shared.app is None:
-                return Rejection("missing_app_id", label)
+                return Rejection("missing_app_id")
             out["app"] = shared.app
         if ad and not self.legacy:
             out["ad"] = ad
@@ -461,11 +475,11 @@ class EventMapper:
         if self.source == EventSourceType.OFFLINE.value and not (
             "email" in user or "phone" in user or "external_id" in user
         ):
-            return Rejection("missing_identity", label)
+            return Rejection("missing_identity")
         if self.source == EventSourceType.CRM.value:
             lead = _lead(data.custom_attributes, mapping)
             if lead is None:
-                return Rejection("missing_lead_id", label)
+                return Rejection("missing_lead_id")
             out["lead"] = lead
         if self.legacy:
             return to_pixel_item(out, ms)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 _LOOSE = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
 
@@ -147,6 +147,7 @@ def ccpa_opted_out(consent_state: Any) -> bool:
 
 
 _EVENT = TypeAdapter(MParticleEvent)
+_EVENTS = TypeAdapter(list[MParticleEvent])
 
 
 def parse_batch(parsed: dict[str, Any]) -> MParticleBatch:
@@ -157,3 +158,11 @@ def parse_batch(parsed: dict[str, Any]) -> MParticleBatch:
 def parse_event(raw: Any) -> MParticleEvent:
     """Validate one raw event (raises :class:`pydantic.ValidationError`)."""
     return _EVENT.validate_python(raw)
+
+
+def parse_events(raw: list[Any]) -> list[MParticleEvent] | None:
+    """Validate a batch's events in one call; ``None`` if any is malformed (then go one by one)."""
+    try:
+        return _EVENTS.validate_python(raw)
+    except ValidationError:
+        return None
