@@ -187,3 +187,20 @@ def test_multiple_identifier_types_become_one_audience(world: World) -> None:
     assert {t for t, _ in members} == {"EMAIL_SHA256", "PHONE_SHA256"}
     assert len(members) == 61
     assert world.emu.state.find_audience(ADV, "Mixed")["calculate_type"] == "MULTIPLE_TYPES"
+
+
+def test_the_audience_cap_gets_an_actionable_message(world: World) -> None:
+    created(world, "First", emails(0, 10))
+    cap = world.emu.config.max_audiences_per_advertiser
+    world.emu.config.max_audiences_per_advertiser = 1
+    try:
+        job_id, bodies = world.new_job(
+            name="Second", action="create", chunks=one_column(emails(0, 10), 10)
+        )
+        assert world.deliver(bodies[0]).result == "failed"
+    finally:
+        world.emu.config.max_audiences_per_advertiser = cap
+    error = world.report(job_id)["error"]
+    assert error["code"] == "40002"
+    assert "400 custom audiences" in error["message"]
+    assert world.registry.get(ADV, "file#Second") is None  # the claim was released
