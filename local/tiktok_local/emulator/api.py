@@ -27,18 +27,19 @@ from tiktok_local.emulator.rules import (
     FILE_SIGNATURE,
     FILE_TYPE,
     ID_SCHEMA_TYPES,
+    MD5_RE,
     OBJECT_MISSING,
     PARAM,
     PARTNER_NAME,
     PERMISSION,
     PII_NOT_HASHED,
+    SHA256_RE,
     TOKEN_EMPTY,
     TOKEN_INVALID,
     ApiError,
     algo_of,
     canonical_calculate_type,
     check_fields,
-    is_hash,
     is_int,
     optional_str,
     parse_customer_file,
@@ -539,35 +540,43 @@ class Api:
                 f"batch_data must have 1-{self.config.max_mapping_rows} rows, got {len(batch)}",
             )
         changes: list[tuple[str, Member]] = []
+        width = len(schema)
+        patterns = [SHA256_RE if algo_of(s) == "sha256" else MD5_RE for s in schema]
+        entry_keys = {"id", "audience_ids"}
         for r, row in enumerate(batch):
-            if not isinstance(row, list) or len(row) != len(schema):
+            if not isinstance(row, list) or len(row) != width:
                 raise ApiError(
                     PARAM,
-                    f"batch_data[{r}] must be an array of {len(schema)} entries (one per id_schema)",
+                    f"batch_data[{r}] must be an array of {width} entries (one per id_schema)",
                 )
             for c, entry in enumerate(row):
-                where = f"batch_data[{r}][{c}]"
                 if not isinstance(entry, dict):
-                    raise ApiError(PARAM, f"{where} must be an object")
+                    raise ApiError(PARAM, f"batch_data[{r}][{c}] must be an object")
                 if not entry:
                     continue
-                check_fields(entry, required={"id", "audience_ids"}, where=where)
+                if entry.keys() != entry_keys:
+                    check_fields(entry, required=entry_keys, where=f"batch_data[{r}][{c}]")
                 value = entry["id"]
                 if not isinstance(value, str):
-                    raise ApiError(PARAM, f"{where}.id must be a string")
-                if not is_hash(value, algo_of(schema[c])):
+                    raise ApiError(PARAM, f"batch_data[{r}][{c}].id must be a string")
+                if patterns[c].fullmatch(value) is None:
                     raise ApiError(
                         PII_NOT_HASHED,
-                        f"{where}.id is not a lower-case {algo_of(schema[c]).upper()} hex hash "
-                        f"for {schema[c]}",
+                        f"batch_data[{r}][{c}].id is not a lower-case "
+                        f"{algo_of(schema[c]).upper()} hex hash for {schema[c]}",
                     )
                 audience_ids = entry["audience_ids"]
                 if not isinstance(audience_ids, list) or not audience_ids:
-                    raise ApiError(PARAM, f"{where}.audience_ids must be a non-empty array")
+                    raise ApiError(
+                        PARAM, f"batch_data[{r}][{c}].audience_ids must be a non-empty array"
+                    )
+                member = (schema[c], value)
                 for audience_id in audience_ids:
                     if not isinstance(audience_id, str):
-                        raise ApiError(PARAM, f"{where}.audience_ids entries must be strings")
-                    changes.append((audience_id, (schema[c], value)))
+                        raise ApiError(
+                            PARAM, f"batch_data[{r}][{c}].audience_ids entries must be strings"
+                        )
+                    changes.append((audience_id, member))
         with self.state.lock:
             audiences: dict[str, Audience] = {}
             for audience_id in {a for a, _ in changes}:

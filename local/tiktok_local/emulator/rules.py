@@ -214,14 +214,15 @@ def check_fields(
     in our client (``caculate_type``, ``advertiser_id`` for ``advertiser_ids``) fails loudly.
     """
     prefix = f"{where}." if where else ""
-    unknown = sorted(set(body) - required - optional)
+    unknown = body.keys() - required - optional
     if unknown:
-        raise ApiError(PARAM, f"Unknown field(s): {', '.join(prefix + u for u in unknown)}")
-    missing = sorted(f for f in required if body.get(f) is None)
-    if missing:
-        raise ApiError(
-            PARAM, f"Missing required field(s): {', '.join(prefix + m for m in missing)}"
-        )
+        names = ", ".join(prefix + u for u in sorted(unknown))
+        raise ApiError(PARAM, f"Unknown field(s): {names}")
+    for name in required:
+        if body.get(name) is None:
+            missing = sorted(f for f in required if body.get(f) is None)
+            names = ", ".join(prefix + m for m in missing)
+            raise ApiError(PARAM, f"Missing required field(s): {names}")
 
 
 def require_str(body: dict[str, Any], name: str, *, where: str = "") -> str:

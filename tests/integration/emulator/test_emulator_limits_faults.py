@@ -119,7 +119,17 @@ def test_slow_fault_delays_then_answers(emu: EmulatorServer, api: Api):
 def test_slow_fault_trips_client_timeout(emu: EmulatorServer, api: Api):
     emu.faults.add("slow", delay=0.5, count=1)
     with pytest.raises(requests.Timeout):
-        api.session.get(api.url(LIST), params={"advertiser_id": ADV1}, timeout=0.1)
+        api.session.get(
+            api.url(LIST),
+            params={"advertiser_id": ADV1},
+            headers={"Access-Token": api.token},
+            timeout=0.1,
+        )
+    # Let the slow request finish so it cannot touch the next test's state.
+    deadline = time.monotonic() + 5
+    while not emu.state.requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert emu.state.requests[0]["code"] == 0
 
 
 def test_drop_closes_without_response_and_applies_nothing(emu: EmulatorServer, api: Api):
