@@ -22,11 +22,13 @@ class UploadSettings(ConnectorSettings):
     allow_create_on_append: bool = False
     # Client-side pace per advertiser and process for the rate-limited endpoints (DMP and
     # /segment/audience/). Together with the event source's MaximumConcurrency this bounds the
-    # per-advertiser rate: MaximumConcurrency × UPLOAD_MAX_QPS ≤ the app tier's QPS.
-    upload_max_qps: float = Field(default=5.0, gt=0)
+    # per-advertiser rate: MaximumConcurrency × UPLOAD_MAX_QPS ≤ the app tier's QPS (template:
+    # MaximumConcurrency 5 × 2 = 10, the Basic tier).
+    upload_max_qps: float = Field(default=2.0, gt=0)
     # Seconds a finalize or audience-create claim stays exclusive before another worker may take
-    # it over (a claimant that crashed). Should exceed the function timeout.
-    claim_lease_seconds: int = Field(default=900, ge=1)
+    # it over (a claimant that crashed). Must exceed the function timeout (120 s) and should stay
+    # under the chunk queue's visibility timeout so the first redelivery can take over.
+    claim_lease_seconds: int = Field(default=300, ge=1)
     # Seconds of the invocation kept back from TikTok retries to record the outcome.
     deadline_margin_seconds: float = Field(default=3.0, ge=0)
 
