@@ -27,7 +27,7 @@ class DeadlineExceeded(Exception):
 
 
 class Pacer:
-    """A minimum interval between calls per key (here: per advertiser), process-wide.
+    """A minimum interval between calls per key (here: advertiser and endpoint), process-wide.
 
     SQS ``MaximumConcurrency`` bounds how many processes run; this bounds each one, so the
     advertiser's total pace stays under the app tier's QPS and throttling stays the exception.
@@ -98,7 +98,8 @@ class AudienceApi:
         while True:
             token = self.tokens.token_for(advertiser_id, refresh=refresh)
             if paced and self.pacer is not None:
-                self.pacer.wait(advertiser_id, deadline=self.deadline)
+                # TikTok counts QPS per endpoint (reference §2.2, 40100), so pace per endpoint.
+                self.pacer.wait(f"{advertiser_id} {path}", deadline=self.deadline)
             try:
                 return self.client.call(
                     method,

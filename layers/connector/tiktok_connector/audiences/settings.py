@@ -20,8 +20,8 @@ class UploadSettings(ConnectorSettings):
     segment_batch_size: int = Field(default=1000, ge=1, le=10_000)
     # `append` to a name the registry does not hold creates the audience instead of failing.
     allow_create_on_append: bool = False
-    # Client-side pace per advertiser and process for the rate-limited endpoints (DMP and
-    # /segment/audience/). Together with the event source's MaximumConcurrency this bounds the
+    # Client-side pace per advertiser, endpoint and process for the rate-limited endpoints (DMP
+    # and /segment/audience/). Together with the event source's MaximumConcurrency this bounds the
     # per-advertiser rate: MaximumConcurrency × UPLOAD_MAX_QPS ≤ the app tier's QPS (template:
     # MaximumConcurrency 5 × 2 = 10, the Basic tier).
     upload_max_qps: float = Field(default=2.0, gt=0)
