@@ -24,6 +24,7 @@ import requests
 
 from tiktok_local.demo_audiences import check_audiences
 from tiktok_local.demo_events import send_sample_events
+from tiktok_local.demo_oauth import authorize_advertisers
 from tiktok_local.stack import LocalStack, Ports
 
 Say = Callable[[str], None]
@@ -82,7 +83,12 @@ def check_emulator(stack: LocalStack, say: Say) -> None:
     say(f"  advertisers {', '.join(advertisers)} (/oauth2/advertiser/get/)")
 
 
-DEMO_STEPS: list[DemoStep] = [show_resources, check_emulator, send_sample_events]
+DEMO_STEPS: list[DemoStep] = [
+    authorize_advertisers,
+    show_resources,
+    check_emulator,
+    send_sample_events,
+]
 DEMO_STEPS.append(check_audiences)  # after the sample segment file is dropped: waits for its job
 
 
