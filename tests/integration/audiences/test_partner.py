@@ -55,6 +55,7 @@ def test_create_maps_every_row_aligned_with_id_schema_in_batches(world: World) -
     assert world.calls(MAPPING) == 6  # 3 chunks x ceil(40 / 25)
     assert len(world.emu.state.find_audiences(ADV, "Partners")) == 1
     assert report["tiktok"]["file_paths"] == []
+    assert len(report["tiktok"]["request_ids"]) == 1  # the partner audience create
 
 
 def test_append_and_remove_use_add_and_delete(world: World) -> None:

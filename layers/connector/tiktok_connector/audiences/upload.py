@@ -386,23 +386,34 @@ class AudienceUploader:
         advertiser_id = str(job["advertiser_id"])
         name = str(job["audience_name"])
         main = audience_key(SEGMENT_API, name)
+        request_ids: list[str] = []
         if action == "replace":
             audience_id = self._create_once(
-                api, job, staging_key(SEGMENT_API, name, job["job_id"]), lease, exists_ok=True
+                api,
+                job,
+                staging_key(SEGMENT_API, name, job["job_id"]),
+                lease,
+                exists_ok=True,
+                request_ids=request_ids,
             )
         elif action == "create":
-            audience_id = self._create_once(api, job, main, lease, exists_ok=False)
+            audience_id = self._create_once(
+                api, job, main, lease, exists_ok=False, request_ids=request_ids
+            )
         else:
             entry = self.registry.get(advertiser_id, main)
             if entry is not None and entry.ready and entry.audience_id:
                 audience_id = entry.audience_id
             elif entry is None and action == "append" and self.settings.allow_create_on_append:
-                audience_id = self._create_once(api, job, main, lease, exists_ok=True)
+                audience_id = self._create_once(
+                    api, job, main, lease, exists_ok=True, request_ids=request_ids
+                )
             elif entry is None:
                 raise _not_found(job)
             else:
                 raise RetryLaterError("the audience is being created by another job")
-        self.jobs.record_tiktok(job["job_id"], audience_id=audience_id)
+        # The create call's request id goes into the report (mapping calls are too many to keep).
+        self.jobs.record_tiktok(job["job_id"], audience_id=audience_id, request_ids=request_ids)
         job.setdefault("tiktok", {})["audience_id"] = audience_id
         return audience_id
 
