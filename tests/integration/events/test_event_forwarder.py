@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.events.conftest import APP_ID, CRM_SET, OFFLINE_SET, PIXEL, World
+from tests.integration.events.support import APP_ID, CRM_SET, OFFLINE_SET, PIXEL, World
 
 T_MS = 1_763_633_700_000
 URL = "https://shop.example.com/p"

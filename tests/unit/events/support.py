@@ -111,6 +111,7 @@ def make_forwarder(
         if isinstance(connections, StaticConnections)
         else StaticConnections(connections)
     )
+    kwargs.setdefault("max_in_flight", 1)  # scripted answers are consumed in request order
     return EventForwarder(
         client=client, connections=source, logger=logging.getLogger("test.forwarder"), **kwargs
     )

@@ -75,6 +75,19 @@ def test_2500_events_go_as_1000_1000_500(fake: FakeTikTok) -> None:
     assert sent_ids(fake) == [f"ev-{i}" for i in range(2500)]
 
 
+def test_requests_in_flight_together_give_the_same_outcome(fake: FakeTikTok) -> None:
+    forwarder = make_forwarder(fake, {"default": connection()}, max_in_flight=4)
+    messages = [
+        message(batch([event(m * 500 + i) for i in range(500)]), f"m-{m}") for m in range(5)
+    ]
+    result = forwarder.forward(messages)
+    assert sorted(len(b["data"]) for b in fake.bodies) == [500, 1000, 1000]
+    assert sorted(sent_ids(fake)) == sorted(f"ev-{i}" for i in range(2500))
+    assert result.forwarded == 2500
+    assert result.requests == 3
+    assert result.failed == set()
+
+
 def test_legacy_pixel_batch_is_cut_at_50(fake: FakeTikTok) -> None:
     forwarder = make_forwarder(
         fake, {"default": connection(event_source_type="legacy_pixel_batch_web")}

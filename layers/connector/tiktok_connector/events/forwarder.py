@@ -22,6 +22,7 @@ import logging
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Protocol
@@ -182,6 +183,11 @@ class _Pending:
     events: list[dict[str, Any]] = field(default_factory=list)
     origins: list[tuple[str, int]] = field(default_factory=list)
 
+    @property
+    def size(self) -> int:
+        """Events per request on this connection's endpoint."""
+        return MAX_PIXEL_BATCH if self.settings.uses_pixel_batch else MAX_EVENTS_PER_REQUEST
+
 
 class EventForwarder:
     """Map and send SQS batches of events (see the module docstring for the outcome rules)."""
@@ -196,6 +202,7 @@ class EventForwarder:
         ip_profile: IpProfile | None = None,
         ledger: SentLedger | None = None,
         clock: Callable[[], float] = time.monotonic,
+        max_in_flight: int = 4,
     ) -> None:
         self.client = client
         self.connections = connections
@@ -204,6 +211,8 @@ class EventForwarder:
         self.ip_profile = ip_profile if ip_profile is not None else IpProfile()
         self.ledger = ledger if ledger is not None else SentLedger()
         self.clock = clock
+        # Requests in flight at once per invocation (1 = send inline, one after another).
+        self.max_in_flight = max_in_flight
         self._mappers: dict[str, tuple[ConnectionSettings, EventMapper]] = {}
 
     def mapper_for(self, name: str, settings: ConnectionSettings) -> EventMapper:
@@ -222,6 +231,7 @@ class EventForwarder:
         result = ForwardResult()
         pending: dict[str, _Pending] = {}
         drop_logs = 0
+        sends = _Sends(self, result, deadline)
         for message in messages:
             mapped = self._map_message(message, result)
             if mapped is None:
@@ -252,10 +262,14 @@ class EventForwarder:
                     continue
                 group.events.append(event)
                 group.origins.append(origin)
+            if len(group.events) >= group.size:
+                # A full request goes out now, while the rest of the batch is still mapped.
+                sends.submit(message.connection, group, full_only=True)
         if sum(result.dropped.values()) > drop_logs:
             self.log.warning("events dropped (totals)", extra={"dropped": dict(result.dropped)})
         for name, group in pending.items():
-            self._send_group(name, group, result, deadline)
+            sends.submit(name, group, full_only=False)
+        sends.finish()
         return result
 
     def _map_message(
@@ -314,35 +328,23 @@ class EventForwarder:
         )
 
     # ------------------------------------------------------------------ sending
-    def _send_group(
-        self, name: str, group: _Pending, result: ForwardResult, deadline: float | None
-    ) -> None:
-        settings = group.settings
-        size = MAX_PIXEL_BATCH if settings.uses_pixel_batch else MAX_EVENTS_PER_REQUEST
-        for start in range(0, len(group.events), size):
-            events = group.events[start : start + size]
-            origins = group.origins[start : start + size]
-            if deadline is not None and self.clock() + DEADLINE_MARGIN_SECONDS >= deadline:
-                self._fail(origins, result)
-                self.log.warning(
-                    "deadline near: request not sent",
-                    extra={"connection": name, "events": len(events)},
-                )
-                continue
-            settings = self._send(name, settings, events, origins, result, deadline)
-
-    def _send(
+    def send_request(
         self,
         name: str,
         settings: ConnectionSettings,
         events: list[dict[str, Any]],
-        origins: list[tuple[str, int]],
-        result: ForwardResult,
         deadline: float | None,
-    ) -> ConnectionSettings:
+    ) -> _SendOutcome:
+        """Send one request (thread-safe: touches no shared state but the client's counters)."""
+        outcome = _SendOutcome(len(events))
+        if deadline is not None and self.clock() + DEADLINE_MARGIN_SECONDS >= deadline:
+            self.log.warning(
+                "deadline near: request not sent", extra={"connection": name, "events": len(events)}
+            )
+            return outcome
         path, body = request_for(settings, events)
         for attempt in (1, 2):
-            result.requests += 1
+            outcome.requests += 1
             try:
                 response = self.client.call(
                     "POST",
@@ -352,33 +354,30 @@ class EventForwarder:
                     deadline=deadline,
                 )
             except TokenRejectedError as exc:
-                result.codes[exc.code] += 1
+                outcome.codes[exc.code] += 1
                 if attempt == 1:
                     # The token may have been rotated: refetch the connection once.
                     try:
                         fresh = self.connections.get(name, refresh=True)
                     except ConnectionUnavailable:
                         fresh = settings
-                    if (
-                        fresh.access_token.get_secret_value()
-                        != settings.access_token.get_secret_value()
-                    ):
+                    token = settings.access_token.get_secret_value()
+                    if fresh.access_token.get_secret_value() != token:
                         settings = fresh
                         path, body = request_for(settings, events)
                         continue
-                self._request_failed(name, exc, events, origins, result, "token rejected")
-                return settings
+                self._request_failed(name, exc, len(events), outcome, "token rejected")
+                return outcome
             except RetryableTikTokError as exc:
-                result.codes[exc.code] += 1
-                self._request_failed(name, exc, events, origins, result, "retryable, gave up")
-                return settings
+                outcome.codes[exc.code] += 1
+                self._request_failed(name, exc, len(events), outcome, "retryable, gave up")
+                return outcome
             except PermanentTikTokError as exc:
-                result.codes[exc.code] += 1
-                self._request_failed(name, exc, events, origins, result, "permanent")
-                return settings
-            result.codes[response.code] += 1
-            result.forwarded += len(events)
-            self.ledger.add_all(origins)
+                outcome.codes[exc.code] += 1
+                self._request_failed(name, exc, len(events), outcome, "permanent")
+                return outcome
+            outcome.codes[response.code] += 1
+            outcome.sent = True
             if response.code != 0:
                 self.log.info(
                     "partial success",
@@ -388,20 +387,13 @@ class EventForwarder:
                         "request_id": response.request_id,
                     },
                 )
-            return settings
-        return settings
+            return outcome
+        return outcome
 
     def _request_failed(
-        self,
-        name: str,
-        exc: TikTokError,
-        events: list[dict[str, Any]],
-        origins: list[tuple[str, int]],
-        result: ForwardResult,
-        kind: str,
+        self, name: str, exc: TikTokError, events: int, outcome: _SendOutcome, kind: str
     ) -> None:
-        result.failed_requests += 1
-        self._fail(origins, result)
+        outcome.failed_requests += 1
         self.log.error(
             "TikTok request failed",
             extra={
@@ -411,13 +403,68 @@ class EventForwarder:
                 "code": exc.code,
                 "tiktok_message": exc.message,
                 "request_id": exc.request_id,
-                "events": len(events),
+                "events": events,
             },
         )
 
-    @staticmethod
-    def _fail(origins: Iterable[tuple[str, int]], result: ForwardResult) -> None:
-        result.failed.update(message_id for message_id, _ in origins)
+
+@dataclass(slots=True)
+class _SendOutcome:
+    events: int
+    sent: bool = False
+    requests: int = 0
+    failed_requests: int = 0
+    codes: Counter[int] = field(default_factory=Counter)
+
+
+class _Sends:
+    """Requests of one ``forward`` call in flight on a small thread pool (I/O overlaps mapping)."""
+
+    def __init__(self, forwarder: EventForwarder, result: ForwardResult, deadline: float | None):
+        self.forwarder = forwarder
+        self.result = result
+        self.deadline = deadline
+        self._pool: ThreadPoolExecutor | None = None
+        self._inflight: list[tuple[Future[_SendOutcome], list[tuple[str, int]]]] = []
+
+    def submit(self, name: str, group: _Pending, *, full_only: bool) -> None:
+        size = group.size
+        while len(group.events) >= size or (not full_only and group.events):
+            events, origins = group.events[:size], group.origins[:size]
+            del group.events[:size], group.origins[:size]
+            if self.forwarder.max_in_flight <= 1:
+                done: Future[_SendOutcome] = Future()
+                done.set_result(
+                    self.forwarder.send_request(name, group.settings, events, self.deadline)
+                )
+                self._inflight.append((done, origins))
+                continue
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self.forwarder.max_in_flight, thread_name_prefix="tiktok-send"
+                )
+            future = self._pool.submit(
+                self.forwarder.send_request, name, group.settings, events, self.deadline
+            )
+            self._inflight.append((future, origins))
+
+    def finish(self) -> None:
+        """Wait for every request and fold the outcomes into the result (and the ledger)."""
+        result, ledger = self.result, self.forwarder.ledger
+        try:
+            for future, origins in self._inflight:
+                outcome = future.result()
+                result.requests += outcome.requests
+                result.failed_requests += outcome.failed_requests
+                result.codes.update(outcome.codes)
+                if outcome.sent:
+                    result.forwarded += outcome.events
+                    ledger.add_all(origins)
+                else:
+                    result.failed.update(message_id for message_id, _ in origins)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
 
 
 def request_for(
