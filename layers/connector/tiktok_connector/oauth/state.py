@@ -99,7 +99,8 @@ def verify(value: str | None, key: bytes, *, purpose: str) -> SignedClaims:
     except (binascii.Error, ValueError):
         raise SignatureError("forged") from None
     expected = _mac(key, f"{version}.{payload_part}")
-    if not hmac.compare_digest(signature, expected):
+    # Canonical encoding only: unused trailing base64 bits would let one signature have many texts.
+    if _b64(signature) != signature_part or not hmac.compare_digest(signature, expected):
         raise SignatureError("forged")
     try:
         fields = json.loads(_unb64(payload_part))
