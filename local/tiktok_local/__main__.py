@@ -57,7 +57,9 @@ def usage_summary(stack: LocalStack) -> str:
         "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
         f"  {aws} s3 cp emails.csv {target}",
         f"  {aws} sqs send-message --queue-url {n['events_queue_url']} \\",
-        f"      --message-body file://events/mparticle_batch.json --message-attributes '{attrs}'",
+        f"      --message-body file://batch.json --message-attributes '{attrs}'",
+        "  (emails.csv: a header line `email` and one address a line; batch.json: one mParticle",
+        "   JSON batch — the body of a record in events/sqs_events_mparticle.json)",
         "",
         "Ctrl-C to stop.",
     ]
