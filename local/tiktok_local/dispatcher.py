@@ -631,7 +631,9 @@ class _VisibilityHeartbeat:
 
     def _run(self) -> None:
         timeout = self._source.visibility_timeout
-        while not self._done.wait(max(0.25, timeout / 2)):
+        # Lambda stops a function at its timeout; past that, let the messages come back.
+        give_up = time.monotonic() + self._source.function.timeout
+        while not self._done.wait(max(0.25, timeout / 2)) and time.monotonic() < give_up:
             try:
                 for start in range(0, len(self._messages), 10):
                     part = self._messages[start : start + 10]

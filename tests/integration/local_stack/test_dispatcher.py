@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 import uuid
 from typing import Any
 
@@ -218,3 +219,19 @@ def test_missing_handler_module_is_skipped(stack: LocalStack) -> None:
 )
 def test_failed_item_ids_follows_lambda(response: Any, expected: list[str] | None) -> None:
     assert failed_item_ids(response, ["a", "b"]) == expected
+
+
+def test_a_slow_invocation_is_not_redelivered_while_it_runs(stack: LocalStack) -> None:
+    url, _dlq = _queue_with_dlq(stack)  # visibility timeout 1 s
+    [message] = _send(stack, url, {"n": 1})
+    deliveries: list[str] = []
+
+    def slow(event: dict[str, Any], context: Any) -> None:
+        deliveries.extend(r["messageId"] for r in event["Records"])
+        time.sleep(2.5)  # well past the visibility timeout
+
+    function = FunctionBinding(function_name="test-slow", handler=slow, timeout=30)
+    assert stack.dispatcher.add_sqs_source(function, queue_url=url, maximum_concurrency=2)
+    assert stack.wait_idle(30)
+
+    assert deliveries == [message]
