@@ -86,6 +86,11 @@ def oauth_failed(exc: OAuthError) -> Response[str]:
     return _page(exc.status, pages.error_page(exc.title, exc.message, exc.hint, detail))
 
 
+@app.not_found
+def not_found(exc: Exception) -> Response[str]:
+    return _page(404, pages.error_page("Not found", "There is no such page here."))
+
+
 @app.exception_handler(Exception)
 def unexpected(exc: Exception) -> Response[str]:
     logger.exception("unexpected error")
