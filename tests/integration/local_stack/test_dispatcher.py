@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
 import time
 import uuid
 from typing import Any
@@ -235,3 +236,27 @@ def test_a_slow_invocation_is_not_redelivered_while_it_runs(stack: LocalStack) -
     assert stack.wait_idle(30)
 
     assert deliveries == [message]
+
+
+def test_maximum_concurrency_bounds_parallel_invocations(stack: LocalStack) -> None:
+    url, _dlq = _queue_with_dlq(stack)
+    _send(stack, url, *({"n": i} for i in range(6)))
+    lock = threading.Lock()
+    running = [0]
+    peak = [0]
+
+    def handler(event: dict[str, Any], context: Any) -> None:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.5)
+        with lock:
+            running[0] -= 1
+
+    function = FunctionBinding(function_name="test-concurrency", handler=handler)
+    assert stack.dispatcher.add_sqs_source(
+        function, queue_url=url, batch_size=1, maximum_concurrency=2
+    )
+    assert stack.wait_idle(30)
+
+    assert peak[0] == 2
