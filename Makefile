@@ -84,9 +84,10 @@ browser:
 bench: venv
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-## connect-link: print a signed, single-use /connect link (deployed or local stack)
+## connect-link: print a signed, single-use /connect link (deployed or local stack);
+##   LINK_ARGS="--label acme --stack-name tiktok-connector" (see docs/oauth.md)
 connect-link: venv
-	$(BIN)/python -m tiktok_local connect-link
+	$(BIN)/python -m tiktok_local connect-link $(LINK_ARGS)
 
 deploy: build
 	$(TBIN)/sam deploy --config-env $${ENV:-default}
