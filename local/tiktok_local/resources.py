@@ -11,7 +11,8 @@ the bucket, queues, tables, secrets and functions (handler, timeout, environment
 
 Time scale: the template's visibility timeouts are minutes (≥ 6× the function timeout), which would
 make a local retry wait many minutes. Queues are created with ``VisibilityTimeout`` multiplied by
-``time_scale`` (rounded, at least 1 s). Receive counts, ``maxReceiveCount`` and DLQ redrive are real.
+``time_scale`` (rounded up, at least 1 s and, when scaled down, at most 5 s). Receive counts,
+``maxReceiveCount`` and DLQ redrive are real.
 """
 
 from __future__ import annotations
@@ -541,9 +542,18 @@ class TemplateModel:
         return env
 
 
+# Scaled-down visibility timeouts stay within this (the 900 s ingest's 5,400 s would still be 27 s);
+# the dispatcher's heartbeat keeps running batches invisible whatever the value.
+MAX_SCALED_VISIBILITY = 5
+
+
 def scaled_visibility(seconds: int, time_scale: float) -> int:
-    """The local visibility timeout for a template value (whole seconds, at least 1)."""
-    return max(1, math.ceil(seconds * time_scale))
+    """The local visibility timeout for a template value (whole seconds, at least 1).
+
+    With ``time_scale < 1`` the result is also capped at :data:`MAX_SCALED_VISIBILITY`.
+    """
+    scaled = max(1, math.ceil(seconds * time_scale))
+    return min(scaled, MAX_SCALED_VISIBILITY) if time_scale < 1 else scaled
 
 
 @dataclass

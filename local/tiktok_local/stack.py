@@ -24,7 +24,8 @@ when set in the environment, replace the emulator's addresses; ``OAUTH_REDIRECT_
 front's ``/oauth/callback``.
 
 Time scale: visibility timeouts (and Lambda's asynchronous retry waits) are multiplied by
-``time_scale`` (default :data:`DEFAULT_TIME_SCALE`, so the template's 390–750 s become 2–4 s);
+``time_scale`` (default :data:`DEFAULT_TIME_SCALE`, so the template's 390–750 s become 2–4 s;
+scaled-down values are capped at 5 s);
 everything else — receive counts, ``maxReceiveCount``, redrive — is real. ``stack.json`` records it.
 
 ``workdir/.local/stack.json`` is written atomically (temporary file + ``os.replace``) once every
