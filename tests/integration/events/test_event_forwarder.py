@@ -4,7 +4,10 @@ emulator accepts (it rejects whole requests for one bad event), partial failures
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +72,19 @@ def mparticle(events: list[dict[str, Any]], **batch: Any) -> str:
         **batch,
     }
     return json.dumps(body)
+
+
+@pytest.fixture
+def handler_logs() -> Iterator[io.StringIO]:
+    """The handler's structured log lines (its Powertools logger, JSON formatter and all)."""
+    from event_forwarder_function.app import logger
+
+    stream = io.StringIO()
+    capture = logging.StreamHandler(stream)
+    capture.setFormatter(logger.registered_formatter)
+    logger.addHandler(capture)
+    yield stream
+    logger.removeHandler(capture)
 
 
 def failures(response: dict[str, Any]) -> set[str]:
@@ -252,14 +268,42 @@ def test_a_poison_message_lands_in_the_dlq(world: World) -> None:
 
 
 def test_logs_and_metrics_carry_no_pii_or_token(
-    world: World, capsys: pytest.CaptureFixture[str]
+    world: World, capsys: pytest.CaptureFixture[str], handler_logs: io.StringIO
 ) -> None:
     world.connect()
     events = [commerce(1), commerce(2, url=None)]
     world.invoke([world.record(mparticle(events)), world.record("garbage Jane.Doe@Example.com")])
     out = capsys.readouterr()
-    logged = out.out + out.err
+    logged = out.out + out.err + handler_logs.getvalue()
     assert '"reason":"missing_page_url"' in logged.replace(" ", "")
     assert "EventsForwarded" in logged
     for secret in ("Jane.Doe@Example.com", "jane.doe@example.com", "555 0134", world.token):
         assert secret not in logged
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_a_bad_environment_fails_the_first_invocation_clearly(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tiktok_connector.events.forwarder import reset_forwarder
+    from tiktok_connector.settings import SettingsError, reset_settings
+
+    world.connect()
+    monkeypatch.setenv("DEFAULT_PHONE_REGION", "Narnia")
+    reset_settings()
+    reset_forwarder()
+    with pytest.raises(SettingsError, match="DEFAULT_PHONE_REGION"):
+        world.invoke([world.record(mparticle([commerce(1)]))])
+    assert world.emu.state.events == []
+
+
+def test_invalid_connection_settings_fail_the_message_without_leaking_the_token(
+    world: World, handler_logs: io.StringIO
+) -> None:
+    world.connect(event_source_type="tv")
+    record = world.record(mparticle([commerce(1)]))
+    assert failures(world.invoke([record])) == {record["messageId"]}
+    logged = handler_logs.getvalue()
+    assert '"reason":"invalid_connection"' in logged.replace(" ", "")
+    assert "event_source_type" in logged
+    assert world.token not in logged

@@ -129,7 +129,9 @@ class ConnectionStore:
         self._prefix = prefix
         self._provider = SecretsProvider(boto3_client=secrets_client)
         self._max_age = max_age
-        self._validated: dict[str, tuple[int, ConnectionSettings]] = {}
+        # name -> (the raw secret object validated, its settings); holding the object keeps the
+        # identity check below sound (a freed object's id could be reused).
+        self._validated: dict[str, tuple[Any, ConnectionSettings]] = {}
 
     def secret_name(self, name: str) -> str:
         return f"{self._prefix}{name}"
@@ -143,7 +145,7 @@ class ConnectionStore:
         except GetParameterError:
             raise ConnectionUnavailable(name, "unknown_connection") from None
         cached = self._validated.get(name)
-        if cached is not None and cached[0] == id(raw):
+        if cached is not None and cached[0] is raw:
             return cached[1]
         try:
             settings = ConnectionSettings.model_validate(raw)
@@ -154,7 +156,7 @@ class ConnectionStore:
                 for e in exc.errors(include_input=False, include_url=False)
             )
             raise ConnectionUnavailable(name, "invalid_connection", detail) from None
-        self._validated[name] = (id(raw), settings)
+        self._validated[name] = (raw, settings)
         return settings
 
 
