@@ -49,6 +49,7 @@ class AudienceEntry:
     owner_job_id: str
     lease_until: float
     audience_id: str | None = None
+    claimed_at: float = 0.0
 
     @property
     def ready(self) -> bool:
@@ -60,11 +61,14 @@ class ClaimResult:
     """Outcome of :meth:`AudienceRegistry.claim`.
 
     ``won`` — this job owns the creation (call TikTok, then ``complete``). Otherwise ``entry`` is the
-    item that stopped us: ready (the audience exists) or a live ``creating`` claim.
+    item that stopped us: ready (the audience exists) or a live ``creating`` claim. ``taken_over``
+    is the expired claim a win replaced: its holder died somewhere between claim and
+    ``complete``, so TikTok may already hold the audience it was creating.
     """
 
     won: bool
     entry: AudienceEntry | None
+    taken_over: AudienceEntry | None = None
 
 
 class AudienceRegistry:
@@ -97,7 +101,7 @@ class AudienceRegistry:
         """Try to become the one job that creates the audience under ``key``."""
         now = self.clock()
         try:
-            self.dynamodb.put_item(
+            response = self.dynamodb.put_item(
                 TableName=self.table,
                 Item={
                     "advertiser_id": {"S": advertiser_id},
@@ -118,12 +122,14 @@ class AudienceRegistry:
                     ":creating": {"S": "creating"},
                     ":now": {"N": _num(now)},
                 },
+                ReturnValues="ALL_OLD",
             )
         except ClientError as exc:
             if not _conditional_failed(exc):
                 raise
             return ClaimResult(won=False, entry=self.get(advertiser_id, key))
-        return ClaimResult(won=True, entry=None)
+        old = response.get("Attributes")
+        return ClaimResult(won=True, entry=None, taken_over=_entry(old) if old else None)
 
     def complete(self, advertiser_id: str, key: str, *, job_id: str, audience_id: str) -> None:
         """Record the created audience (only the claim's owner may)."""
@@ -197,6 +203,7 @@ def _entry(item: dict[str, Any]) -> AudienceEntry:
         owner_job_id=s("owner_job_id"),
         lease_until=float(item.get("lease_until", {}).get("N", "0")),
         audience_id=s("audience_id") or None,
+        claimed_at=float(item.get("updated_at", {}).get("N", "0")),
     )
 
 

@@ -448,19 +448,23 @@ class AudienceUploader:
                 lease_seconds=lease,
             )
             if claim.won:
-                return self._create_claimed(api, job, key, file_paths, request_ids)
+                return self._create_claimed(
+                    api, job, key, file_paths, request_ids, taken_over=claim.taken_over
+                )
             entry = claim.entry
             if entry is None:
                 continue  # released between our write and read: try again
             if entry.owner_job_id == job_id and entry.ready and entry.audience_id:
-                # Our own earlier create went through (a rerun after a crash or lost answer).
-                if file_paths:
+                # Our own earlier create went through (a rerun after a crash): its call carried
+                # the first group; the other groups are appended again (APPEND is idempotent).
+                if file_paths and len(file_paths) > customer_file.MAX_FILE_PATHS_PER_CALL:
                     ids = customer_file.apply_files(
                         api,
                         advertiser_id,
                         audience_id=entry.audience_id,
                         action="APPEND",
                         file_paths=file_paths,
+                        skip_first_group=True,
                     )
                     if request_ids is not None:
                         request_ids.extend(ids)
@@ -503,10 +507,27 @@ class AudienceUploader:
         key: str,
         file_paths: list[str] | None,
         request_ids: list[str] | None,
+        *,
+        taken_over: AudienceEntry | None = None,
     ) -> str:
         advertiser_id = str(job["advertiser_id"])
+        name = str(job["audience_name"])
         try:
-            audience_id, request_id = self._create_call(api, job, file_paths)
+            adopted = None
+            if taken_over is not None:
+                # The previous claimant died between claim and complete: its create may have
+                # gone through. Adopt that audience instead of creating a second one.
+                adopted = self._find_created(
+                    api, advertiser_id, name, job, since=taken_over.claimed_at
+                )
+            if adopted is not None:
+                audience_id, request_id = adopted, ""
+                logger.info(
+                    "adopted the audience a crashed claimant created",
+                    extra={"job_id": job["job_id"], "audience_id": audience_id},
+                )
+            else:
+                audience_id, request_id = self._create_call(api, job, file_paths)
         except TikTokError:
             self.registry.release(advertiser_id, key, job_id=str(job["job_id"]))
             raise
@@ -519,14 +540,22 @@ class AudienceUploader:
         )
         if request_ids is not None and request_id:
             request_ids.append(request_id)
-        if file_paths and len(file_paths) > customer_file.MAX_FILE_PATHS_PER_CALL:
+        # The create call carried the first group. An audience adopted from our own job's dead
+        # claimant got that same first group (file_paths are fixed once every chunk is done);
+        # one adopted from another job's claimant gets all our files with our own action.
+        foreign = (
+            adopted is not None
+            and taken_over is not None
+            and taken_over.owner_job_id != str(job["job_id"])
+        )
+        if file_paths and (foreign or len(file_paths) > customer_file.MAX_FILE_PATHS_PER_CALL):
             ids = customer_file.apply_files(
                 api,
                 advertiser_id,
                 audience_id=audience_id,
-                action="APPEND",
+                action="REPLACE" if foreign and job["action"] == "replace" else "APPEND",
                 file_paths=file_paths,
-                skip_first_group=True,
+                skip_first_group=not foreign,
             )
             if request_ids is not None:
                 request_ids.extend(ids)
