@@ -90,8 +90,7 @@ def build_v2_event(request: Request, route: HttpRoute, path_parameters: dict[str
         for c in header.split(";")
         if c.strip()
     ]
-    if cookies:
-        headers["cookie"] = "; ".join(cookies)
+    # Like API Gateway, cookies travel in `cookies`, not in the headers.
     query: dict[str, str] = {}
     for name, values in request.args.lists():
         query[name] = ",".join(values)

@@ -44,6 +44,7 @@ def test_get_becomes_a_v2_event(stack: LocalStack, http_handler: RecordingHandle
     assert event["rawQueryString"] == "auth_code=abc&state=s%2B1&x=1&x=2"
     assert event["queryStringParameters"] == {"auth_code": "abc", "state": "s+1", "x": "1,2"}
     assert event["cookies"] == ["c1=v1", "c2=v2"]
+    assert "cookie" not in event["headers"]
     assert event["headers"]["x-custom"] == "Yes"
     assert event["headers"]["user-agent"] == "pytest-agent"
     assert all(name == name.lower() for name in event["headers"])
