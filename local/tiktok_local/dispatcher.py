@@ -394,7 +394,7 @@ class Dispatcher:
                     return True
             else:
                 idle_since = None
-            time.sleep(0.05)
+            time.sleep(0.1)
         return False
 
     # -- invocation ---------------------------------------------------------------------------
