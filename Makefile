@@ -31,7 +31,7 @@ $(TOOLS)/.installed: requirements/tools.txt
 # pytest's `pythonpath` (pyproject.toml) does — no sys.path tricks in the code.
 LOCAL_PYTHONPATH := $(subst $(eval) ,:,$(abspath layers/connector functions/oauth \
   functions/segment_ingest functions/audience_upload functions/event_forwarder local .))
-run up demo connect-link: export PYTHONPATH := $(LOCAL_PYTHONPATH)
+run up demo connect-link bench: export PYTHONPATH := $(LOCAL_PYTHONPATH)
 
 ## run: set up and run the whole pipeline on the local stack, then print what reached TikTok
 run: venv

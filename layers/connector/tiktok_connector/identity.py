@@ -26,10 +26,10 @@ Normalizers (each ``(value: str, ...) -> str | Rejected``; none raises for any `
         (``+E.164``, US-style national digits, and both with only `` ()-.`` formatting) take
         an exact string fast path; the rest go through the library. A bare digit string
         may be E.164 without its ``+`` (TikTok's customer-file format, ``442079460958``): it
-        is read as international when it is not possible in the default region, or when it
-        starts with the region's own calling code, the international reading is a valid
-        number, and the region writes national numbers with a trunk prefix or the national
-        reading is not valid (``4915123456789`` with region DE is ``+4915123456789``).
+        is read as international if that reading is a valid number and either it is not
+        possible in the default region, or it starts with the region's own calling code and
+        the region writes national numbers with a trunk prefix or the national reading is not
+        valid (``4915123456789`` with region DE is ``+4915123456789``).
     ``normalize_maid(value)``      any UUID version, 8-4-4-4-12 hex → trimmed, lower-cased;
                                    the all-zero id → ``zeroed_maid``.
     ``normalize_external_id(value)``   trimmed, case kept.
@@ -255,6 +255,8 @@ _MAX_PHONE_INPUT = 250  # phonenumbers refuses longer strings; do the same witho
 # Formatting that phonenumbers ignores anyway; deleting it lets formatted numbers take the
 # fast path. Not "/" or "x" or "#": those mean "second number" or "extension" to the library.
 _PHONE_FORMATTING = str.maketrans("", "", " ()-.")
+# The extension forms phonenumbers also strips ("x12", "ext. 12"); others go to the library.
+_EXTENSION = re.compile(r"[ \t]*(?:ext\.?|x)[ \t]*[0-9]{1,9}\Z", re.IGNORECASE).search
 _COUNTRY_CODES: Final = frozenset(str(cc) for cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 
 
@@ -306,6 +308,25 @@ def _international_fast(digits: str) -> str | None:
     return "+" + digits if len(national) in lengths else ""
 
 
+def _no_calling_code(digits: str, idd: str, own_cc: str) -> bool:
+    """``+digits`` that ``parse`` must refuse: no calling code after the ``+``.
+
+    ``parse`` then re-reads the digits without the ``+``, which only succeeds if they start
+    with the region's IDD or its own calling code.
+    """
+    return (
+        len(digits) >= 3
+        and digits.isdigit()
+        and digits.isascii()
+        and digits[0] != "0"
+        and digits[:1] not in _COUNTRY_CODES
+        and digits[:2] not in _COUNTRY_CODES
+        and digits[:3] not in _COUNTRY_CODES
+        and not digits.startswith(idd)
+        and not digits.startswith(own_cc)
+    )
+
+
 def _library_number(text: str, region: str) -> phonenumbers.PhoneNumber | None:
     """``phonenumbers`` parse, kept only if ``is_possible_number`` holds."""
     try:
@@ -320,21 +341,20 @@ def _format_e164(number: phonenumbers.PhoneNumber) -> str:
 
 
 def _nanp_national_fast(digits: str) -> str | None:
-    """US-style ``2125550123`` / ``12125550123`` → ``+12125550123``; ``None`` otherwise.
+    """US-style national digits → ``+1…``, ``""`` if impossible, ``None``: ask the library.
 
-    Only used for NANP default regions whose national prefix is exactly ``1``; there, such
-    numbers carry no IDD, no strippable prefix and a possible length, so ``parse`` agrees.
+    Only used for NANP default regions whose national prefix is exactly ``1``. Digits that
+    start with 2-9 carry no IDD (``011``) and no national prefix, so ``parse`` keeps them as
+    the national number and ``is_possible_number`` (US lengths: 10, or 7 local-only) decides;
+    ``1`` + ten digits starting 2-9 is the country code plus a 10-digit number either way.
     """
+    if not (digits.isdigit() and digits.isascii()):
+        return None
     n = len(digits)
-    if n == 10 and digits[0] in "23456789" and digits.isdigit() and digits.isascii():
-        return "+1" + digits
-    if (
-        n == 11
-        and digits[0] == "1"
-        and digits[1] in "23456789"
-        and digits.isdigit()
-        and digits.isascii()
-    ):
+    first = digits[0]
+    if first != "0" and first != "1":
+        return "+1" + digits if n == 10 or n == 7 else ""
+    if first == "1" and n == 11 and digits[1] in "23456789":
         return "+" + digits
     return None
 
@@ -367,12 +387,23 @@ def _e164_function(region: str) -> Callable[[str], str]:
     national_prefix = metadata.national_prefix if metadata is not None else None
     # Regions whose national numbers carry a trunk prefix other than the calling code.
     trunk_prefix = bool(national_prefix) and not own_cc.startswith(national_prefix or "")
+    # The region's international dialling prefix when it is a plain digit string (011, 00).
+    idd = metadata.international_prefix if metadata is not None else None
+    idd = idd if idd and idd.isdigit() else ""
     translate = str.translate
     formatting = _PHONE_FORMATTING
 
     def fast(text: str) -> str | None:
         if text[:1] == "+":
-            return _international_fast(text[1:])
+            digits = text[1:]
+            out = _international_fast(digits)
+            if out is None and idd and _no_calling_code(digits, idd, own_cc):
+                return ""
+            return out
+        if idd and text.startswith(idd):
+            # parse strips the IDD unless a 0 follows (no calling code starts with 0).
+            rest = text[len(idd) :]
+            return _international_fast(rest) if rest[:1] not in ("", "0") else None
         if nanp:
             return _nanp_national_fast(text)
         return None
@@ -380,23 +411,33 @@ def _e164_function(region: str) -> Callable[[str], str]:
     def e164(s: str) -> str:
         if len(s) > _MAX_PHONE_INPUT:
             return ""
+        bare = s
         out = fast(s)
-        if out is not None:
+        if out is None:
+            bare = translate(s, formatting)
+            if bare != s:
+                out = fast(bare)
+        if out:
             return out
-        bare = translate(s, formatting)
-        if bare != s:
-            out = fast(bare)
-            if out is not None:
-                return out
-        number = _library_number(s, region)
+        number = None
+        if out is None:  # "" means the library would refuse it too
+            extension = _EXTENSION(s)
+            if extension is not None:
+                # E.164 drops the extension; decide the number before it on the fast path.
+                head = s[: extension.start()]
+                out = fast(head) or fast(translate(head, formatting))
+                if out:
+                    return out
+            number = _library_number(s, region)
         # A bare digit string may be E.164 without its "+" (TikTok's customer-file format).
         if 8 <= len(bare) <= 15 and bare[0] != "0" and bare.isdigit() and bare.isascii():
             if number is None:
-                # Impossible in the default region: read it as international.
-                out = _international_fast(bare)
-                if out is not None:
-                    return out
-                number = _library_number("+" + bare, region)
+                # Impossible in the default region: read it as international, if that is a
+                # valid number (a merely possible reading would turn junk into some country).
+                if _international_fast(bare) != "":
+                    international = _library_number("+" + bare, region)
+                    if international is not None and phonenumbers.is_valid_number(international):
+                        number = international
             elif bare.startswith(own_cc) and (
                 trunk_prefix or not phonenumbers.is_valid_number(number)
             ):

@@ -219,14 +219,18 @@ def reference(value: str, region: str) -> str:
         international = library("+" + bare, region)
         own_cc = str(phonenumbers.country_code_for_region(region))
         trunk = phonenumbers.PhoneMetadata.metadata_for_region(region).national_prefix
-        if not out or (
-            international
+        valid_international = international and phonenumbers.is_valid_number(
+            phonenumbers.parse(international)
+        )
+        if not out:
+            out = international if valid_international else ""
+        elif (
+            valid_international
             and bare.startswith(own_cc)
             and (
                 (trunk and not own_cc.startswith(trunk))
                 or not phonenumbers.is_valid_number(phonenumbers.parse(out))
             )
-            and phonenumbers.is_valid_number(phonenumbers.parse(international))
         ):
             out = international
     return out
@@ -245,12 +249,16 @@ NANP_REGIONS = sorted(phonenumbers.region_codes_for_country_code(1))
 def formatted_numbers(draw: st.DrawFn) -> str:
     cc = draw(st.sampled_from(["", *CALLING_CODES]))
     digits = draw(st.text(alphabet="0123456789", min_size=1, max_size=15))
-    raw = ("+" + cc if cc else "") + digits
+    lead = draw(st.sampled_from(["+", "+", "011", "00", "0", "1"])) if cc else ""
+    raw = lead + cc + digits
     # sprinkle formatting between characters
     out = []
     for ch in raw:
         out.append(draw(st.sampled_from(["", "", "", " ", "-", ".", "(", ")"])))
         out.append(ch)
+    extension = draw(st.sampled_from(["", "", "", " x", "x", " ext. ", " EXT", "ext", " #", "~"]))
+    if extension:
+        out.append(extension + draw(st.text(alphabet="0123456789", min_size=0, max_size=11)))
     return "".join(out)
 
 
@@ -263,6 +271,18 @@ def formatted_numbers(draw: st.DrawFn) -> str:
 @example("+4407911123456", "US")  # national prefix after the country code: library strips it
 @example("+390612345678", "US")  # Italian leading zero
 @example("12125550123", "BS")
+@example("011 44 20 7946 0958", "US")
+@example("0110 44 20 7946 0958", "US")
+@example("00 44 20 7946 0958", "DE")
+@example("555-0123", "US")
+@example("55-01", "US")
+@example("212-555-012349", "US")
+@example("(212) 555-0123 x12", "US")
+@example("121100000000", "US")
+@example("160000000", "US")
+@example("+1 212 555 0123 ext. 9", "US")
+@example("+999 1234 5678", "US")
+@example("+1999 1234 5678", "US")
 def test_phone_fast_path_agrees_with_phonenumbers(value: str, region: str) -> None:
     assert ours(value, region) == reference(value, region)
 
