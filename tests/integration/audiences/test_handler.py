@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 import boto3
 import pytest
@@ -13,9 +15,10 @@ import pytest
 from audience_upload_function import app
 from tiktok_connector import aws
 from tiktok_connector.audiences.upload import reset_uploader
+from tiktok_connector.segments.jobs import JobSpec, RangeStats
 from tiktok_connector.settings import reset_settings
 
-from .conftest import AUDIENCES, BUCKET, JOBS, OAUTH, REGION, World, emails, one_column
+from .conftest import AUDIENCES, BUCKET, JOBS, OAUTH, REGION, World, emails, one_column, sha256
 
 
 @dataclass
@@ -170,3 +173,49 @@ def test_a_throttled_record_is_reported_as_a_batch_item_failure(
     assert job is not None
     assert job["status"] == "running"
     assert job["chunks_done"] == 0
+
+
+EVENTS = Path(__file__).resolve().parents[3] / "events"
+
+
+def test_the_sample_chunk_event_becomes_an_audience(world: World, queues: dict[str, Any]) -> None:
+    """``events/sqs_chunk_jobs.json`` (the chunks of the sample S3 drop) through the handler."""
+    event = json.loads((EVENTS / "sqs_chunk_jobs.json").read_text(encoding="utf-8"))
+    s3_record = json.loads((EVENTS / "s3_segment_created.json").read_text(encoding="utf-8"))[
+        "Records"
+    ][0]["s3"]
+    key = unquote_plus(s3_record["object"]["key"])
+    _, advertiser_id, name, action, _ = key.split("/")
+    emails_by_chunk = [
+        ["jane.doe@example.com", "john.smith@example.org"],
+        ["ana.garcia@example.net"],
+    ]
+    bodies = [json.loads(r["body"]) for r in event["Records"]]
+    job_id = bodies[0]["job_id"]
+    world.jobs.create(
+        JobSpec(
+            job_id=job_id,
+            bucket=BUCKET,
+            key=key,
+            version_id=s3_record["object"]["versionId"],
+            advertiser_id=advertiser_id,
+            audience_name=name,
+            action=action,
+            api="file",
+            columns=("EMAIL_SHA256",),
+            calculate_type="EMAIL_SHA256",
+        )
+    )
+    world.jobs.record_range(job_id, 0, RangeStats(read=3, accepted=3, chunks=2))
+    for body, chunk_emails in zip(bodies, emails_by_chunk, strict=True):
+        content = "EMAIL_SHA256\n" + "".join(sha256(e) + "\n" for e in chunk_emails)
+        world.s3.put_object(Bucket=BUCKET, Key=body["chunk_key"], Body=content.encode())
+
+    response = app.handler(event, FakeContext())  # type: ignore[arg-type]
+
+    assert response["batchItemFailures"] == []
+    report = world.report(job_id)
+    assert report["status"] == "succeeded"
+    assert report["audience_name"] == "Spring Buyers"
+    expected = {sha256(e) for chunk in emails_by_chunk for e in chunk}
+    assert world.members(report["tiktok"]["audience_id"]) == expected
