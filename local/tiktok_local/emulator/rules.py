@@ -449,6 +449,9 @@ def validate_event(event: object, source: str, index: int) -> None:
     name = event["event"]
     if not isinstance(name, str) or not name.strip():
         raise ApiError(PARAM, f"{where}.event must be a non-empty string")
+    # Offline event sets take standard events only (reference §5.2). The reference also calls CRM
+    # events custom-only, but its own standard list is unsettled (§5.5, open question 5), so CRM
+    # names are not policed here; CRM is held to its required ``lead`` instead.
     if source == "offline" and name not in STANDARD_EVENTS:
         raise ApiError(PARAM, f"{where}.event: offline events must be standard events")
     event_time = event["event_time"]

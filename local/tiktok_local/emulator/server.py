@@ -255,12 +255,18 @@ class EmulatorServer:
         if not self._within_qps(request, api_path):
             return self._envelope(request, TOO_MANY_REQUESTS, MESSAGES[TOO_MANY_REQUESTS], {}, None)
 
+        lost = after_apply.kind if after_apply is not None else None
         try:
             data = handler(request)
         except ApiError as err:
-            response = self._envelope(request, err.code, err.message, {}, None)
+            response = self._envelope(request, err.code, err.message, {}, lost)
+        except Exception:
+            # An emulator bug, not a TikTok answer: say so loudly (the message holds no token).
+            log.exception("emulator handler failed for %s", api_path)
+            self._log(request, 500, None, self.state.new_request_id(), "emulator_error")
+            return Response("500 emulator error", status=500, mimetype="text/plain")
         else:
-            response = self._envelope(request, 0, "OK", data, None)
+            response = self._envelope(request, 0, "OK", data, lost)
         if after_apply is not None:
             self._drop(environ)
         return response

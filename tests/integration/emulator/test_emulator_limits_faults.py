@@ -145,6 +145,7 @@ def test_drop_after_apply_applies_then_loses_the_answer(emu: EmulatorServer, api
     with pytest.raises(requests.ConnectionError):
         create_segment(api, "applied")
     assert [a["name"] for a in emu.state.audiences_for(ADV1)] == ["applied"]
+    assert [(r["code"], r["fault"]) for r in emu.state.requests] == [(0, "drop_after_apply")]
 
 
 def test_revoke_token_fault(emu: EmulatorServer, api: Api):
