@@ -4,9 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.integration.oauth.support import LogCapture
 from tiktok_local.stack import LocalStack
-
-from .support import LogCapture
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.integration.oauth.support import start_consent
 from tiktok_local.__main__ import main as tiktok_local_main
 from tiktok_local.stack import LocalStack
-
-from .support import start_consent
 
 
 def test_connect_link_command_prints_a_working_single_use_link(

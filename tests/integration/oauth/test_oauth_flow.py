@@ -14,13 +14,7 @@ import boto3
 import pytest
 import requests
 
-from tiktok_connector.oauth.state import PURPOSE_STATE, SignedClaims, sign
-from tiktok_connector.oauth.store import STATE_KIND, NonceStore
-from tiktok_connector.oauth.tickets import connect_url, issue_ticket
-from tiktok_connector.tokens import TokenNotFoundError, TokenStore
-from tiktok_local.stack import LocalStack
-
-from .support import (
+from tests.integration.oauth.support import (
     ADVERTISER_1,
     ADVERTISER_2,
     REVOKE_PATH,
@@ -37,6 +31,11 @@ from .support import (
     start_consent,
     with_query,
 )
+from tiktok_connector.oauth.state import PURPOSE_STATE, SignedClaims, sign
+from tiktok_connector.oauth.store import STATE_KIND, NonceStore
+from tiktok_connector.oauth.tickets import connect_url, issue_ticket
+from tiktok_connector.tokens import TokenNotFoundError, TokenStore
+from tiktok_local.stack import LocalStack
 
 
 def state_key(stack: LocalStack) -> bytes:

@@ -10,6 +10,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.unit.oauth.fakes import (
+    ADVERTISERS,
+    APP_ID,
+    APP_SECRET,
+    STATE_KEY,
+    TOKEN,
+    FakeAuthorizations,
+    FakeClient,
+    FakeNonces,
+    FakeSecrets,
+    settings,
+)
 from tiktok_connector.oauth.errors import (
     AuthorizationDeniedError,
     DisconnectError,
@@ -27,19 +39,6 @@ from tiktok_connector.tiktok import (
     PermanentTikTokError,
     RetryableTikTokError,
     TokenRejectedError,
-)
-
-from .fakes import (
-    ADVERTISERS,
-    APP_ID,
-    APP_SECRET,
-    STATE_KEY,
-    TOKEN,
-    FakeAuthorizations,
-    FakeClient,
-    FakeNonces,
-    FakeSecrets,
-    settings,
 )
 
 NOW = 1_800_000_000.0
@@ -383,3 +382,10 @@ def test_stored_authorization_round_trips_through_json() -> None:
         "acme", TOKEN, ADVERTISERS, [3, 5], "acme", "2027-01-01T00:00:00+00:00", {"1": "x"}
     )
     assert Authorization.from_json(auth.to_json()) == auth
+
+
+def test_the_writer_and_the_reader_agree_on_the_index_key() -> None:
+    from tiktok_connector import tokens
+    from tiktok_connector.oauth import store
+
+    assert store.INDEX_PREFIX == tokens.INDEX_PREFIX

@@ -18,15 +18,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import (
-    GetParameterError,
-    TransformParameterError,
-)
 
 from tiktok_connector.oauth.errors import (
     AuthorizationDeniedError,
@@ -57,6 +52,9 @@ from tiktok_connector.tiktok import (
     TikTokError,
     TokenRejectedError,
 )
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 logger = Logger(child=True)
 
@@ -142,6 +140,8 @@ class StackSecrets:
         self.provider = provider
 
     def state_key(self) -> bytes:
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
         name = self.settings.state_key_secret_name
         try:
             value = self.provider.get(name, max_age=self.settings.secrets_max_age_seconds)
@@ -160,6 +160,11 @@ class StackSecrets:
         return value.encode("utf-8")
 
     def app_credentials(self) -> tuple[str, str]:
+        from aws_lambda_powertools.utilities.parameters.exceptions import (
+            GetParameterError,
+            TransformParameterError,
+        )
+
         name = self.settings.app_secret_name
         hint = (
             f"Put the TikTok app id and secret in the secret {name} as "
@@ -490,6 +495,9 @@ def default_flow() -> OAuthFlow:
 
 @lru_cache(maxsize=1)
 def _flow_for(settings: OAuthSettings, dynamodb: Any, secretsmanager: Any) -> OAuthFlow:
+    # Imported here: the parameters package pulls in boto3, which the cold start can do without.
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
     return OAuthFlow(
         settings=settings,
         secrets=StackSecrets(settings, SecretsProvider(boto3_client=secretsmanager)),

@@ -16,8 +16,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tiktok_connector.tokens import INDEX_PREFIX
-
+# Same as tiktok_connector.tokens.INDEX_PREFIX (the reader); not imported from there because that
+# module pulls in boto3 at import time (cold start). A unit test keeps the two equal.
+INDEX_PREFIX = "advertiser#"
 STATE_KIND = "state"
 TICKET_KIND = "ticket"
 
