@@ -342,3 +342,27 @@ def test_forwarder_environment_defaults_and_bad_values(monkeypatch: pytest.Monke
     with pytest.raises(SettingsError, match="DEFAULT_PHONE_REGION"):
         get_forwarder_settings()
     reset_settings()
+
+
+def test_odd_types_in_flags_identities_and_attributes_do_not_break_the_event() -> None:
+    batch = purchase_batch(
+        user_identities={
+            "email": ["first@example.com", "second@example.com"],
+            "customer_id": 12345,
+            "other": {"x": 1},
+        },
+        user_attributes={"$FirstName": ["Ada", "Grace"], "$City": 7, "isRetargeting": "maybe"},
+        partner_identities={"tiktok_cookie_id": False},
+    )
+    batch["events"][0]["data"]["custom_flags"]["TikTok.Referrer"] = True
+    batch["events"][0]["data"]["custom_flags"]["Other.Flag"] = {"nested": 1}
+    fake, result = send(batch, email_identity_type="email", external_identity_type="customer_id")
+    assert result.failed == set()
+    user = only_event(fake)["user"]
+    assert user["email"] == sha("first@example.com")
+    assert user["external_id"] == sha("12345")
+    assert user["first_name"] == sha("ada")
+    assert "city" not in user
+    assert "ttp" not in user
+    assert only_event(fake)["page"] == {"url": URL}
+    assert "is_retargeting" not in only_event(fake).get("ad", {})

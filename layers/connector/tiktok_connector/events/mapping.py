@@ -178,6 +178,11 @@ def _number(value: Any) -> float | int | None:
     return number
 
 
+def _text(value: Any) -> str | None:
+    """A non-empty string, or ``None`` (flags and identities of other types are ignored)."""
+    return value if isinstance(value, str) and value else None
+
+
 def _bool(value: Any) -> bool | None:
     if isinstance(value, bool):
         return value
@@ -247,10 +252,10 @@ class _Hashers:
 
     def hashed(self, id_type: IdType, value: Any) -> str | None:
         """The normalized (and, except for locations, hashed) value; ``None`` if absent or rejected."""
-        if value is None or isinstance(value, bool):
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # numeric ids (customer ids, MPIDs) as exact decimal strings
+        elif not isinstance(value, str):
             return None
-        if not isinstance(value, str):
-            value = str(value)
         result = self._by_type[id_type](value)
         return None if isinstance(result, Rejected) else result
 
@@ -310,8 +315,9 @@ class EventMapper:
         external = h.hashed(IdType.EXTERNAL_ID, self._identity(batch, c.external_identity_type))
         if external:
             user["external_id"] = external
-        if (self.is_web or self.legacy) and batch.partner_identities.get("tiktok_cookie_id"):
-            user["ttp"] = batch.partner_identities["tiktok_cookie_id"]
+        ttp = _text(batch.partner_identities.get("tiktok_cookie_id"))
+        if ttp and (self.is_web or self.legacy):
+            user["ttp"] = ttp
         ip = self._ip(batch)
         if ip:
             user["ip"] = ip
@@ -439,7 +445,7 @@ class EventMapper:
             if not is_http_url(url):
                 return Rejection("missing_page_url")
             page = {"url": url}
-            referrer = flags.get(FLAG_REFERRER)
+            referrer = _text(flags.get(FLAG_REFERRER))
             if referrer:
                 page["referrer"] = referrer
 
@@ -448,7 +454,7 @@ class EventMapper:
             return properties
 
         user = dict(shared.user)
-        callback = flags.get(FLAG_CALLBACK)
+        callback = _text(flags.get(FLAG_CALLBACK))
         ad = dict(shared.ad) if shared.ad else {}
         if callback:
             if self.is_web:

@@ -60,7 +60,7 @@ class EventData(BaseModel):
     event_id: str | None = None
     timestamp_unixtime_ms: int | None = None
     currency_code: str | None = None
-    custom_flags: dict[str, str | None] = Field(default_factory=dict)
+    custom_flags: dict[str, Any] = Field(default_factory=dict)
     custom_attributes: dict[str, Any] = Field(default_factory=dict)
     product_action: ProductAction | None = None
 
@@ -109,11 +109,11 @@ class MParticleBatch(BaseModel):
     model_config = _LOOSE
 
     events: list[Any]
-    user_identities: dict[str, str | None] = Field(default_factory=dict)
+    user_identities: dict[str, Any] = Field(default_factory=dict)
     user_attributes: dict[str, Any] = Field(default_factory=dict)
     device_info: DeviceInfo = Field(default_factory=DeviceInfo)
     application_info: ApplicationInfo = Field(default_factory=ApplicationInfo)
-    partner_identities: dict[str, str | None] = Field(default_factory=dict)
+    partner_identities: dict[str, Any] = Field(default_factory=dict)
     ip: str | None = None
     mpid: str | None = None
     timestamp_unixtime_ms: int | None = None
@@ -122,7 +122,11 @@ class MParticleBatch(BaseModel):
     @field_validator("user_identities", "user_attributes", "partner_identities", mode="before")
     @classmethod
     def _none_is_empty_map(cls, value: Any) -> Any:
-        return {} if value is None else value
+        if value is None:
+            return {}
+        if isinstance(value, dict):
+            return {k: _first_string(v) for k, v in value.items()}
+        return value
 
     @field_validator("device_info", "application_info", mode="before")
     @classmethod
