@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from tiktok_local.stack import REQUIRED_KEYS
@@ -65,6 +66,7 @@ def test_up_publishes_stack_json_serves_and_stops_cleanly_on_sigint(tmp_path: Pa
     assert not stack_json.exists()
 
 
+@pytest.mark.slow  # runs every demo step of every function (grows as functions land)
 def test_demo_exits_zero_and_reports_what_reached_tiktok() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "tiktok_local", "demo"],
