@@ -322,6 +322,7 @@ class LocalStack:
         union.setdefault("TIKTOK_AUTH_URL", tiktok_auth or "")
         union["POWERTOOLS_SERVICE_NAME"] = f"{STACK_NAME}-local"
         union.setdefault("POWERTOOLS_METRICS_NAMESPACE", "TikTokConnector")
+        union.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon locally
         union.update(env_overrides)
         saved_functions_env = _apply_env({k: v for k, v in union.items() if v != ""})
         cleanup.append(lambda: _restore_env(saved_functions_env))
