@@ -307,3 +307,31 @@ def test_invalid_connection_settings_fail_the_message_without_leaking_the_token(
     assert '"reason":"invalid_connection"' in logged.replace(" ", "")
     assert "event_source_type" in logged
     assert world.token not in logged
+
+
+@pytest.mark.parametrize("kind", ["http_500", "code_50002", "throttle", "drop", "drop_after_apply"])
+def test_under_injected_faults_every_event_arrives_and_none_twice(world: World, kind: str) -> None:
+    world.connect()
+    world.emu.faults.add(kind, path="/event/track", rate=0.2)
+    pending = [
+        world.record(mparticle([commerce(m * 30 + i) for i in range(30)]), message_id=f"m-{m}")
+        for m in range(40)
+    ]
+    for _ in range(10):  # SQS redelivers what the handler reports failed
+        failed: set[str] = set()
+        for record in pending:  # one message per invocation: 40 requests on the first pass
+            failed |= failures(world.invoke([record]))
+        pending = [r for r in pending if r["messageId"] in failed]
+        if not pending:
+            break
+    assert pending == []
+    assert any(r.get("fault") for r in world.emu.state.requests)  # faults did fire
+    world.emu.faults.clear()
+    ids = [r["event"]["event_id"] for r in world.emu.state.events]
+    assert set(ids) == {f"ev-{i}" for i in range(1200)}
+    if kind != "drop_after_apply":
+        assert len(ids) == 1200  # nothing doubled
+    else:
+        # The answer was lost after TikTok applied the request: the retry re-sends the same
+        # event_ids, which TikTok de-duplicates (48 h, source + event + event_id).
+        assert world.emu.state.unique_event_count() == 1200
