@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tiktok_connector.oauth import pages
 from tiktok_connector.oauth.errors import DisconnectError, OAuthError
-from tiktok_connector.oauth.flow import default_flow
+from tiktok_connector.oauth.flow import DisconnectRequest, default_flow
 
 logger = Logger()
 app = APIGatewayHttpResolver()
@@ -52,21 +52,11 @@ def callback() -> Response[str]:
 
 @app.post("/disconnect")
 def disconnect() -> Response[str]:
-    try:
-        body = app.current_event.json_body or {}
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise DisconnectError("The body must be a JSON object.", reason="bad_request")
+    request = DisconnectRequest.parse(app.current_event.decoded_body)
     result = default_flow().disconnect(
-        authorization_id=_text(body.get("authorization_id")),
-        advertiser_id=_text(body.get("advertiser_id")),
+        authorization_id=request.authorization_id, advertiser_id=request.advertiser_id
     )
     return Response(200, content_types.APPLICATION_JSON, json.dumps(result.as_dict()))
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 @app.exception_handler(DisconnectError)

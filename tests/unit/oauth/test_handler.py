@@ -173,7 +173,10 @@ def test_disconnect_answers_json(monkeypatch: pytest.MonkeyPatch) -> None:
     ]
 
 
-@pytest.mark.parametrize("body", ["not json", "[1, 2]"])
+@pytest.mark.parametrize(
+    "body",
+    ["not json", "[1, 2]", '{"authorization_id": 5}', '{"other": "x"}', '{"authorization_id": ""}'],
+)
 def test_disconnect_rejects_a_bad_body(monkeypatch: pytest.MonkeyPatch, body: str) -> None:
     flow = FakeFlow()
     response = invoke(monkeypatch, flow, _disconnect_event(body))

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from aws_lambda_powertools import Logger
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tiktok_connector.oauth.errors import (
     AuthorizationDeniedError,
@@ -116,6 +117,26 @@ class ConnectResult:
     advertiser_names: dict[str, str]
     scope: list[int]
     warnings: list[str] = field(default_factory=list)
+
+
+class DisconnectRequest(BaseModel):
+    """The body of ``POST /disconnect``: name the authorization, or an advertiser it reaches."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    authorization_id: str | None = Field(default=None, min_length=1, max_length=64)
+    advertiser_id: str | None = Field(default=None, min_length=1, max_length=32)
+
+    @classmethod
+    def parse(cls, body: str | None) -> DisconnectRequest:
+        """Validate the raw body; :class:`DisconnectError` (400) when it is not acceptable."""
+        try:
+            return cls.model_validate_json(body or "{}")
+        except ValidationError:
+            raise DisconnectError(
+                'The body must be {"authorization_id": "..."} or {"advertiser_id": "..."}.',
+                reason="bad_request",
+            ) from None
 
 
 @dataclass(frozen=True)
