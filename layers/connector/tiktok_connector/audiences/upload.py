@@ -251,8 +251,11 @@ class AudienceUploader:
             item: dict[str, Any] | None = job
             if isinstance(message, ChunkMessage):
                 item = self._chunk(api, job, message, outcome, lease)
-            if item is not None and JobStore.ready_to_finalize(item):
-                self._finalize(api, item, lease)
+            if (
+                item is not None
+                and JobStore.ready_to_finalize(item)
+                and self._finalize(api, item, lease)
+            ):
                 outcome.result = "finalized"
                 outcome.job_status = SUCCEEDED
         except (RetryableTikTokError, DeadlineExceeded) as exc:
@@ -627,7 +630,8 @@ class AudienceUploader:
             page += 1
 
     # ------------------------------------------------------------------ finalize
-    def _finalize(self, api: AudienceApi, item: dict[str, Any], lease: int) -> None:
+    def _finalize(self, api: AudienceApi, item: dict[str, Any], lease: int) -> bool:
+        """Claim and run the job's single create/update; True when this call finished the job."""
         job_id = str(item["job_id"])
         owner = uuid.uuid4().hex
         if not self.jobs.claim_finalization(
@@ -635,7 +639,7 @@ class AudienceUploader:
         ):
             latest = self.jobs.get(job_id)
             if latest is not None and latest.get("status") != RUNNING:
-                return
+                return False
             raise RetryLaterError("another worker is finalizing this job")
         try:
             request_ids: list[str] = []
@@ -659,6 +663,7 @@ class AudienceUploader:
                     "chunks": item.get("chunks_done"),
                 },
             )
+        return final is not None
 
     def _finalize_file(
         self, api: AudienceApi, item: dict[str, Any], lease: int, request_ids: list[str]
