@@ -389,3 +389,77 @@ def test_the_writer_and_the_reader_agree_on_the_index_key() -> None:
     from tiktok_connector.oauth import store
 
     assert store.INDEX_PREFIX == tokens.INDEX_PREFIX
+
+
+def test_connect_without_app_credentials_keeps_the_ticket() -> None:
+    from tiktok_connector.oauth.errors import ConfigurationError
+
+    world = World()
+    ticket = world.ticket()
+
+    def unset() -> tuple[str, str]:
+        raise ConfigurationError("not set", reason="app_secret_empty")
+
+    world.secrets.app_credentials = unset  # type: ignore[method-assign]
+    with pytest.raises(ConfigurationError):
+        world.flow.connect(ticket=ticket, label=None, domain_name="d")
+    assert [k for k in world.nonces.items if k.startswith("ticket#")]
+
+
+def test_odd_scope_values_are_ignored() -> None:
+    world = World()
+    world.client.answers[EXCHANGE] = {
+        "access_token": TOKEN,
+        "advertiser_ids": ADVERTISERS,
+        "scope": [3, "5", "x", True, None, 2.5],
+    }
+    assert world.flow.callback({"state": world.state(), "auth_code": "c"}).scope == [3, 5]
+
+
+class _Provider:
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+        self.cleared = 0
+
+    def get(self, name: str, **kwargs: Any) -> Any:
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+        if name not in self.values:
+            raise GetParameterError("not found")
+        return self.values[name]
+
+    def clear_cache(self) -> None:
+        self.cleared += 1
+
+
+@pytest.mark.parametrize(
+    ("values", "call", "reason"),
+    [
+        ({}, "state_key", "state_key_unreadable"),
+        ({"t/oauth-state-key": "short"}, "state_key", "state_key_invalid"),
+        ({}, "app_credentials", "app_secret_unreadable"),
+        ({"t/app": {"app_id": "", "secret": ""}}, "app_credentials", "app_secret_empty"),
+        ({"t/app": ["not", "an", "object"]}, "app_credentials", "app_secret_empty"),
+    ],
+)
+def test_stack_secrets_explain_what_to_fix(values: dict[str, Any], call: str, reason: str) -> None:
+    from tiktok_connector.oauth.errors import ConfigurationError
+    from tiktok_connector.oauth.flow import StackSecrets
+
+    secrets = StackSecrets(settings(), _Provider(values))  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError) as info:
+        getattr(secrets, call)()
+    assert info.value.reason == reason
+    assert info.value.status == 500
+    assert ("t/oauth-state-key" if call == "state_key" else "t/app") in info.value.hint
+
+
+def test_stack_secrets_return_configured_values() -> None:
+    from tiktok_connector.oauth.flow import StackSecrets
+
+    provider = _Provider({"t/oauth-state-key": "k" * 64, "t/app": {"app_id": "1", "secret": "s"}})
+    secrets = StackSecrets(settings(), provider)  # type: ignore[arg-type]
+    assert secrets.state_key() == b"k" * 64
+    assert secrets.app_credentials() == ("1", "s")
+    secrets.refresh()
+    assert provider.cleared == 1

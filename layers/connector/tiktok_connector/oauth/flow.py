@@ -245,6 +245,8 @@ class OAuthFlow:
         """Redeem the ticket and return the URL of TikTok's consent page (with a fresh state)."""
         now = self.clock()
         key = self.secrets.state_key()
+        # Configuration first: a stack without app credentials must not burn the ticket.
+        app_id, _ = self.secrets.app_credentials()
         claims = redeem_ticket(ticket, key=key, nonces=self.nonces, now=now)
         chosen = claims.label
         if label and label != claims.label:
@@ -254,7 +256,6 @@ class OAuthFlow:
                     "The label in this link is not valid.", reason="label_invalid", hint=_NEW_LINK
                 )
             chosen = label
-        app_id, _ = self.secrets.app_credentials()
         expires_at = int(now) + self.settings.state_ttl_seconds
         state_claims = SignedClaims(PURPOSE_STATE, new_nonce(), chosen, expires_at)
         self.nonces.record(STATE_KIND, state_claims.nonce, expires_at=expires_at)
@@ -318,7 +319,12 @@ class OAuthFlow:
                 reason="no_access_token",
                 hint=_NEW_LINK,
             )
-        scope = [int(s) for s in token_data.get("scope") or [] if isinstance(s, int | str)]
+        scope = [
+            int(s)
+            for s in token_data.get("scope") or []
+            if (isinstance(s, int) and not isinstance(s, bool))
+            or (isinstance(s, str) and s.isdigit())
+        ]
         advertiser_ids = [str(a) for a in token_data.get("advertiser_ids") or []]
         names = self._advertiser_names(app_id, app_secret, access_token)
         if not advertiser_ids:
