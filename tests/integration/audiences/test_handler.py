@@ -136,7 +136,9 @@ def test_poison_messages_reach_the_dlq_while_good_records_complete(
     assert world.token not in logs
     assert emails(0, 1)[0] not in logs  # no hashes (or raw ids) in logs
     assert "not json at all" not in logs  # bodies are never logged
-    assert "TikTokCode_0" in capsys.readouterr().out  # EMF metrics: TikTok calls by code
+    out = capsys.readouterr().out
+    assert "TikTokCallsByCode" in out  # EMF metrics: TikTok calls by code
+    assert '"code":"0"' in out
 
 
 def test_a_throttled_record_is_reported_as_a_batch_item_failure(

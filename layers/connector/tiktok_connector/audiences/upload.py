@@ -44,7 +44,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 
 from tiktok_connector.audiences import customer_file, partner
 from tiktok_connector.audiences.api import AudienceApi, DeadlineExceeded, Pacer, TokenSource
@@ -154,6 +155,9 @@ class Outcome:
 
 class MetricsSink(Protocol):
     """The slice of Powertools ``Metrics`` the uploader uses."""
+
+    namespace: Any
+    service: Any
 
     def add_metric(self, name: str, unit: Any, value: float) -> None: ...
 
@@ -811,16 +815,26 @@ def _stats_delta(
 
 
 def emit_metrics(metrics: MetricsSink, outcome: Outcome) -> None:
-    """EMF metrics of one record: chunks, rows, TikTok calls by code, retries, permanent errors."""
+    """EMF metrics of one record: chunks, rows, TikTok calls by code (dimension ``code``),
+    retries, throttles, job outcomes and ``TikTokPermanentErrors`` (the template's alarm)."""
     if outcome.chunks_uploaded:
         metrics.add_metric(name="ChunksUploaded", unit="Count", value=outcome.chunks_uploaded)
     if outcome.result == "duplicate":
         metrics.add_metric(name="DuplicateChunks", unit="Count", value=1)
     if outcome.rows_sent:
         metrics.add_metric(name="RowsMapped", unit="Count", value=outcome.rows_sent)
+    calls = sum(outcome.tiktok_codes.values())
+    if calls:
+        metrics.add_metric(name="TikTokCalls", unit="Count", value=calls)
     for code, n in sorted(outcome.tiktok_codes.items()):
-        metrics.add_metric(name="TikTokCalls", unit="Count", value=n)
-        metrics.add_metric(name=f"TikTokCode_{code}", unit="Count", value=n)
+        with single_metric(
+            name="TikTokCallsByCode",
+            unit=MetricUnit.Count,
+            value=n,
+            namespace=metrics.namespace,
+            default_dimensions={"service": str(metrics.service)} if metrics.service else None,
+        ) as metric:
+            metric.add_dimension(name="code", value=str(code))
     if outcome.tiktok_retries:
         metrics.add_metric(name="TikTokRetries", unit="Count", value=outcome.tiktok_retries)
     if outcome.tiktok_throttled:
@@ -828,8 +842,9 @@ def emit_metrics(metrics: MetricsSink, outcome: Outcome) -> None:
     if outcome.result == "finalized":
         metrics.add_metric(name="AudienceJobsSucceeded", unit="Count", value=1)
     if outcome.result == "failed":
-        metrics.add_metric(name="TikTokPermanentErrors", unit="Count", value=1)
         metrics.add_metric(name="AudienceJobsFailed", unit="Count", value=1)
+        if outcome.error is not None and outcome.error.code.isdigit():  # TikTok's own code
+            metrics.add_metric(name="TikTokPermanentErrors", unit="Count", value=1)
 
 
 # ---------------------------------------------------------------------- wiring
