@@ -418,3 +418,42 @@ def test_every_event_is_sent_or_dropped_and_sent_events_are_well_typed(events: l
             assert item["page"]["url"] == URL
             for content in item["properties"].get("contents", []):
                 assert isinstance(content.get("content_id", ""), str)
+
+
+def test_an_unexpected_mapping_error_fails_only_its_message(
+    fake: FakeTikTok, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tiktok_connector.events.mapping import EventMapper
+
+    original = EventMapper.map_batch
+
+    def flaky(self: EventMapper, batch: Any) -> Any:
+        if batch.ip == "boom":
+            raise KeyError(RAW_EMAIL)  # an exception text may quote input: it must not be logged
+        return original(self, batch)
+
+    monkeypatch.setattr(EventMapper, "map_batch", flaky)
+    forwarder = make_forwarder(fake, {"default": connection()})
+    result = forwarder.forward(
+        [message(batch([event(1)], ip="boom"), "bad"), message(batch([event(2)]), "good")]
+    )
+    assert result.failed == {"bad"}
+    assert sent_ids(fake) == ["ev-2"]
+
+
+def test_an_unexpected_send_error_fails_only_that_requests_messages() -> None:
+    class Broken(FakeTikTok):
+        def request(self, method: str, url: str, **kwargs: Any) -> Any:
+            if "OTHER" in json.dumps(kwargs.get("json")):
+                raise RuntimeError("socket exploded")
+            return super().request(method, url, **kwargs)
+
+    fake = Broken()
+    forwarder = make_forwarder(
+        fake, {"default": connection(), "other": connection(event_source_id="OTHERPIXEL")}
+    )
+    result = forwarder.forward(
+        [message(batch([event(1)]), "a"), message(batch([event(2)]), "b", "other")]
+    )
+    assert result.failed == {"b"}
+    assert result.forwarded == 1

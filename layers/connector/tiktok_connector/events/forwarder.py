@@ -235,7 +235,20 @@ class EventForwarder:
         drop_logs = 0
         sends = _Sends(self, result, deadline)
         for message in messages:
-            mapped = self._map_message(message, result)
+            try:
+                mapped = self._map_message(message, result)
+            except Exception as exc:  # a bug must not sink the other messages of the batch
+                result.failed.add(message.message_id)
+                self.log.error(
+                    "message could not be mapped",
+                    extra={
+                        "reason": "mapping_error",
+                        "error": type(exc).__name__,  # the type only: messages may quote PII
+                        "connection": message.connection,
+                        "message_id": message.message_id,
+                    },
+                )
+                continue
             if mapped is None:
                 continue
             settings, events = mapped
@@ -282,10 +295,9 @@ class EventForwarder:
         except (ValueError, TypeError):
             body = None
         is_mparticle = isinstance(body, dict) and isinstance(body.get("events"), list)
-        if not is_mparticle and not is_tiktok_shaped(body):
+        if not isinstance(body, dict) or not (is_mparticle or is_tiktok_shaped(body)):
             self._malformed(message, result, "not an mParticle batch or a TikTok event")
             return None
-        assert isinstance(body, dict)
         try:
             settings = self.connections.get(message.connection)
         except ConnectionUnavailable as exc:
@@ -339,6 +351,25 @@ class EventForwarder:
     ) -> _SendOutcome:
         """Send one request (thread-safe: touches no shared state but the client's counters)."""
         outcome = _SendOutcome(len(events))
+        try:
+            return self._send_request(name, settings, events, deadline, outcome)
+        except Exception as exc:  # an unexpected failure fails this request's messages only
+            outcome.sent = False
+            outcome.failed_requests += 1
+            self.log.error(
+                "TikTok request failed",
+                extra={"kind": "unexpected", "connection": name, "error": type(exc).__name__},
+            )
+            return outcome
+
+    def _send_request(
+        self,
+        name: str,
+        settings: ConnectionSettings,
+        events: list[dict[str, Any]],
+        deadline: float | None,
+        outcome: _SendOutcome,
+    ) -> _SendOutcome:
         if deadline is not None and self.clock() + DEADLINE_MARGIN_SECONDS >= deadline:
             self.log.warning(
                 "deadline near: request not sent", extra={"connection": name, "events": len(events)}
