@@ -286,7 +286,7 @@ class Api:
         if not isinstance(name, str) or not 1 <= len(name) <= AUDIENCE_NAME_MAX:
             raise ApiError(PARAM, "custom_audience_name must be a string of 1-128 characters")
         calculate_type = body["calculate_type"]
-        if calculate_type not in CALCULATE_TYPES:
+        if not isinstance(calculate_type, str) or calculate_type not in CALCULATE_TYPES:
             raise ApiError(CALCULATE_TYPE, f"Unsupported calculate_type {calculate_type!r}.")
         file_paths = require_str_list(body, "file_paths", max_items=MAX_FILE_PATHS)
         retention = body.get("retention_in_days")
@@ -612,7 +612,7 @@ class Api:
             optional={"test_event_code", "partner_name"},
         )
         source = body["event_source"]
-        if source not in EVENT_SOURCES:
+        if not isinstance(source, str) or source not in EVENT_SOURCES:
             raise ApiError(PARAM, f"event_source must be one of {sorted(EVENT_SOURCES)}")
         source_id = require_str(body, "event_source_id")
         registered = self.config.event_sources.get(source_id)

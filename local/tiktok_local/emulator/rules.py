@@ -405,7 +405,9 @@ def validate_user(user: object, source: str, where: str) -> None:
                 raise ApiError(PARAM, f"{where}.{name} is only allowed on app events")
             _maid(user[name], f"{where}.{name}")
     _string_fields(user, USER_STRING_FIELDS, where)
-    if "att_status" in user and user["att_status"] not in ATT_STATUSES:
+    if "att_status" in user and not (
+        isinstance(user["att_status"], str) and user["att_status"] in ATT_STATUSES
+    ):
         raise ApiError(PARAM, f"{where}.att_status must be one of {sorted(ATT_STATUSES)}")
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from werkzeug.test import Client
 
+from tiktok_local.emulator import EmulatorConfig, EmulatorServer
 from tiktok_local.emulator.consent import redirect_with
 from tiktok_local.emulator.rules import (
     FILE_COLUMN_TYPES,
@@ -114,3 +117,150 @@ def test_non_seconds_event_time_rejected(value):
         validate_event({"event": "Search", "event_time": value}, "offline", 3)
     assert err.value.code == 40002
     assert "data[3].event_time" in err.value.message
+
+
+# ---------------------------------------------------------------- robustness of every endpoint
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+ADV = "7100000000000000001"
+_H = "0" * 64
+# A valid body per endpoint; the fuzz test mutates a few of its fields (paths below).
+TEMPLATES: dict[str, dict] = {
+    "/oauth2/access_token/": {"app_id": "7000000000000000001", "secret": "s", "auth_code": "c"},
+    "/oauth2/revoke_token/": {"app_id": "7000000000000000001", "secret": "s", "access_token": "t"},
+    "/dmp/custom_audience/create/": {
+        "advertiser_id": ADV,
+        "custom_audience_name": "n",
+        "calculate_type": "EMAIL_SHA256",
+        "file_paths": ["f"],
+        "retention_in_days": 30,
+    },
+    "/dmp/custom_audience/update/": {
+        "advertiser_id": ADV,
+        "custom_audience_id": "1",
+        "file_paths": ["f"],
+        "action": "APPEND",
+    },
+    "/dmp/custom_audience/delete/": {"advertiser_id": ADV, "custom_audience_ids": ["1"]},
+    "/segment/audience/": {"advertiser_id": ADV, "action": "create", "custom_audience_name": "n"},
+    "/segment/mapping/": {
+        "advertiser_ids": [ADV],
+        "action": "add",
+        "id_schema": ["EMAIL_SHA256"],
+        "batch_data": [[{"id": _H, "audience_ids": ["1"]}]],
+    },
+    "/event/track/": {
+        "event_source": "web",
+        "event_source_id": "CDEMOPIXEL000000000A",
+        "data": [
+            {
+                "event": "Search",
+                "event_time": 1_760_000_000,
+                "user": {"email": [_H], "ip": "1.2.3.4", "att_status": "DENIED"},
+                "page": {"url": "https://x.example/"},
+                "properties": {"contents": [{"content_id": "1"}], "value": 1},
+                "app": {"app_id": "1"},
+                "lead": {"lead_id": "1"},
+                "ad": {"callback": "c"},
+            }
+        ],
+    },
+    "/pixel/batch/": {
+        "pixel_code": "CDEMOPIXEL000000000A",
+        "batch": [
+            {
+                "type": "track",
+                "event": "Search",
+                "timestamp": "2025-01-01T00:00:00Z",
+                "context": {"user": {"email": _H}, "page": {"url": "https://x.example/"}},
+                "properties": {"value": 1},
+            }
+        ],
+    },
+}
+MUTATION_PATHS = [
+    ("event_source",),
+    ("advertiser_id",),
+    ("calculate_type",),
+    ("action",),
+    ("file_paths",),
+    ("file_paths", 0),
+    ("custom_audience_ids",),
+    ("custom_audience_id",),
+    ("id_schema",),
+    ("id_schema", 0),
+    ("batch_data",),
+    ("batch_data", 0),
+    ("batch_data", 0, 0),
+    ("batch_data", 0, 0, "id"),
+    ("batch_data", 0, 0, "audience_ids"),
+    ("data",),
+    ("data", 0),
+    ("data", 0, "event"),
+    ("data", 0, "event_time"),
+    ("data", 0, "user"),
+    ("data", 0, "user", "email"),
+    ("data", 0, "user", "att_status"),
+    ("data", 0, "page"),
+    ("data", 0, "page", "url"),
+    ("data", 0, "properties"),
+    ("data", 0, "properties", "contents"),
+    ("data", 0, "properties", "contents", 0),
+    ("data", 0, "app"),
+    ("data", 0, "lead"),
+    ("data", 0, "ad"),
+    ("batch",),
+    ("batch", 0),
+    ("batch", 0, "timestamp"),
+    ("batch", 0, "context"),
+    ("batch", 0, "context", "user"),
+    ("batch", 0, "context", "page"),
+    ("batch", 0, "properties"),
+    ("auth_code",),
+    ("app_id",),
+    ("retention_in_days",),
+    ("custom_audience_name",),
+]
+
+
+def mutate(body: dict, path: tuple, value: object) -> None:
+    target: object = body
+    for key in path[:-1]:
+        try:
+            target = target[key]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(target, dict) or (
+        isinstance(target, list) and isinstance(path[-1], int) and path[-1] < len(target)
+    ):
+        target[path[-1]] = value  # type: ignore[index]
+
+
+_fuzz_emulator = EmulatorServer(EmulatorConfig(qps={}))  # WSGI only: no socket, no thread
+_fuzz_token = _fuzz_emulator.state.issue_token()
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_any_json_body_gets_a_tiktok_code_never_an_emulator_error(data):
+    path = data.draw(st.sampled_from(sorted(TEMPLATES)))
+    template = TEMPLATES[path]
+    relevant = [p for p in MUTATION_PATHS if p[0] in template]
+    whole = data.draw(st.one_of(st.none(), json_values))
+    mutations = data.draw(st.lists(st.tuples(st.sampled_from(relevant), json_values), max_size=3))
+    body = copy.deepcopy(template) if whole is None else whole
+    for where, value in mutations:
+        if isinstance(body, dict):
+            mutate(body, where, value)
+    client = Client(_fuzz_emulator.wsgi_app)
+    resp = client.post("/open_api/v1.3" + path, json=body, headers={"Access-Token": _fuzz_token})
+    assert resp.status_code == 200
+    payload = resp.get_json()
+    assert set(payload) == {"code", "message", "request_id", "data"}
+    if payload["code"] != 0:
+        assert payload["data"] == {}
