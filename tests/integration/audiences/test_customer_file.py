@@ -204,3 +204,18 @@ def test_the_audience_cap_gets_an_actionable_message(world: World) -> None:
     assert error["code"] == "40002"
     assert "400 custom audiences" in error["message"]
     assert world.registry.get(ADV, "file#Second") is None  # the claim was released
+
+
+def test_an_audience_deleted_at_tiktok_fails_clearly_and_frees_the_name(world: World) -> None:
+    audience_id = created(world, "Gone", emails(0, 1000))
+    world.emu.state.remove_audience(audience_id)  # deleted in Ads Manager
+    job_id, bodies = world.new_job(name="Gone", action="append", chunks=one_column(emails(0, 5), 5))
+
+    assert world.deliver(bodies[0]).result == "failed"
+
+    error = world.report(job_id)["error"]
+    assert error["code"] == "40007"
+    assert "create or replace" in error["message"]
+    assert world.registry.get(ADV, "file#Gone") is None
+    new_id = created(world, "Gone", emails(0, 20))  # the name can be created again
+    assert new_id != audience_id

@@ -70,6 +70,8 @@ from tiktok_connector.tokens import TokenNotFoundError
 
 logger = Logger(child=True)
 
+OBJECT_MISSING = 40007  # TikTok: the object does not exist
+
 FILE_API = "file"
 SEGMENT_API = "segment"
 ACTIONS = ("create", "append", "remove", "replace")
@@ -179,6 +181,11 @@ def explain(exc: TikTokError) -> str:
             f"{message} — if the advertiser already has 400 custom audiences (TikTok's cap), "
             "delete unused audiences in TikTok Ads Manager, or use append/replace on an "
             "existing one."
+        )
+    if exc.code == OBJECT_MISSING and path == customer_file.UPDATE_PATH:
+        return (
+            f"{message} — the audience this name pointed at no longer exists at TikTok (deleted "
+            "in Ads Manager?); the name was released: send the file again with create or replace."
         )
     if isinstance(exc, TokenRejectedError) or exc.code in (40001, 40130):
         return (
@@ -705,15 +712,20 @@ class AudienceUploader:
                 file_paths=file_paths,
                 request_ids=request_ids,
             )
-        request_ids.extend(
-            customer_file.apply_files(
-                api,
-                advertiser_id,
-                audience_id=entry.audience_id,
-                action=customer_file.UPDATE_ACTIONS[action],
-                file_paths=file_paths,
+        try:
+            request_ids.extend(
+                customer_file.apply_files(
+                    api,
+                    advertiser_id,
+                    audience_id=entry.audience_id,
+                    action=customer_file.UPDATE_ACTIONS[action],
+                    file_paths=file_paths,
+                )
             )
-        )
+        except PermanentTikTokError as exc:
+            if exc.code == OBJECT_MISSING:  # deleted at TikTok: free the name for a new create
+                self.registry.delete(advertiser_id, key)
+            raise
         return entry.audience_id
 
     def _finalize_partner(self, item: dict[str, Any]) -> str:
