@@ -40,6 +40,12 @@ def _publish(result: ForwardResult) -> None:
         name="TikTokRequestsFailed", unit=MetricUnit.Count, value=result.failed_requests
     )
     metrics.add_metric(name="MalformedMessages", unit=MetricUnit.Count, value=result.malformed)
+    metrics.add_metric(name="TikTokRetries", unit=MetricUnit.Count, value=result.retries)
+    for code, count in result.codes.items():
+        with single_metric(
+            name="TikTokResponses", unit=MetricUnit.Count, value=count, namespace=metrics.namespace
+        ) as metric:
+            metric.add_dimension(name="code", value=str(code))
     for reason, count in result.dropped.items():
         with single_metric(
             name="EventsDropped", unit=MetricUnit.Count, value=count, namespace=metrics.namespace

@@ -277,6 +277,8 @@ def test_logs_and_metrics_carry_no_pii_or_token(
     logged = out.out + out.err + handler_logs.getvalue()
     assert '"reason":"missing_page_url"' in logged.replace(" ", "")
     assert "EventsForwarded" in logged
+    assert '"EventsDropped":[1.0]' in logged.replace(" ", "")
+    assert '"code":"0"' in logged.replace(" ", "")
     for secret in ("Jane.Doe@Example.com", "jane.doe@example.com", "555 0134", world.token):
         assert secret not in logged
 

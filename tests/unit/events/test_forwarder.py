@@ -151,6 +151,7 @@ def test_throttling_then_success(fake: FakeTikTok) -> None:
     result = forwarder.forward([message(batch([event(1), event(2)]))])
     assert len(fake.requests) == 4
     assert all(r.body == fake.requests[0].body for r in fake.requests)
+    assert result.retries == 3
     assert result.failed == set()
     assert result.forwarded == 2
 

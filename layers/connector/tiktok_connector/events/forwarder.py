@@ -84,6 +84,7 @@ class ForwardResult:
     requests: int = 0
     failed_requests: int = 0
     already_sent: int = 0
+    retries: int = 0
     codes: Counter[int] = field(default_factory=Counter)
 
 
@@ -231,6 +232,7 @@ class EventForwarder:
     ) -> ForwardResult:
         """Forward every message's events; return which messages must be redelivered."""
         result = ForwardResult()
+        retries_before = self.client.stats.retries
         pending: dict[str, _Pending] = {}
         drop_logs = 0
         sends = _Sends(self, result, deadline)
@@ -285,6 +287,8 @@ class EventForwarder:
         for name, group in pending.items():
             sends.submit(name, group, full_only=False)
         sends.finish()
+        # Approximate when another invocation shares the client concurrently (Lambda never does).
+        result.retries = max(0, self.client.stats.retries - retries_before)
         return result
 
     def _map_message(
