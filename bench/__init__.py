@@ -3,7 +3,9 @@
 A figure provider is a module with ``def figures(quick: bool) -> list[Figure]``; list it in
 ``bench.__main__.PROVIDERS``. Providers measure on the current core (the runner pins the
 process to one CPU), repeat each measurement and report the median with every run kept, and
-compare against a floor measured in the same run when a target is relative.
+compare against a floor measured in the same run when a target is relative. Rates are items
+per CPU-second of the process (``time.process_time``), so a busy shared machine does not
+count other processes' work against a figure.
 """
 
 from __future__ import annotations
@@ -46,9 +48,11 @@ class Figure:
 
 
 def _rate(work: Callable[[], int]) -> float:
-    start = time.perf_counter()
+    # CPU time of this process: "per core" even when the machine is shared and we get
+    # descheduled (wall time would count other people's work against us).
+    start = time.process_time()
     count = work()
-    return count / (time.perf_counter() - start)
+    return count / max(time.process_time() - start, 1e-9)
 
 
 def rates(work: Callable[[], int], *, repeat: int) -> list[float]:

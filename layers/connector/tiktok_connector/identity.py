@@ -55,7 +55,9 @@ declared_hashed=False, fold_email=False)``
     - ``declared_hashed=True`` (an ``email_sha256`` column …) and not a hash → ``not_a_hash``;
     - otherwise normalized, then hashed; city/state/country are normalized and NOT hashed.
     ``Hasher`` is a ``functools.partial`` so the per-value call stays on the C call path; the
-    tightest loops may bind ``hasher.func`` (the bare closure) instead.
+    tightest loops may bind ``hasher.func`` (the bare closure) instead, and
+    ``hasher.many(values) -> list[str | Rejected]`` does a whole column batch at once (same
+    results as calling per value; for emails it is markedly faster).
 ``hash_identifier(id_type, value, **same kwargs)``: one-off convenience over a cached Hasher.
 
 TikTok type names
@@ -75,7 +77,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
@@ -220,9 +222,26 @@ def is_md5_hex(value: str) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Email
 
-# Exactly one "@", something before it, a dot inside the domain. Whitespace and control
-# characters are excluded separately (str.isprintable is much faster than a big regex class).
-_EMAIL_SHAPE = re.compile(r"[^@]+@[^@]+\.[^@]+").fullmatch
+
+# The common case in one C call: printable ASCII without space or "@" around a single "@",
+# and a dot inside the domain. Whatever it refuses gets the full check (_is_email).
+_ASCII_EMAIL = re.compile(r"[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+").fullmatch
+
+
+def _is_email(s: str) -> bool:
+    """Exactly one ``@`` with something before it, a dot inside the domain (not at either end
+    of it), no whitespace or control/invisible characters. ``s`` is trimmed and lower-cased.
+
+    Agrees with ``_ASCII_EMAIL`` on every string that one accepts.
+    """
+    at = s.find("@")
+    return (
+        at > 0
+        and s.find(".", at + 2, -1) > 0
+        and s.find("@", at + 1) < 0
+        and " " not in s
+        and s.isprintable()  # no other whitespace, controls, zero-width chars or surrogates
+    )
 
 
 def _fold_local_part(email: str) -> str:
@@ -239,7 +258,7 @@ def normalize_email(value: str, *, fold: bool = False) -> str | Rejected:
     s = value.strip().lower()
     if not s:
         return _EMPTY
-    if _EMAIL_SHAPE(s) is None or " " in s or not s.isprintable():
+    if not _is_email(s):
         return _INVALID_EMAIL
     if fold:
         s = _fold_local_part(s)
@@ -528,6 +547,7 @@ def id_type_by_shape(value: str) -> IdType:
 # Hasher
 
 _HashFn = Callable[[str], "str | Rejected"]
+_ManyFn = Callable[[Iterable[str]], "list[str | Rejected]"]
 
 
 def _build_hash_function(
@@ -537,12 +557,13 @@ def _build_hash_function(
     phone_region: str,
     declared_hashed: bool,
     fold_email: bool,
-) -> _HashFn:
-    """One specialised closure per column: everything is bound once, nothing built per value."""
+) -> tuple[_HashFn, _ManyFn]:
+    """One specialised closure per column (and its batch form): everything is bound once,
+    nothing is built per value."""
     if id_type in UNHASHED_TYPES:
         if declared_hashed:
             raise ValueError(f"{id_type} is sent unhashed; it cannot be a hashed column")
-        return normalize_location
+        return normalize_location, _many(normalize_location)
 
     digest = _sha256 if alg is HashAlg.SHA256 else _md5
     own_len, own_hex = (64, _HEX64) if alg is HashAlg.SHA256 else (32, _HEX32)
@@ -562,13 +583,22 @@ def _build_hash_function(
                 return mismatch
             return _NOT_A_HASH
 
-        return hashed_column
+        return hashed_column, _many(hashed_column)
 
     if id_type is IdType.EMAIL:
-        email_shape, invalid = _EMAIL_SHAPE, _INVALID_EMAIL
+        invalid, ascii_email, is_email = _INVALID_EMAIL, _ASCII_EMAIL, _is_email
 
         def email(value: str) -> str | Rejected:
             s = value.strip().lower()
+            # Address checks first: they are the common case, and a hash (no "@") fails them.
+            # The ASCII regex answers most addresses in one call; is_email handles the rest.
+            if ascii_email(s) is not None or is_email(s):
+                if fold_email:
+                    s = _fold_local_part(s)
+                    if not s:
+                        return invalid
+                # is_email refused surrogates (not printable): encode() cannot fail here.
+                return digest(s.encode()).hexdigest()
             if not s:
                 return empty
             n = len(s)
@@ -576,16 +606,21 @@ def _build_hash_function(
                 return s
             if n == other_len and other_hex(s) is not None:
                 return mismatch
-            if email_shape(s) is None or " " in s or not s.isprintable():
-                return invalid
-            if fold_email:
-                s = _fold_local_part(s)
-                if not s:
-                    return invalid
-            # isprintable() excluded surrogates, so encode() cannot fail here.
-            return digest(s.encode()).hexdigest()
+            return invalid
 
-        return email
+        if fold_email:
+            return email, _many(email)
+        strip, lower = str.strip, str.lower
+
+        def many_emails(values: Iterable[str]) -> list[str | Rejected]:
+            # strip/lower run in C over the batch and clean ASCII addresses are hashed inline
+            # (email's own first branch); everything else goes through email itself.
+            return [
+                digest(s.encode()).hexdigest() if ascii_email(s) is not None else email(s)
+                for s in map(lower, map(strip, values))
+            ]
+
+        return email, many_emails
 
     if id_type in MAID_TYPES:
         uuid, zero, invalid, zeroed = _UUID, _ZERO_MAID, _INVALID_MAID, _ZEROED_MAID
@@ -608,7 +643,7 @@ def _build_hash_function(
                 return zeroed
             return digest(s.encode()).hexdigest()
 
-        return maid
+        return maid, _many(maid)
 
     if id_type is IdType.PHONE:
         e164 = _e164_function(phone_region)
@@ -629,7 +664,7 @@ def _build_hash_function(
                 return invalid
             return digest(out[skip:].encode()).hexdigest()
 
-        return phone
+        return phone, _many(phone)
 
     normalizer: Callable[[str], str | Rejected] = {
         IdType.EXTERNAL_ID: normalize_external_id,
@@ -657,7 +692,14 @@ def _build_hash_function(
         except UnicodeEncodeError:
             return _INVALID_TEXT
 
-    return generic
+    return generic, _many(generic)
+
+
+def _many(fn: _HashFn) -> _ManyFn:
+    def many(values: Iterable[str]) -> list[str | Rejected]:
+        return [fn(value) for value in values]
+
+    return many
 
 
 class Hasher(functools.partial[str | Rejected]):
@@ -674,6 +716,8 @@ class Hasher(functools.partial[str | Rejected]):
     phone_region: str
     declared_hashed: bool
     fold_email: bool
+    many: Callable[[Iterable[str]], list[str | Rejected]]
+    """``hasher.many(values)``: the results of ``[hasher(v) for v in values]``, faster."""
 
     def __new__(
         cls,
@@ -687,8 +731,9 @@ class Hasher(functools.partial[str | Rejected]):
     ) -> Hasher:
         id_type, alg, surface = IdType(id_type), HashAlg(alg), Surface(surface)
         region = _check_region(phone_region)
-        fn = _build_hash_function(id_type, alg, surface, region, declared_hashed, fold_email)
+        fn, many = _build_hash_function(id_type, alg, surface, region, declared_hashed, fold_email)
         self = super().__new__(cls, fn)
+        self.many = many
         self.id_type, self.alg, self.surface = id_type, alg, surface
         self.phone_region, self.declared_hashed, self.fold_email = (
             region,

@@ -82,6 +82,14 @@ def test_no_input_crashes_a_hasher_and_hashes_are_lower_hex(value: str) -> None:
             assert LOWER_HEX[width].fullmatch(result), (hasher, result)
 
 
+@given(values=st.lists(identifier_text, max_size=8))
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_batch_form_gives_the_per_value_results(values: list[str]) -> None:
+    for hasher in [*HASHERS, Hasher(IdType.EMAIL, fold_email=True)]:
+        assert hasher.many(values) == [hasher(v) for v in values]
+        assert hasher.many(iter(values)) == [hasher.func(v) for v in values]
+
+
 @pytest.mark.parametrize(
     "value",
     [

@@ -392,6 +392,26 @@ def test_hasher_accepts_string_names_and_describes_itself() -> None:
     )
 
 
+def test_batch_form_of_an_email_column() -> None:
+    hasher = Hasher(IdType.EMAIL)
+    values = [
+        " ALICE_abc@gmail.com ",
+        "",
+        "not-an-email",
+        SHA_HEX.upper(),
+        "Ünï@exämple.de",
+        MD5_HEX,
+    ]
+    assert hasher.many(values) == [
+        "848a771458438fc2ec420560d769fb9b9b86851ee338ec56517baabd79d3bb4f",
+        Rejected(Reason.EMPTY),
+        Rejected(Reason.INVALID_EMAIL),
+        SHA_HEX,
+        sha("ünï@exämple.de"),
+        Rejected(Reason.HASH_TYPE_MISMATCH),
+    ]
+
+
 def test_hash_identifier_matches_hasher() -> None:
     assert hash_identifier(IdType.EMAIL, "A@B.co") == sha("a@b.co")
     assert hash_identifier("phone", "(212) 555-0123", surface=Surface.EVENTS) == sha("+12125550123")
