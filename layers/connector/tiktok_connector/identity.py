@@ -22,9 +22,11 @@ Normalizers (each ``(value: str, ...) -> str | Rejected``; none raises for any `
     ``normalize_phone(value, *, region="US", surface=Surface.EVENTS)``
         accepted when ``phonenumbers`` parses it with a country code (from the number or the
         default ``region``) and ``is_possible_number`` holds. Output ``+E.164`` for the
-        events and segment surfaces, digits-only E.164 for customer files. Clean numbers
-        (``+E.164``, US-style national digits, and both with only `` ()-.`` formatting) take
-        an exact string fast path; the rest go through the library. A bare digit string
+        events and segment surfaces, digits-only E.164 for customer files. Common shapes
+        (``+E.164``, US-style national digits, a plain IDD such as ``011``, any of these with
+        `` ()-.`` formatting or an ``x``/``ext`` extension) take string fast paths that give
+        exactly the library's answer (tests compare them); the rest go through the library.
+        A bare digit string
         may be E.164 without its ``+`` (TikTok's customer-file format, ``442079460958``): it
         is read as international if that reading is a valid number and either it is not
         possible in the default region, or it starts with the region's own calling code and
@@ -50,14 +52,14 @@ declared_hashed=False, fold_email=False)``
     - blank → ``empty``;
     - already a hash of ``alg`` (trimmed, anchored) → passed through lower-cased, never
       hashed twice;
-    - a hash of the other algorithm → ``hash_type_mismatch`` (for every type except
-      ``external_id``, whose raw ids may legitimately be 32 or 64 hex chars and are hashed);
+    - a hash of the other algorithm → ``hash_type_mismatch`` (except for ``external_id``,
+      where such a value is an ordinary raw id, e.g. a dash-less UUID, and is hashed);
     - ``declared_hashed=True`` (an ``email_sha256`` column …) and not a hash → ``not_a_hash``;
     - otherwise normalized, then hashed; city/state/country are normalized and NOT hashed.
     ``Hasher`` is a ``functools.partial`` so the per-value call stays on the C call path; the
     tightest loops may bind ``hasher.func`` (the bare closure) instead, and
     ``hasher.many(values) -> list[str | Rejected]`` does a whole column batch at once (same
-    results as calling per value; for emails it is markedly faster).
+    results as calling per value; somewhat faster for emails).
 ``hash_identifier(id_type, value, **same kwargs)``: one-off convenience over a cached Hasher.
 
 TikTok type names
@@ -472,7 +474,7 @@ def _e164_function(region: str) -> Callable[[str], str]:
 
 
 def normalize_phone(
-    value: str, *, region: str = DEFAULT_PHONE_REGION, surface: Surface = Surface.EVENTS
+    value: str, *, region: str = DEFAULT_PHONE_REGION, surface: Surface | str = Surface.EVENTS
 ) -> str | Rejected:
     """Normalize a phone number to E.164 for ``surface``; ``Rejected`` if not a possible number.
 
@@ -485,7 +487,7 @@ def normalize_phone(
     e164 = _e164_function(_check_region(region))(s)
     if not e164:
         return _INVALID_PHONE
-    return e164[1:] if surface is Surface.CUSTOMER_FILE else e164
+    return e164[1:] if Surface(surface) is Surface.CUSTOMER_FILE else e164
 
 
 # ---------------------------------------------------------------------------------------------

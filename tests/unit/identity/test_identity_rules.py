@@ -198,6 +198,13 @@ def test_digits_only_e164_without_plus_is_read_as_international() -> None:
     assert normalize_phone("2079460958", region="GB") == "+442079460958"
 
 
+def test_surface_and_region_may_be_given_as_strings() -> None:
+    assert normalize_phone("(657)777-0000", region="us", surface="customer_file") == "16577770000"
+    assert normalize_phone("(657)777-0000", surface="events") == "+16577770000"
+    with pytest.raises(ValueError, match="not a valid Surface"):
+        normalize_phone("(657)777-0000", surface="file")
+
+
 def test_unknown_phone_region_is_a_configuration_error() -> None:
     with pytest.raises(ValueError, match="phone region"):
         Hasher(IdType.PHONE, phone_region="XX")
