@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 # Endpoint groups used for QPS limits (reference §2.3). Each API path belongs to exactly one.
 QPS_GROUP_OAUTH = "oauth"
@@ -46,8 +47,9 @@ def _default_qps() -> dict[str, float | None]:
 class EmulatorConfig:
     """Everything the emulator needs to know; every field has a working default.
 
-    ``redirect_uris``: registered advertiser redirect URLs. An entry ending in ``*`` is a prefix
-    match (the default allows any loopback URI); any other entry must match exactly.
+    ``redirect_uris``: registered advertiser redirect URLs. An entry ending in ``:*`` allows that
+    scheme and host on any port (the default allows loopback URIs); any other entry must match
+    exactly.
 
     ``qps``: limit per endpoint group (``oauth``, ``dmp``, ``segment_audience``,
     ``segment_mapping``, ``events``); ``None`` or 0 disables the limit for the group.
@@ -81,8 +83,22 @@ class EmulatorConfig:
     def redirect_uri_allowed(self, uri: str) -> bool:
         """True when ``uri`` is one of the app's registered redirect URLs."""
         for allowed in self.redirect_uris:
-            if allowed.endswith("*"):
-                if uri.startswith(allowed[:-1]) and len(uri) > len(allowed) - 1:
+            if allowed.endswith(":*"):
+                # "scheme://host:*" means that host on any port. Compare parsed parts, never a
+                # string prefix: "http://127.0.0.1:9@evil.example/" starts with the prefix too.
+                want = urlsplit(allowed[:-2])
+                try:
+                    got = urlsplit(uri)
+                    port = got.port
+                except ValueError:
+                    continue
+                if (
+                    got.scheme == want.scheme
+                    and got.hostname == want.hostname
+                    and got.username is None
+                    and got.password is None
+                    and port is not None
+                ):
                     return True
             elif uri == allowed:
                 return True

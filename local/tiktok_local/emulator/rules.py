@@ -6,6 +6,7 @@ here touches emulator state.
 
 from __future__ import annotations
 
+import csv
 import re
 from datetime import datetime
 from typing import Any
@@ -303,7 +304,8 @@ def parse_customer_file(content: bytes, calculate_type: str) -> tuple[list[tuple
         raise ApiError(FILE_EMPTY, "The file is empty")
 
     multiple = calculate_type == "MULTIPLE_TYPES"
-    first = [c.strip().upper() for c in lines[0].split(",")]
+    rows = csv.reader(lines)  # TikTok's files are CSV: a quoted header or cell is legal
+    first = [c.strip().upper() for c in next(rows)]
     has_header = all(c in FILE_COLUMN_TYPES for c in first)
     if multiple:
         if not has_header:
@@ -329,13 +331,14 @@ def parse_customer_file(content: bytes, calculate_type: str) -> tuple[list[tuple
                 )
         columns = [calculate_type]
     data_lines = lines[1:] if has_header else lines
+    data_rows = rows if has_header else csv.reader(lines)
     if not data_lines:
         raise ApiError(FILE_EMPTY, "The file has no data rows")
 
     members: list[tuple[str, str]] = []
     width = len(columns)
-    for number, line in enumerate(data_lines, start=2 if has_header else 1):
-        cells = [c.strip() for c in line.split(",")] if width > 1 or "," in line else [line]
+    for number, raw_cells in enumerate(data_rows, start=2 if has_header else 1):
+        cells = [c.strip() for c in raw_cells]
         if len(cells) != width:
             raise ApiError(
                 FILE_SPEC, f"Line {number}: expected {width} column(s), found {len(cells)}"
@@ -349,7 +352,9 @@ def parse_customer_file(content: bytes, calculate_type: str) -> tuple[list[tuple
                     f"Line {number}: value in column {column} is not a lower-case "
                     f"{algo_of(column).upper()} hex hash (raw or wrongly hashed PII)",
                 )
-            members.append((column, cell))
+            # MAID_* and FIRST_* are one type at TikTok: store the canonical name so a REMOVE
+            # with one alias matches members uploaded with the other.
+            members.append((canonical_calculate_type(column), cell))
     return members, len(data_lines)
 
 

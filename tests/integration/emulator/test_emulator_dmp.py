@@ -196,6 +196,37 @@ def test_md5_maid_file_and_maid_alias_of_first(emu: EmulatorServer, api: Api):
     assert emu.state.audience_hashes(body["data"]["custom_audience_id"]) == set(maids)
 
 
+def test_maid_and_first_aliases_are_one_member_type(emu: EmulatorServer, api: Api):
+    maids = [md5(f"6d92078a-8246-4ba4-ae5b-{i:012d}") for i in range(1_100)]
+    created = api.create_audience(
+        "Aliased devices",
+        [api.upload_hashes(maids, calculate_type="FIRST_MD5")],
+        calculate_type="FIRST_MD5",
+    )
+    audience_id = created["data"]["custom_audience_id"]
+    removal = api.upload_hashes(maids[:50], calculate_type="MAID_MD5")
+    body = api.post(
+        "/dmp/custom_audience/update/",
+        {
+            "advertiser_id": ADV1,
+            "custom_audience_id": audience_id,
+            "action": "REMOVE",
+            "file_paths": [removal],
+        },
+    )
+    assert body["code"] == 0, body
+    assert emu.state.audience_hashes(audience_id) == set(maids[50:])
+
+
+def test_quoted_csv_header_and_cells_are_read_as_csv(emu: EmulatorServer, api: Api):
+    hashes = email_hashes(3)
+    content = ('"EMAIL_SHA256"\n' + "".join(f'"{h}"\n' for h in hashes)).encode()
+    body = api.upload(content)
+    assert body["code"] == 0, body
+    created = api.create_audience("Quoted", [body["data"]["file_path"]])
+    assert emu.state.audience_hashes(created["data"]["custom_audience_id"]) == set(hashes)
+
+
 def test_list_pagination_and_get_and_delete(emu: EmulatorServer, api: Api):
     path = api.upload_hashes(email_hashes(3))
     ids = [api.create_audience(f"A{i}", [path])["data"]["custom_audience_id"] for i in range(3)]

@@ -122,6 +122,10 @@ def test_redirect_uri_keeps_its_own_query(emu: EmulatorServer):
         ({"redirect_uri": CALLBACK}, "Unknown app_id"),
         ({"app_id": "APP", "redirect_uri": "https://evil.example/cb"}, "not registered"),
         ({"app_id": "APP"}, "redirect_uri is missing"),
+        # Look like a registered loopback prefix but point elsewhere (userinfo / host tricks).
+        ({"app_id": "APP", "redirect_uri": "http://127.0.0.1:9@evil.example/cb"}, "not registered"),
+        ({"app_id": "APP", "redirect_uri": "http://localhost:.evil.example/cb"}, "not registered"),
+        ({"app_id": "APP", "redirect_uri": "https://127.0.0.1:8443/cb"}, "not registered"),
     ],
 )
 def test_consent_rejects_unknown_app_and_unregistered_redirect(
