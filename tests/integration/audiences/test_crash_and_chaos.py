@@ -23,30 +23,70 @@ class Clock:
         return self.now
 
 
-class CrashingRegistry(AudienceRegistry):
-    """Dies once right after TikTok created the audience, before the registry records it."""
+class ProcessKilled(BaseException):
+    """The Lambda process dies: nothing runs after this (no except/finally clean-up)."""
 
-    crashed = False
+
+class CrashingRegistry(AudienceRegistry):
+    """Fails once right after TikTok created the audience, before the registry records it."""
+
+    def __init__(self, *args: Any, failure: BaseException, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.failure: BaseException | None = failure
 
     def complete(self, advertiser_id: str, key: str, *, job_id: str, audience_id: str) -> None:
-        if not self.crashed:
-            self.crashed = True
-            raise RuntimeError("process killed")
+        if self.failure is not None:
+            failure, self.failure = self.failure, None
+            raise failure
         super().complete(advertiser_id, key, job_id=job_id, audience_id=audience_id)
+
+
+def crash_once(world: World, failure: BaseException) -> tuple[AudienceUploader, Clock]:
+    clock = Clock()
+    registry = CrashingRegistry(table=AUDIENCES, dynamodb=world.ddb, clock=clock, failure=failure)
+    return world.make_uploader(registry=registry, clock=clock), clock
+
+
+def assert_one_audience_of(world: World, name: str, job_id: str, members: list[str]) -> None:
+    found = world.emu.state.find_audiences(ADV, name)
+    assert len(found) == 1
+    report = world.report(job_id)
+    assert report["status"] == "succeeded"
+    assert report["tiktok"]["audience_id"] == found[0]["audience_id"]
+    assert world.members(found[0]["audience_id"]) == set(members)
+    entry = world.registry.get(ADV, f"file#{name}")
+    assert entry is not None
+    assert entry.ready
+    assert entry.audience_id == found[0]["audience_id"]
+
+
+def test_an_error_after_create_is_recovered_at_once_without_a_second_audience(
+    world: World,
+) -> None:
+    uploader, _ = crash_once(world, RuntimeError("DynamoDB unavailable"))
+    members = emails(0, 90)
+    job_id, bodies = world.new_job(name="Hiccup", action="create", chunks=one_column(members, 30))
+    for body in bodies[:2]:
+        uploader.handle(body, remaining_seconds=30)
+    with pytest.raises(RuntimeError):
+        uploader.handle(bodies[2], remaining_seconds=30)
+
+    outcome = uploader.handle(bodies[2], remaining_seconds=30)  # the redelivery
+
+    assert outcome.result == "finalized"
+    assert_one_audience_of(world, "Hiccup", job_id, members)
 
 
 def test_a_claimant_that_dies_after_create_is_taken_over_without_a_second_audience(
     world: World,
 ) -> None:
-    clock = Clock()
-    registry = CrashingRegistry(table=AUDIENCES, dynamodb=world.ddb, clock=clock)
-    uploader = world.make_uploader(registry=registry, clock=clock)
+    uploader, clock = crash_once(world, ProcessKilled())
     members = emails(0, 90)
     job_id, bodies = world.new_job(name="Phoenix", action="create", chunks=one_column(members, 30))
     for body in bodies[:2]:
         uploader.handle(body, remaining_seconds=30)
 
-    with pytest.raises(RuntimeError, match="process killed"):
+    with pytest.raises(ProcessKilled):
         uploader.handle(bodies[2], remaining_seconds=30)
     assert len(world.emu.state.find_audiences(ADV, "Phoenix")) == 1  # created at TikTok
     with pytest.raises(RetryLaterError):  # redelivered while the dead claim's lease runs
@@ -56,16 +96,7 @@ def test_a_claimant_that_dies_after_create_is_taken_over_without_a_second_audien
     outcome = uploader.handle(bodies[2], remaining_seconds=30)
 
     assert outcome.result == "finalized"
-    found = world.emu.state.find_audiences(ADV, "Phoenix")
-    assert len(found) == 1
-    report = world.report(job_id)
-    assert report["status"] == "succeeded"
-    assert report["tiktok"]["audience_id"] == found[0]["audience_id"]
-    assert world.members(found[0]["audience_id"]) == set(members)
-    entry = world.registry.get(ADV, "file#Phoenix")
-    assert entry is not None
-    assert entry.ready
-    assert entry.audience_id == found[0]["audience_id"]
+    assert_one_audience_of(world, "Phoenix", job_id, members)
 
 
 def drain(uploader: AudienceUploader, bodies: list[str], rng: random.Random) -> int:

@@ -161,6 +161,26 @@ class AudienceRegistry:
             if not _conditional_failed(exc):
                 raise
 
+    def expire(self, advertiser_id: str, key: str, *, job_id: str) -> None:
+        """End this job's ``creating`` lease now, keeping the item: the create may have applied,
+        and the next claimant takes over (and looks for it) instead of starting fresh."""
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key={"advertiser_id": {"S": advertiser_id}, "audience_key": {"S": key}},
+                UpdateExpression="SET lease_until = :zero",
+                ConditionExpression="owner_job_id = :job AND #state = :creating",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":zero": {"N": "0"},
+                    ":job": {"S": job_id},
+                    ":creating": {"S": "creating"},
+                },
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+
     def delete(self, advertiser_id: str, key: str) -> None:
         """Remove an entry unconditionally (a staging entry after its audience took the name)."""
         self.dynamodb.delete_item(

@@ -545,9 +545,15 @@ class AudienceUploader:
         except TikTokError:
             self.registry.release(advertiser_id, key, job_id=str(job["job_id"]))
             raise
-        self.registry.complete(
-            advertiser_id, key, job_id=str(job["job_id"]), audience_id=audience_id
-        )
+        try:
+            self.registry.complete(
+                advertiser_id, key, job_id=str(job["job_id"]), audience_id=audience_id
+            )
+        except Exception:
+            # TikTok holds the audience but the registry does not know it: keep the claim (its
+            # creation time tells the next claimant where to look) but let it be taken over now.
+            self.registry.expire(advertiser_id, key, job_id=str(job["job_id"]))
+            raise
         logger.info(
             "audience created",
             extra={"job_id": job["job_id"], "audience_id": audience_id, "api": job["api"]},
@@ -658,7 +664,10 @@ class AudienceUploader:
                 audience_id = self._finalize_file(api, item, lease, request_ids)
             else:
                 audience_id = self._finalize_partner(item)
-        except (RetryableTikTokError, DeadlineExceeded, RetryLaterError):
+        except Exception:
+            # We stop working on it (a retry, a permanent failure that fails the job, or an
+            # unexpected error): let the redelivery claim at once. Only a dead process leaves the
+            # claim to its lease.
             self.jobs.release_finalization(job_id, owner=owner)
             raise
         final = self.jobs.finish(
