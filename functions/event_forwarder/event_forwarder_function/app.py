@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, single_metric
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -21,7 +20,6 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tiktok_connector.events.forwarder import (
-    ForwardResult,
     MessageNotForwarded,
     deadline_after,
     get_forwarder,
@@ -33,26 +31,6 @@ metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-def _publish(result: ForwardResult) -> None:
-    metrics.add_metric(name="EventsForwarded", unit=MetricUnit.Count, value=result.forwarded)
-    metrics.add_metric(name="TikTokRequests", unit=MetricUnit.Count, value=result.requests)
-    metrics.add_metric(
-        name="TikTokRequestsFailed", unit=MetricUnit.Count, value=result.failed_requests
-    )
-    metrics.add_metric(name="MalformedMessages", unit=MetricUnit.Count, value=result.malformed)
-    metrics.add_metric(name="TikTokRetries", unit=MetricUnit.Count, value=result.retries)
-    for code, count in result.codes.items():
-        with single_metric(
-            name="TikTokResponses", unit=MetricUnit.Count, value=count, namespace=metrics.namespace
-        ) as metric:
-            metric.add_dimension(name="code", value=str(code))
-    for reason, count in result.dropped.items():
-        with single_metric(
-            name="EventsDropped", unit=MetricUnit.Count, value=count, namespace=metrics.namespace
-        ) as metric:
-            metric.add_dimension(name="reason", value=reason)
-
-
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
@@ -62,7 +40,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
         [sqs_message(record) for record in records],
         deadline=deadline_after(context.get_remaining_time_in_millis()),
     )
-    _publish(result)
+    result.publish(metrics)
 
     def record_outcome(record: SQSRecord) -> None:
         if record.message_id in result.failed:

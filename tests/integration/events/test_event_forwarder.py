@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -76,15 +75,17 @@ def mparticle(events: list[dict[str, Any]], **batch: Any) -> str:
 
 @pytest.fixture
 def handler_logs() -> Iterator[io.StringIO]:
-    """The handler's structured log lines (its Powertools logger, JSON formatter and all)."""
+    """The handler's structured log lines: its Powertools handler writes here during the test.
+
+    (Its stream was bound to whatever ``sys.stdout`` was when the module was imported, which
+    under pytest may be an earlier test's, already closed, capture.)
+    """
     from event_forwarder_function.app import logger
 
     stream = io.StringIO()
-    capture = logging.StreamHandler(stream)
-    capture.setFormatter(logger.registered_formatter)
-    logger.addHandler(capture)
+    previous = logger.registered_handler.setStream(stream)
     yield stream
-    logger.removeHandler(capture)
+    logger.registered_handler.setStream(previous)
 
 
 def failures(response: dict[str, Any]) -> set[str]:

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Protocol
 
+from aws_lambda_powertools import single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from pydantic import ValidationError
@@ -86,6 +88,22 @@ class ForwardResult:
     already_sent: int = 0
     retries: int = 0
     codes: Counter[int] = field(default_factory=Counter)
+
+    def publish(self, metrics: Any) -> None:
+        """Add this batch's counts to a Powertools ``Metrics`` (drops by reason, answers by code)."""
+        count = MetricUnit.Count
+        metrics.add_metric(name="EventsForwarded", unit=count, value=self.forwarded)
+        metrics.add_metric(name="TikTokRequests", unit=count, value=self.requests)
+        metrics.add_metric(name="TikTokRequestsFailed", unit=count, value=self.failed_requests)
+        metrics.add_metric(name="MalformedMessages", unit=count, value=self.malformed)
+        metrics.add_metric(name="TikTokRetries", unit=count, value=self.retries)
+        dimensioned = [("TikTokResponses", "code", str(c), n) for c, n in self.codes.items()]
+        dimensioned += [("EventsDropped", "reason", r, n) for r, n in self.dropped.items()]
+        for name, dimension, value, n in dimensioned:
+            with single_metric(
+                name=name, unit=count, value=n, namespace=metrics.namespace
+            ) as metric:
+                metric.add_dimension(name=dimension, value=value)
 
 
 class MessageNotForwarded(RuntimeError):
