@@ -31,15 +31,19 @@ class HashFilter:
 
     __slots__ = ("_limit", "_mask", "_max_entries", "_table", "_used", "windows")
 
-    def __init__(self, max_entries: int = 4_000_000) -> None:
+    def __init__(self, max_entries: int = 4_000_000, *, expected: int = 0) -> None:
+        """``expected``: about how many hashes will come; sizing the table for them up front
+        saves the rehashing (a Python loop) that growing costs."""
         self._max_entries = max(1, max_entries)
         self.windows = 1
-        self._reset(_INITIAL_SLOTS)
+        wanted = 2 * min(max(expected, 0), self._max_entries)
+        self._reset(max(_INITIAL_SLOTS, 1 << (wanted - 1).bit_length()))
 
     def _reset(self, slots: int) -> None:
-        self._table = array("q", bytes(8 * slots))
+        self._table = array("q")  # drop the old table before allocating the new one
+        self._table = array("q", [0]) * slots
         self._mask = slots - 1
-        self._limit = slots // 2
+        self._limit = min(slots // 2, self._max_entries - 1)  # past it: _grow
         self._used = 0
 
     def _grow(self) -> None:
@@ -47,7 +51,12 @@ class HashFilter:
         slots = (self._mask + 1) * 2
         if self._used >= self._max_entries:
             self.windows += 1  # window full: forget and start again (see module docs)
-            self._reset(_INITIAL_SLOTS)
+            # clear in place: the hot loop still holds this table, so a new one would double
+            # the memory for a moment
+            zeros = array("q", [0]) * min(len(old), 1 << 16)
+            for start in range(0, len(old), len(zeros)):
+                old[start : start + len(zeros)] = zeros
+            self._used = 0
             return
         self._reset(slots)
         table, mask = self._table, self._mask
@@ -70,7 +79,7 @@ class HashFilter:
             if not v:
                 table[i] = h
                 self._used += 1
-                if self._used > self._limit or self._used >= self._max_entries:
+                if self._used > self._limit:
                     self._grow()
                 return True
             if v == h:
@@ -79,6 +88,22 @@ class HashFilter:
 
     def __len__(self) -> int:
         return self._used
+
+    # The ingest hot loop inlines `add` (a method call per row costs as much as the probe);
+    # these two hand its state out and take it back.
+    def state(self) -> tuple[array[int], int, int, int]:
+        """``(table, mask, limit, used)`` for an inlined probe loop."""
+        return self._table, self._mask, self._limit, self._used
+
+    def grown(self, used: int) -> tuple[array[int], int, int, int]:
+        """Take back ``used`` from an inlined loop that passed ``limit``; grow; new state."""
+        self._used = used
+        self._grow()
+        return self.state()
+
+    def sync(self, used: int) -> None:
+        """Take back ``used`` from an inlined loop that ends."""
+        self._used = used
 
 
 @dataclass(frozen=True, slots=True)

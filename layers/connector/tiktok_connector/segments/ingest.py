@@ -77,6 +77,7 @@ logger = logging.getLogger(__name__)
 
 HEAD_BYTES = 64 * 1024
 FLUSH_LINES = 8192
+FLUSH_MASK = FLUSH_LINES - 1
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _HEX = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{64}")
 _JSONL_EXT = (".jsonl", ".ndjson", ".json")
@@ -261,7 +262,8 @@ class RangeProcessor:
         counts: dict[str, list[int]] = stats.identifiers
         reasons = stats.rejected_by_reason
         add_reject = self.rejects.add
-        seen = self.dedupe.add
+        dedupe = self.dedupe
+        seen = dedupe.add
         pending: list[str] = []
         append = pending.append
         sink = self.sink
@@ -287,6 +289,7 @@ class RangeProcessor:
         str_type = str
         empty_row = [""] * ncols
 
+        table, mask, limit, used = dedupe.state()  # the fast path's inlined filter
         for line in lines:
             lineno += 1
             if header_pending:
@@ -308,16 +311,26 @@ class RangeProcessor:
                 if value:
                     result = s_hasher(value)
                     if result.__class__ is str_type:
-                        s_counter[0] += 1
-                        accepted += 1
-                        if seen(result):
-                            append(result)
-                            if len(pending) >= FLUSH_LINES:
-                                sink(pending)
-                                pending = []
-                                append = pending.append
-                        else:
+                        accepted += 1  # (= the column's accepted values, added at the end)
+                        # HashFilter.add, inlined (see chunks.HashFilter.state)
+                        h = hash(result) or 1
+                        i = h & mask
+                        v = table[i]
+                        while v and v != h:
+                            i = (i + 1) & mask
+                            v = table[i]
+                        if v:
                             duplicates += 1
+                            continue
+                        table[i] = h
+                        used += 1
+                        if used > limit:
+                            table, mask, limit, used = dedupe.grown(used)
+                        append(result)
+                        if not used & FLUSH_MASK:  # every FLUSH_LINES new hashes (or so)
+                            sink(pending)
+                            pending = []
+                            append = pending.append
                         continue
                     reason = result.reason
                     if reason != _EMPTY:
@@ -399,12 +412,12 @@ class RangeProcessor:
             if ok:
                 accepted += 1
                 fresh = False
-                for i, h in enumerate(out):
-                    if h:
-                        if seen(h):
+                for k, hashed in enumerate(out):
+                    if hashed:
+                        if seen(hashed):
                             fresh = True
                         else:
-                            out[i] = ""
+                            out[k] = ""
                 if fresh:
                     append(",".join(out))
                     if len(pending) >= FLUSH_LINES:
@@ -424,6 +437,9 @@ class RangeProcessor:
             reasons[first_reason] = reasons.get(first_reason, 0) + 1
             add_reject(lineno, first_reason, first_column)
 
+        if single:
+            dedupe.sync(used)
+            s_counter[0] += accepted
         if pending:
             sink(pending)
         stats.lines += lineno
@@ -667,6 +683,7 @@ def process_range(
         phone_region=item.get("phone_region") or settings.default_phone_region,
         sink=writer.write,
         rejects=rejects,
+        dedupe=HashFilter(settings.dedupe_max_hashes, expected=_expected_rows(plan, start, end)),
     )
     started = time.monotonic()
     try:
@@ -723,6 +740,12 @@ def process_range(
         status = _complete_ingest(recorded, s3=s3, sqs=sqs, jobs=jobs, settings=settings)
     jobs.write_report(job_id, s3=s3, bucket=bucket)
     return IngestResult(job_id, status, len(ranges), index, len(chunks), stats=stats)
+
+
+def _expected_rows(plan: ColumnPlan, start: int, end: int) -> int:
+    """A generous guess of a range's rows (identifier lines are rarely under 16 bytes)."""
+    size = end - start
+    return (size * 4 if plan.compressed else size) // 16
 
 
 def _send_chunk_messages(

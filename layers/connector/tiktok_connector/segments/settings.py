@@ -16,6 +16,7 @@ class IngestSettings(ConnectorSettings):
     ``INGEST_RANGE_BYTES`` is the size of one byte range: a file larger than that fans out over
     several invocations. ``CHUNK_ROWS`` caps the rows of one chunk file; at the default, a
     100M-row file needs 200 chunks, well under the 500 ``file_paths`` TikTok takes per audience.
+    ``DEDUPE_MAX_HASHES`` bounds the duplicate filter of one range.
     """
 
     segments_bucket: str
@@ -27,6 +28,8 @@ class IngestSettings(ConnectorSettings):
     chunk_max_bytes: int = Field(default=MAX_CHUNK_BYTES, ge=1024, le=MAX_CHUNK_BYTES)
     default_phone_region: str = Field(default="US", min_length=2, max_length=2)
     job_ttl_days: int = Field(default=30, ge=1)
+    # distinct hashes remembered per range for dedupe (16 bytes each: 4M ≈ 64 MiB), see chunks.py
+    dedupe_max_hashes: int = Field(default=4_000_000, ge=1)
 
 
 get_ingest_settings = settings_getter(IngestSettings)
