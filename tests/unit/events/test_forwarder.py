@@ -458,3 +458,74 @@ def test_an_unexpected_send_error_fails_only_that_requests_messages() -> None:
     )
     assert result.failed == {"b"}
     assert result.forwarded == 1
+
+
+def test_tiktok_shaped_event_on_a_legacy_connection_becomes_a_pixel_item(fake: FakeTikTok) -> None:
+    import hashlib
+
+    forwarder = make_forwarder(
+        fake, {"default": connection(event_source_type="legacy_pixel_batch_web")}
+    )
+    shaped = {
+        "event": "AddToCart",
+        "event_time": 1_700_000_000,
+        "event_id": "x-1",
+        "user": {
+            "email": RAW_EMAIL,
+            "ttclid": "E.C.P.abc",
+            "ip": "198.51.100.1",
+            "idfa": "6D92078A-8246-4BA4-AE5B-76104861E7DC",
+        },
+        "properties": {
+            "contents": [{"content_id": 9}],
+            "content_type": "product",
+            "search_string": "tees",
+        },
+        "page": {"url": URL},
+    }
+    result = forwarder.forward([message(json.dumps(shaped))])
+    assert result.failed == set()
+    assert fake.requests[0].path == "pixel/batch"
+    assert fake.requests[0].body == {
+        "pixel_code": PIXEL,
+        "batch": [
+            {
+                "type": "track",
+                "event": "AddToCart",
+                "event_id": "x-1",
+                "timestamp": "2023-11-14T22:13:20.000Z",
+                "context": {
+                    "user": {"email": hashlib.sha256(RAW_EMAIL.encode()).hexdigest()},
+                    "ad": {"callback": "E.C.P.abc"},
+                    "page": {"url": URL},
+                    "ip": "198.51.100.1",
+                },
+                "properties": {
+                    "contents": [{"content_id": "9", "content_type": "product"}],
+                    "query": "tees",
+                },
+            }
+        ],
+    }
+
+
+def test_tiktok_shaped_app_event_needs_app_and_keeps_hashed_maids(fake: FakeTikTok) -> None:
+    import hashlib
+
+    forwarder = make_forwarder(
+        fake, {"default": connection(event_source_type="app", event_source_id=APP_ID)}
+    )
+    base = {
+        "event": "Purchase",
+        "event_time": 1_700_000_000,
+        "user": {"gaid": "38400000-8CF0-11BD-B23E-10B96E40000D"},
+    }
+    result = forwarder.forward(
+        [message(json.dumps({"data": [base, {**base, "app": {"app_id": "com.demo"}}]}))]
+    )
+    assert dict(result.dropped) == {"missing_app_id": 1}
+    (sent,) = fake.requests[0].body["data"]
+    assert sent["app"] == {"app_id": "com.demo"}
+    assert sent["user"] == {
+        "gaid": hashlib.sha256(b"38400000-8cf0-11bd-b23e-10b96e40000d").hexdigest()
+    }
