@@ -163,8 +163,11 @@ def _loop(fn: Callable[[str], object], values: list[str]) -> Callable[[], int]:
 
 
 def _batch(many: Callable[[list[str]], object], values: list[str]) -> Callable[[], int]:
+    batches = [values[i : i + 1000] for i in range(0, len(values), 1000)]
+
     def run() -> int:
-        many(values)
+        for batch in batches:
+            many(batch)
         return len(values)
 
     return run
@@ -228,7 +231,7 @@ def _library_share(hasher: Callable[[str], object], values: list[str]) -> list[s
 
 
 def figures(quick: bool) -> list[Figure]:
-    n, repeat = (20_000, 3) if quick else (200_000, 7)
+    n, repeat = (20_000, 3) if quick else (100_000, 7)
     rng = random.Random(SEED)
     found: list[Figure] = []
 
@@ -274,7 +277,7 @@ def figures(quick: bool) -> list[Figure]:
             target=">= 50% of the hashlib floor",
             met=median(many_ratios) >= 0.5,
             runs=many_runs,
-            note="the same emails and floor; one call per batch of values instead of per value",
+            note="the same emails and floor, in batches of 1,000 values (one call per batch)",
         )
     )
 
