@@ -82,6 +82,24 @@ def test_no_input_crashes_a_hasher_and_hashes_are_lower_hex(value: str) -> None:
             assert LOWER_HEX[width].fullmatch(result), (hasher, result)
 
 
+# Lone surrogates reach us from files decoded with errors="surrogateescape".
+with_surrogates = st.text(
+    st.characters(categories=["Cs", "Ll", "Lu", "Nd", "Po", "Zs", "Cc"]), max_size=40
+).map(lambda t: t + "@ex.com" if t[:1] == "a" else t)
+
+
+@given(value=with_surrogates)
+@settings(deadline=None)
+def test_lone_surrogates_never_crash(value: str) -> None:
+    for normalize in NORMALIZERS:
+        assert isinstance(normalize(value), (str, Rejected))
+    for hasher in HASHERS:
+        result = hasher(value)
+        assert isinstance(result, (str, Rejected))
+        if isinstance(result, str) and hasher.hashes:
+            result.encode("utf-8")  # a hash or a passthrough: always plain text
+
+
 @given(values=st.lists(identifier_text, max_size=8))
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_batch_form_gives_the_per_value_results(values: list[str]) -> None:
