@@ -25,6 +25,7 @@ import requests
 from tiktok_local.demo_audiences import check_audiences
 from tiktok_local.demo_events import send_sample_events
 from tiktok_local.demo_oauth import authorize_advertisers
+from tiktok_local.demo_segments import drop_sample_segment_file
 from tiktok_local.stack import LocalStack, Ports
 
 Say = Callable[[str], None]
@@ -87,6 +88,7 @@ DEMO_STEPS: list[DemoStep] = [
     authorize_advertisers,
     show_resources,
     check_emulator,
+    drop_sample_segment_file,
     send_sample_events,
 ]
 DEMO_STEPS.append(check_audiences)  # after the sample segment file is dropped: waits for its job
