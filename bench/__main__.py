@@ -23,7 +23,10 @@ from bench import Figure
 
 PROVIDERS = [
     "bench.bench_identity",
+    "bench.bench_ingest",
+    "bench.bench_upload",
     "bench.bench_events",
+    "bench.bench_coldstart",
 ]
 
 

@@ -1,0 +1,143 @@
+"""Audience upload figures against the emulator with a QPS limit (DESIGN §6: ≥ 90 % of the ceiling).
+
+The ceiling of an endpoint is its QPS limit × the rows one request carries. The subjects are the
+product's own calls (:mod:`tiktok_connector.audiences`) through one :class:`AudienceApi` and the
+shared :class:`TikTokClient` (one pooled HTTP session), as an upload worker makes them:
+
+* partner (segment) API: a chunk file of hashes mapped into an audience with
+  :func:`partner.send_chunk` in requests of ``SEGMENT_BATCH_SIZE`` (1,000) rows, against a
+  ``segment_mapping`` limit low enough for one process to reach;
+* customer file (DMP) API: chunk files uploaded with :func:`customer_file.upload_file`, paced
+  by the worker's :class:`Pacer` at ``UPLOAD_MAX_QPS`` = the emulator's ``dmp`` limit.
+
+Rates are wall clock (the limit is in wall time); throttled answers are counted by the client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from bench import Figure, median
+from bench._emulator import emulator
+from tiktok_connector.audiences import customer_file, partner
+from tiktok_connector.audiences.api import AudienceApi, Pacer
+from tiktok_connector.tiktok import TikTokClient
+
+BATCH_ROWS = 1_000  # SEGMENT_BATCH_SIZE default
+TARGET = 0.9
+
+
+class _Tokens:
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def token_for(self, advertiser_id: str, *, refresh: bool = False) -> str:
+        return self.token
+
+
+def chunk_file(rows: int, salt: str) -> bytes:
+    """A chunk file as ingest writes it: header line, one SHA-256 per line."""
+    lines = ["EMAIL_SHA256"]
+    lines += [hashlib.sha256(f"{salt}-{i}@example.com".encode()).hexdigest() for i in range(rows)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _partner_figure(quick: bool) -> Figure:
+    qps = 10.0 if quick else 20.0
+    rows = 40_000 if quick else 200_000
+    repeat = 3 if quick else 5
+    ceiling = qps * BATCH_ROWS
+    runs: list[float] = []
+    throttled: list[int] = []
+    with emulator({"segment_mapping": qps}) as info:
+        client = TikTokClient(info["api_base_url"])
+        api = AudienceApi(client, _Tokens(info["access_token"]))
+        advertiser = info["advertiser_id"]
+        audience_id, _ = partner.create_partner_audience(api, advertiser, "bench partner")
+        chunks = [chunk_file(rows, f"p{run}") for run in range(repeat + 1)]
+        for run, content in enumerate(chunks):
+            before = client.stats.throttled
+            time.sleep(1.1)  # a fresh QPS window for every run
+            started = time.perf_counter()
+            sent, _ = partner.send_chunk(
+                api,
+                advertiser,
+                audience_id=audience_id,
+                content=content,
+                action="add",
+                batch_size=BATCH_ROWS,
+            )
+            elapsed = time.perf_counter() - started
+            if sent != rows:
+                raise RuntimeError(f"sent {sent} rows of {rows}")
+            if run:  # the first run warms the connection and the emulator
+                runs.append(sent / elapsed)
+                throttled.append(client.stats.throttled - before)
+    fractions = [r / ceiling for r in runs]
+    value = median(runs)
+    return Figure(
+        name="audience upload: partner mapping (rows/s)",
+        value=value,
+        unit="rows/s",
+        baseline=ceiling,
+        ratio=median(fractions),
+        target=f">= {TARGET:.0%} of the ceiling ({qps:.0f} QPS x {BATCH_ROWS:,} rows)",
+        met=median(fractions) >= TARGET,
+        runs=runs,
+        note=(
+            f"{rows:,} rows per run through partner.send_chunk; throttled answers per run "
+            f"{throttled} (median {median(throttled):.0f} for {rows // BATCH_ROWS} requests)"
+        ),
+    )
+
+
+def _dmp_figure(quick: bool) -> Figure:
+    qps = 10.0
+    files = 30 if quick else 60
+    file_rows = 2_000
+    repeat = 3 if quick else 5
+    runs: list[float] = []
+    throttled: list[int] = []
+    with emulator({"dmp": qps}) as info:
+        client = TikTokClient(info["api_base_url"])
+        advertiser = info["advertiser_id"]
+        contents = [chunk_file(file_rows, f"d{i}") for i in range(files)]
+        for run in range(repeat + 1):
+            # a fresh worker per run (as per invocation): its pacer starts unthrottled
+            api = AudienceApi(client, _Tokens(info["access_token"]), pacer=Pacer(qps))
+            before = client.stats.throttled
+            time.sleep(1.1)
+            started = time.perf_counter()
+            for i, content in enumerate(contents):
+                customer_file.upload_file(
+                    api,
+                    advertiser,
+                    calculate_type="EMAIL_SHA256",
+                    file_name=f"{run:02d}-{i:05d}.csv",
+                    content=content,
+                )
+            elapsed = time.perf_counter() - started
+            if run:
+                runs.append(files / elapsed)
+                throttled.append(client.stats.throttled - before)
+    value = median(runs)
+    return Figure(
+        name="audience upload: customer-file uploads (files/s)",
+        value=value,
+        unit="files/s",
+        baseline=qps,
+        ratio=value / qps,
+        target=f">= {TARGET:.0%} of the ceiling ({qps:.0f} QPS x 1 file)",
+        met=value / qps >= TARGET,
+        runs=runs,
+        note=(
+            f"{files} files of {file_rows:,} rows per run, Pacer(UPLOAD_MAX_QPS={qps:.0f}); "
+            f"throttled answers per run {throttled}. One request carries one chunk file "
+            "(up to CHUNK_ROWS=500,000 rows), so rows/s here is bounded by bandwidth, not QPS"
+        ),
+    )
+
+
+def figures(quick: bool) -> list[Figure]:
+    return [_partner_figure(quick), _dmp_figure(quick)]
