@@ -534,7 +534,7 @@ def test_consumers_batching_and_concurrency(template: dict[str, Any]) -> None:
     chunk = event(template, "AudienceUploadFunction", "Chunk")
     assert (chunk["BatchSize"], chunk["ScalingConfig"]["MaximumConcurrency"]) == (10, 5)
     events = event(template, "EventForwarderFunction", "Events")
-    assert (events["BatchSize"], events["MaximumBatchingWindowInSeconds"]) == (100, 2)
+    assert (events["BatchSize"], events["MaximumBatchingWindowInSeconds"]) == (1000, 2)
     assert events["ScalingConfig"]["MaximumConcurrency"] == 10
     ranges = event(template, "SegmentIngestFunction", "ByteRange")
     assert (ranges["BatchSize"], ranges["ScalingConfig"]["MaximumConcurrency"]) == (1, 20)
