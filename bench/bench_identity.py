@@ -218,7 +218,7 @@ def _library_share(hasher: Callable[[str], object], values: list[str]) -> list[s
         called[0] = True
         return original(*args, **kwargs)
 
-    phonenumbers.parse = counting_parse  # type: ignore[assignment]
+    phonenumbers.parse = counting_parse
     try:
         for value in values:
             called[0] = False

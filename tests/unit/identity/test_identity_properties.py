@@ -244,7 +244,9 @@ def reference(value: str, region: str) -> str:
     if 8 <= len(bare) <= 15 and bare[0] != "0" and bare.isdigit() and bare.isascii():
         international = library("+" + bare, region)
         own_cc = str(phonenumbers.country_code_for_region(region))
-        trunk = phonenumbers.PhoneMetadata.metadata_for_region(region).national_prefix
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        assert metadata is not None
+        trunk = metadata.national_prefix
         valid_international = international and phonenumbers.is_valid_number(
             phonenumbers.parse(international)
         )

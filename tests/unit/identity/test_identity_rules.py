@@ -2,6 +2,7 @@
 
 import dataclasses
 import hashlib
+from collections.abc import Callable
 
 import pytest
 
@@ -302,7 +303,7 @@ def test_external_id_trimmed_case_kept() -> None:
     ],
 )
 @pytest.mark.parametrize("blank", ["", "   ", "\t\r\n"])
-def test_blank_values_are_empty(normalize, blank: str) -> None:  # type: ignore[no-untyped-def]
+def test_blank_values_are_empty(normalize: Callable[[str], object], blank: str) -> None:
     assert normalize(blank) == Rejected(Reason.EMPTY)
 
 
