@@ -35,13 +35,15 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
+import itertools
 import json
 import logging
 import re
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -77,7 +79,8 @@ logger = logging.getLogger(__name__)
 
 HEAD_BYTES = 64 * 1024
 FLUSH_LINES = 8192
-FLUSH_MASK = FLUSH_LINES - 1
+BATCH_CHARS = 256 * 1024  # single-column fast path: lines per batch ≈ this many characters
+BATCH_LINES = 2048  # … or this many lines when the input is a plain iterable
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _HEX = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{64}")
 _JSONL_EXT = (".jsonl", ".ndjson", ".json")
@@ -179,6 +182,18 @@ def sniff_head(data: bytes, *, filename: str, size: int) -> Head:
 # ----------------------------------------------------------------------------- row processing
 
 
+def _take(it: Iterator[str], n: int) -> list[str]:
+    return list(itertools.islice(it, n))
+
+
+def _cell(line: str, delimiter: str, index: int) -> str:
+    """Cell ``index`` of a physical line ("" when the row is too short)."""
+    if '"' in line or delimiter in line:
+        row = parse_line(line, delimiter)
+        return row[index] if index < len(row) else ""
+    return line if index == 0 else ""
+
+
 def _hasher(id_type: str, alg: str, declared: bool, api: str, region: str) -> Any:
     surface = Surface.SEGMENT_API if api == AudienceApi.SEGMENT else Surface.CUSTOMER_FILE
     return Hasher(
@@ -255,15 +270,112 @@ class RangeProcessor:
         self._region = phone_region
 
     def run(self, lines: Iterable[str], *, skip_header: bool) -> RangeStats:
-        """Process ``lines`` (physical lines, with line ends). ``skip_header``: this range holds
-        the file's first line and the plan has a header row."""
+        """Process ``lines`` (physical lines, with line ends: a text stream or any iterable).
+        ``skip_header``: this range holds the file's first line and the plan has a header row."""
+        stats = self.stats
+        it = iter(lines)
+        lineno = 0
+        if skip_header:  # blank lines before the header row are blank lines
+            for line in it:
+                lineno += 1
+                if line.strip():
+                    break
+                stats.blank += 1
+        plan = self.plan
+        if len(plan.sources) == 1 and plan.format == "csv" and plan.sources[0].id_type != AUTO:
+            readlines = getattr(lines, "readlines", None)
+            if readlines is not None:
+                # C-speed batches of about BATCH_CHARS characters (bounded memory)
+                batches: Callable[[], list[str]] = functools.partial(readlines, BATCH_CHARS)
+            else:
+                batches = functools.partial(_take, it, BATCH_LINES)
+            lineno = self._run_single(batches, lineno)
+        else:
+            lineno = self._run_general(it, lineno)
+        stats.lines += lineno
+        stats.read = stats.accepted + stats.rejected
+        return stats
+
+    def _run_single(self, batches: Callable[[], list[str]], lineno: int) -> int:
+        """The common case, one identifier column of a delimited file, a batch at a time."""
+        stats = self.stats
+        src = self.plan.sources[0]
+        hasher = _hasher(src.id_type, src.alg, src.declared_hashed, self._api, self._region)
+        many = getattr(hasher, "many", None) or functools.partial(map, hasher)
+        counter = stats.identifiers.setdefault(src.id_type, [0, 0])
+        reasons = stats.rejected_by_reason
+        add_reject = self.rejects.add
+        label = src.label
+        index = src.index or 0
+        delimiter = self.plan.delimiter
+        dedupe = self.dedupe
+        table, mask, limit, used = dedupe.state()
+        sink = self.sink
+        str_type = str
+        accepted = rejected = blank = duplicates = 0
+        while batch := batches():
+            joined = "".join(batch)
+            if index == 0 and '"' not in joined and delimiter not in joined:
+                values: list[str] = batch  # the line is the value (the hasher trims)
+            else:
+                values = [_cell(line, delimiter, index) for line in batch]
+            pending: list[str] = []
+            append = pending.append
+            others = 0  # rows of this batch that are not accepted
+            for k, result in enumerate(many(values)):
+                if result.__class__ is str_type:
+                    # HashFilter.add, inlined (see chunks.HashFilter.state); a fingerprint of 0
+                    # (p = 2⁻⁶⁴) reads as an empty slot: that hash is never deduplicated
+                    h = hash(result)
+                    i = h & mask
+                    v = table[i]
+                    while v and v != h:
+                        i = (i + 1) & mask
+                        v = table[i]
+                    if v:
+                        duplicates += 1
+                        continue
+                    table[i] = h
+                    used += 1
+                    if used > limit:
+                        table, mask, limit, used = dedupe.grown(used)
+                    append(result)
+                    continue
+                others += 1
+                reason = result.reason
+                if reason != _EMPTY:
+                    rejected += 1
+                    counter[1] += 1
+                    reasons[reason] = reasons.get(reason, 0) + 1
+                    add_reject(lineno + k + 1, reason, label)
+                    continue
+                line = batch[k]
+                if not line.strip() or not any(c.strip() for c in parse_line(line, delimiter)):
+                    blank += 1
+                    continue
+                rejected += 1
+                reasons[NO_IDENTIFIER] = reasons.get(NO_IDENTIFIER, 0) + 1
+                add_reject(lineno + k + 1, NO_IDENTIFIER, label)
+            lineno += len(batch)
+            accepted += len(batch) - others
+            if pending:
+                sink(pending)
+        dedupe.sync(used)
+        counter[0] += accepted  # one column: its accepted values are the accepted rows
+        stats.accepted += accepted
+        stats.rejected += rejected
+        stats.blank += blank
+        stats.duplicates += duplicates
+        return lineno
+
+    def _run_general(self, lines: Iterator[str], lineno: int) -> int:
+        """Several identifier columns, JSONL, or header-less lines typed by shape."""
         plan = self.plan
         stats = self.stats
         counts: dict[str, list[int]] = stats.identifiers
         reasons = stats.rejected_by_reason
         add_reject = self.rejects.add
-        dedupe = self.dedupe
-        seen = dedupe.add
+        seen = self.dedupe.add
         pending: list[str] = []
         append = pending.append
         sink = self.sink
@@ -280,72 +392,12 @@ class RangeProcessor:
                 key: Any = src.field if jsonl else src.index
                 specs.append((key, src.slots[0], hasher, counter, src.label))
         first_label = plan.sources[0].label
-        single = len(specs) == 1 and not jsonl
-        if single:
-            s_index, _, s_hasher, s_counter, s_label = specs[0]
-        lineno = 0
         accepted = rejected = blank = duplicates = 0
-        header_pending = skip_header
         str_type = str
         empty_row = [""] * ncols
 
-        table, mask, limit, used = dedupe.state()  # the fast path's inlined filter
         for line in lines:
             lineno += 1
-            if header_pending:
-                if line.strip():
-                    header_pending = False
-                else:
-                    blank += 1
-                continue
-            # -- fast path: one identifier column of a delimited file ----------------------
-            if single:
-                if '"' in line or delimiter in line:
-                    row = parse_line(line, delimiter)
-                    value = row[s_index] if s_index < len(row) else ""
-                elif s_index == 0:
-                    value = line
-                else:
-                    row = [line]
-                    value = ""
-                if value:
-                    result = s_hasher(value)
-                    if result.__class__ is str_type:
-                        accepted += 1  # (= the column's accepted values, added at the end)
-                        # HashFilter.add, inlined (see chunks.HashFilter.state)
-                        h = hash(result) or 1
-                        i = h & mask
-                        v = table[i]
-                        while v and v != h:
-                            i = (i + 1) & mask
-                            v = table[i]
-                        if v:
-                            duplicates += 1
-                            continue
-                        table[i] = h
-                        used += 1
-                        if used > limit:
-                            table, mask, limit, used = dedupe.grown(used)
-                        append(result)
-                        if not used & FLUSH_MASK:  # every FLUSH_LINES new hashes (or so)
-                            sink(pending)
-                            pending = []
-                            append = pending.append
-                        continue
-                    reason = result.reason
-                    if reason != _EMPTY:
-                        s_counter[1] += 1
-                        rejected += 1
-                        reasons[reason] = reasons.get(reason, 0) + 1
-                        add_reject(lineno, reason, s_label)
-                        continue
-                if not line.strip() or not any(c.strip() for c in parse_line(line, delimiter)):
-                    blank += 1
-                    continue
-                rejected += 1
-                reasons[NO_IDENTIFIER] = reasons.get(NO_IDENTIFIER, 0) + 1
-                add_reject(lineno, NO_IDENTIFIER, s_label)
-                continue
             # -- general path -------------------------------------------------------------
             if jsonl:
                 text = line.strip()
@@ -437,18 +489,13 @@ class RangeProcessor:
             reasons[first_reason] = reasons.get(first_reason, 0) + 1
             add_reject(lineno, first_reason, first_column)
 
-        if single:
-            dedupe.sync(used)
-            s_counter[0] += accepted
         if pending:
             sink(pending)
-        stats.lines += lineno
         stats.accepted += accepted
         stats.rejected += rejected
-        stats.read += accepted + rejected
         stats.blank += blank
         stats.duplicates += duplicates
-        return stats
+        return lineno
 
 
 # ----------------------------------------------------------------------------- orchestration
