@@ -121,3 +121,22 @@ def test_range_messages_with_partial_batch_failure(env: dict[str, Any]) -> None:
     assert report["rows"]["read"] == 200
     _, rows = h.chunk_rows(h.chunk_messages())
     assert len(rows) == 200
+
+
+def test_logs_metrics_and_reports_carry_no_raw_identifiers(
+    env: dict[str, Any], capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    h = Harness(env)
+    pii = ["alice.secret@example.com", "+12125550199", "6D92078A-8246-4BA4-AE5B-76104861E7DC"]
+    body = "email,phone,idfa\n" + f"{pii[0]},{pii[1]},{pii[2]}\nnot-an-email-bob,555,zz\n"
+    key = "segments/7100000000000000001/VIP/create/a.csv"
+    version = h.put(key, body)
+    caplog.set_level("DEBUG")
+    out = handler(_s3_event(key, version), Context())  # type: ignore[arg-type]
+    job_id = out["jobs"][0]["job_id"]
+    texts = [capsys.readouterr().out, caplog.text, json.dumps(h.report(job_id))]
+    texts.append(json.dumps(h.rejects(job_id)))
+    texts.append(json.dumps(h.chunk_messages()))
+    for text in texts:
+        for value in [*pii, "not-an-email-bob", "2125550199", pii[2].lower()]:
+            assert value not in text
