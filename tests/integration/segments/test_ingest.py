@@ -401,3 +401,16 @@ def test_range_message_for_unknown_job_is_poison(harness: Harness) -> None:
         )
     with pytest.raises(ValueError, match="not JSON"):
         harness.ingest.range_message("{")
+
+
+def test_duplicate_notification_of_a_multi_range_file_sends_ranges_once(
+    aws: dict[str, Any],
+) -> None:
+    h = Harness(aws, ingest_range_bytes=1024)
+    key = f"segments/{ADV}/Multi/create/m.csv"
+    version = h.put(key, "email\n" + "".join(f"user{i}@example.com\n" for i in range(200)))
+    first = h.ingest.object_created(BUCKET, key, version)
+    second = h.ingest.object_created(BUCKET, key, version)
+    assert second.status == "skipped"
+    sent = h.sqs.receive_message(QueueUrl=aws["ranges_queue_url"], MaxNumberOfMessages=10)
+    assert len(sent["Messages"]) == first.ranges_total

@@ -595,7 +595,10 @@ def ingest_object(
         jobs.write_report(item, s3=s3, bucket=settings.segments_bucket)
     if len(ranges) == 1:
         return process_range(item, 0, s3=s3, sqs=sqs, jobs=jobs, settings=settings)
+    if item.get("ranges_queued"):  # a duplicate notification: the ranges are on their way
+        return IngestResult(job_id, "skipped", notes=["duplicate notification"])
     _send_range_messages(sqs, settings, job_id, ranges, item)
+    jobs.mark_ranges_queued(job_id)
     return IngestResult(job_id, RUNNING, ranges_total=len(ranges))
 
 

@@ -277,6 +277,15 @@ class JobStore:
             "AND #status = :running",
         )
 
+    def mark_ranges_queued(self, job_id: str) -> None:
+        """Note that the range messages of a multi-range job were sent (so a redelivered
+        notification does not send them again, while one that follows a crash before the
+        send still does)."""
+        self._update(
+            job_id, "SET ranges_queued = :yes", values={":yes": True},
+            condition="attribute_exists(job_id)",
+        )  # fmt: skip
+
     # -- upload side ---------------------------------------------------------------------
 
     def mark_chunk_done(self, job_id: str, chunk_key: str, file_path: str) -> dict[str, Any] | None:
