@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -26,11 +27,23 @@ class DeadlineExceeded(Exception):
     """The invocation's time budget would run out before the call could start."""
 
 
-class Pacer:
-    """A minimum interval between calls per key (here: advertiser and endpoint), process-wide.
+# A learned interval this short (over 1,000 calls a second) is no constraint left.
+_FORGET_INTERVAL = 0.001
 
-    SQS ``MaximumConcurrency`` bounds how many processes run; this bounds each one, so the
+
+class Pacer:
+    """A minimum interval between calls per key (here: advertiser and endpoint), process-wide,
+    that also adapts to throttling.
+
+    SQS ``MaximumConcurrency`` bounds how many processes run; ``max_qps`` bounds each one, so the
     advertiser's total pace stays under the app tier's QPS and throttling stays the exception.
+
+    Adaptive part (every key, also the ones called unpaced): when TikTok throttles a call
+    (:meth:`throttled`), the calls the pacer had let start for that key in the ``window``
+    seconds before it are about what the endpoint's limit admits, and from then on the pacer
+    spaces that key's calls at ``headroom`` × that rate. Each call that goes through unthrottled narrows the
+    learned interval by the fraction ``recovery`` (a slow probe), so a limit that rises, or a share
+    freed by another worker, is found again. One throttled answer per learning step, not a storm.
     """
 
     def __init__(
@@ -39,24 +52,69 @@ class Pacer:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        window: float = 1.0,
+        headroom: float = 0.95,
+        recovery: float = 0.0005,
     ) -> None:
         self.interval = 1.0 / max_qps
         self.clock = clock
         self.sleep = sleep
+        self.window = window
+        self.headroom = headroom
+        self.recovery = recovery
         self._next: dict[str, float] = {}
+        self._learned: dict[str, float] = {}  # key -> interval learned from throttling
+        self._starts: dict[str, deque[float]] = {}  # key -> call starts in the last window
         self._lock = threading.Lock()
 
-    def wait(self, key: str, *, deadline: float | None = None) -> None:
+    def wait(self, key: str, *, deadline: float | None = None, fixed: bool = True) -> int:
         """Block until a call for ``key`` may start; raise :class:`DeadlineExceeded` if that is
-        past ``deadline``."""
+        past ``deadline``. ``fixed=False``: only the interval learned from throttling applies
+        (the endpoint is not paced at ``max_qps``). Returns how many calls for ``key`` started
+        in the ``window`` before this one (pass it to :meth:`throttled`)."""
         with self._lock:
             now = self.clock()
-            start = max(now, self._next.get(key, now))
-            if deadline is not None and start >= deadline:
+            interval = max(self.interval if fixed else 0.0, self._learned.get(key, 0.0))
+            start = max(now, self._next.get(key, now)) if interval else now
+            if deadline is not None and start >= deadline and (fixed or start > now):
                 raise DeadlineExceeded(f"paced call would start after the deadline ({key})")
-            self._next[key] = start + self.interval
+            self._next[key] = start + interval
+            starts = self._starts.setdefault(key, deque())
+            starts.append(start)
+            while starts and starts[0] <= start - self.window:
+                starts.popleft()
+            before = len(starts) - 1
         if start > now:
             self.sleep(start - now)
+        return before
+
+    def throttled(self, key: str, admitted: int) -> None:
+        """TikTok throttled a call for ``key`` that started after ``admitted`` others in the
+        window (what :meth:`wait` returned): space its calls under that rate."""
+        with self._lock:
+            now = self.clock()
+            learned = self.window / (self.headroom * max(1, admitted))
+            self._learned[key] = max(learned, self._learned.get(key, 0.0))
+            # and nothing more until the window that refused it has drained
+            starts = self._starts.get(key)
+            drained = starts[0] + self.window if starts else now
+            self._next[key] = max(self._next.get(key, now), now + self._learned[key], drained)
+
+    def succeeded(self, key: str) -> None:
+        """A call for ``key`` went through unthrottled: probe a little faster."""
+        with self._lock:
+            learned = self._learned.get(key)
+            if learned is not None:
+                learned *= 1.0 - self.recovery
+                if learned < _FORGET_INTERVAL:
+                    del self._learned[key]  # faster than any limit we could meet: forget it
+                else:
+                    self._learned[key] = learned
+
+    def learned_qps(self, key: str) -> float | None:
+        """The rate learned for ``key`` from throttling, None when nothing was learned."""
+        learned = self._learned.get(key)
+        return 1.0 / learned if learned else None
 
 
 class AudienceApi:
@@ -95,13 +153,18 @@ class AudienceApi:
         ``retry=False`` makes a single attempt (for calls that must not repeat blindly).
         """
         refresh = False
+        key = f"{advertiser_id} {path}"
+        pacer = self.pacer
+        admitted = 0
         while True:
             token = self.tokens.token_for(advertiser_id, refresh=refresh)
-            if paced and self.pacer is not None:
-                # TikTok counts QPS per endpoint (reference §2.2, 40100), so pace per endpoint.
-                self.pacer.wait(f"{advertiser_id} {path}", deadline=self.deadline)
+            if pacer is not None:
+                # TikTok counts QPS per endpoint (reference §2.2, 40100), so pace per endpoint;
+                # an unpaced endpoint still gets the pace learned from its throttling.
+                admitted = pacer.wait(key, deadline=self.deadline, fixed=paced)
+            throttled_before = self.client.stats.throttled if pacer is not None else 0
             try:
-                return self.client.call(
+                response = self.client.call(
                     method,
                     path,
                     access_token=token,
@@ -116,3 +179,10 @@ class AudienceApi:
                 if refresh:
                     raise
                 refresh = True
+                continue
+            finally:
+                if pacer is not None and self.client.stats.throttled > throttled_before:
+                    pacer.throttled(key, admitted)
+            if pacer is not None:
+                pacer.succeeded(key)
+            return response
