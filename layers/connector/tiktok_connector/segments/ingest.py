@@ -78,6 +78,7 @@ from tiktok_connector.segments.settings import IngestSettings
 logger = logging.getLogger(__name__)
 
 HEAD_BYTES = 64 * 1024
+MAX_RANGES = 200
 FLUSH_LINES = 8192
 BATCH_CHARS = 256 * 1024  # single-column fast path: lines per batch ≈ this many characters
 BATCH_LINES = 2048  # … or this many lines when the input is a plain iterable
@@ -647,6 +648,8 @@ def _plan_file(
     plan = plan_columns(
         first, fmt=fmt, delimiter=delimiter, compressed=head.compressed, options=options
     )
+    # The job item holds per-range counters (DynamoDB items stop at 400 KB): cap the count.
+    range_bytes = max(range_bytes, -(-size // MAX_RANGES))
     ranges = [(0, size)] if head.single_range else plan_ranges(size, range_bytes)
     return plan, ranges
 
