@@ -24,9 +24,17 @@ from tiktok_connector.audiences.upload import PoisonMessageError, RetryLaterErro
 
 logger = Logger()
 metrics = Metrics()
-# Report every failed record (even when all fail) rather than raising: same redelivery, but the
-# response always names the records, as the local dispatcher and Lambda both honour.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def new_processor() -> BatchProcessor:
+    """One batch processor per invocation: a processor holds its batch's records and failures,
+    so a module-level one is shared by invocations that overlap in one process (the local stack
+    runs concurrent invocations as threads) and one batch's response can name another's records.
+
+    Report every failed record (even when all fail) rather than raising: same redelivery, but the
+    response always names the records, as the local dispatcher and Lambda both honour.
+    """
+    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
@@ -56,5 +64,5 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """SQS entry point with partial batch failure reporting."""
     return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+        event=event, record_handler=record_handler, processor=new_processor(), context=context
     )

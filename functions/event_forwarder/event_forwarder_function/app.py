@@ -28,7 +28,14 @@ from tiktok_connector.events.forwarder import (
 
 logger = Logger()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def new_processor() -> BatchProcessor:
+    """One batch processor per invocation: a processor holds its batch's records and failures,
+    so a module-level one is shared by invocations that overlap in one process (the local stack
+    runs concurrent invocations as threads) and one batch's response can name another's records.
+    """
+    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @logger.inject_lambda_context
@@ -47,5 +54,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
             raise MessageNotForwarded(record.message_id)
 
     return process_partial_response(
-        event=event, record_handler=record_outcome, processor=processor, context=context
+        event=event, record_handler=record_outcome, processor=new_processor(), context=context
     )

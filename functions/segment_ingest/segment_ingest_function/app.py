@@ -26,7 +26,6 @@ from tiktok_connector.segments.ingest import IngestResult, default_collaborators
 
 logger = Logger()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def _record_metrics(result: IngestResult) -> None:
@@ -59,6 +58,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """S3 notifications start jobs; SQS range messages continue them."""
     records = event.get("Records") or []
     if records and records[0].get("eventSource") == "aws:sqs":
+        # A processor per invocation: it holds its batch's records and failures, and invocations
+        # may overlap in one process (the local stack runs them as threads).
+        processor = BatchProcessor(event_type=EventType.SQS)
         return dict(
             process_partial_response(
                 event=event, record_handler=range_record, processor=processor, context=context
