@@ -26,6 +26,7 @@ the report is rendered, which makes a redelivered range harmless.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -34,7 +35,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 RUNNING = "running"
@@ -42,8 +42,14 @@ SUCCEEDED = "succeeded"
 FAILED = "failed"
 
 _RUNNING_TTL_DAYS = 90
-_SER = TypeSerializer()
-_DESER = TypeDeserializer()
+
+
+@functools.cache
+def _codecs() -> tuple[Any, Any]:
+    # boto3.dynamodb imports all of boto3 (~100 ms): at first use, not at cold-start import
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
 
 
 def job_id_for(bucket: str, key: str, version: str) -> str:
@@ -139,11 +145,13 @@ def _plain(value: Any) -> Any:
 
 
 def _to_ddb(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _SER.serialize(v) for k, v in item.items()}
+    serialize = _codecs()[0].serialize
+    return {k: serialize(v) for k, v in item.items()}
 
 
 def _from_ddb(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _plain(_DESER.deserialize(v)) for k, v in item.items()}
+    deserialize = _codecs()[1].deserialize
+    return {k: _plain(deserialize(v)) for k, v in item.items()}
 
 
 def _condition_failed(exc: ClientError) -> bool:
