@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 from typing import Any
 
 import pytest
@@ -203,3 +204,43 @@ def test_reject_writer_uploads_with_header() -> None:
         "3,invalid_email,'=HYPERLINK(1)",
         '7,invalid_phone,"Phone, mobile"',
     ]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    values=st.lists(
+        st.one_of(st.emails(), st.text(alphabet='ab@.," \r', max_size=10)), max_size=40
+    ),
+    cuts=st.lists(st.integers(min_value=1, max_value=2000), max_size=5),
+    block=st.integers(min_value=1, max_value=64),
+)
+def test_rows_split_over_byte_ranges_are_each_counted_once(
+    values: list[str], cuts: list[int], block: int
+) -> None:
+    from tiktok_connector.segments.reader import open_text, range_blocks
+
+    data = ("email\n" + "".join(v.replace("\n", " ") + "\n" for v in values)).encode()
+    whole, _, _ = run(data.decode(), ["email"])
+    points = sorted({0, len(data), *(c for c in cuts if c < len(data))})
+    totals = {"lines": 0, "read": 0, "accepted": 0, "rejected": 0, "blank": 0}
+    plan = plan_columns(
+        ["email"], fmt="csv", delimiter=",", compressed=False, options=FileOptions()
+    )
+    for start, end in itertools.pairwise(points):
+        offset = start - 1 if start else 0
+        blocks = (data[i : i + block] for i in range(offset, len(data), block))
+        text = open_text(
+            range_blocks(blocks, start, end, offset=offset),
+            compressed=False,
+            first_range=start == 0,
+        )
+        proc = RangeProcessor(
+            plan, api="file", phone_region="US", sink=lambda _: None, rejects=Rejects()
+        )
+        stats = proc.run(text, skip_header=start == 0)
+        for k in totals:
+            totals[k] += getattr(stats, k)
+    assert totals == {
+        "lines": whole.lines, "read": whole.read, "accepted": whole.accepted,
+        "rejected": whole.rejected, "blank": whole.blank,
+    }  # fmt: skip
