@@ -157,6 +157,9 @@ class FakeJobs:
         item["chunks_total"] += stats.chunks
         return item
 
+    def mark_ranges_queued(self, job_id: str) -> None:
+        self.items[job_id]["ranges_queued"] = True
+
     def fail(self, job_id: str, code: str, message: str) -> dict[str, Any]:
         self.items[job_id].update(status="failed", error={"code": code, "message": message})
         return self.items[job_id]
