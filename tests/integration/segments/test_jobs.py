@@ -146,3 +146,25 @@ def test_failed_job_reports_error_and_blocks_further_progress(aws: dict[str, Any
     assert jobs.record_range(spec.job_id, 0, _stats(chunks=1)) is None
     assert jobs.mark_chunk_done(spec.job_id, "chunks/x/0000-00000.csv", "fp") is None
     assert not jobs.claim_finalization(spec.job_id, owner="a", now=1)
+
+
+def test_a_stale_running_report_never_overwrites_the_final_one(aws: dict[str, Any]) -> None:
+    # Ingest renders a "running" report; before its put lands, upload ends the job and writes
+    # the final report. The stale copy must not be what stays in S3.
+    jobs: JobStore = aws["jobs"]
+    spec = _spec()
+    jobs.create(spec)
+    jobs.record_range(spec.job_id, 0, _stats(chunks=1))
+    stale = jobs.get(spec.job_id)
+    assert stale is not None
+    assert stale["status"] == "running"
+    jobs.finish(spec.job_id, status=SUCCEEDED, audience_id="42")
+    jobs.write_report(spec.job_id, s3=aws["s3"], bucket=BUCKET)  # upload's final report
+
+    jobs.write_report(stale, s3=aws["s3"], bucket=BUCKET)  # ingest's late "running" copy
+
+    stored = json.loads(
+        aws["s3"].get_object(Bucket=BUCKET, Key=report_key(spec.job_id))["Body"].read()
+    )
+    assert stored["status"] == SUCCEEDED
+    assert stored["tiktok"]["audience_id"] == "42"

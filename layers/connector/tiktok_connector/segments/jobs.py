@@ -445,6 +445,19 @@ class JobStore:
         item = self.get(job) if isinstance(job, str) else job
         if item is None:
             raise LookupError(f"no job {job}")
+        report = self._put_report(item, s3=s3, bucket=bucket)
+        if report["status"] == RUNNING:
+            # Ingest and upload both write this report. If the job ended while this "running"
+            # copy was in flight, the final report may have landed first and been overwritten:
+            # the ending writer sets the status before it writes, so re-reading here and writing
+            # again whenever the job has ended leaves the final report last.
+            fresh = self.get(report["job_id"])
+            if fresh is not None and fresh.get("status") != RUNNING:
+                report = self._put_report(fresh, s3=s3, bucket=bucket)
+        return report
+
+    @staticmethod
+    def _put_report(item: Mapping[str, Any], *, s3: Any, bucket: str) -> dict[str, Any]:
         report = render_report(item)
         s3.put_object(
             Bucket=bucket,
