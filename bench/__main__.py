@@ -27,6 +27,7 @@ PROVIDERS = [
     "bench.bench_upload",
     "bench.bench_events",
     "bench.bench_coldstart",
+    "bench.bench_fanout",  # last: simulates 100M rows with what the others measured
 ]
 
 

@@ -48,6 +48,9 @@ CHUNK_ROWS = 500_000  # IngestSettings defaults
 DEDUPE_MAX_HASHES = 4_000_000
 RSS_TARGET_MB = 256.0
 
+# what the last figures() call measured, for the 100M-row simulation (bench_fanout)
+LAST: dict[str, float] = {}
+
 
 class _Body:
     """What ``get_object(...)["Body"]`` gives: ``iter_chunks``, ``read``, ``close``."""
@@ -240,7 +243,7 @@ def rss_run(rows: int) -> dict[str, Any]:
     }
 
 
-def _rss_in_subprocess(rows: int) -> dict[str, Any]:
+def rss_in_subprocess(rows: int) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-m", "bench.bench_ingest", "--rss", str(rows)],
         check=True,
@@ -311,8 +314,8 @@ def figures(quick: bool) -> list[Figure]:
             )
         )
 
-    sizes = [400_000, 1_600_000, 3_200_000] if quick else [1_600_000, 6_400_000, 25_600_000]
-    results = [_rss_in_subprocess(rows) for rows in sizes]
+    sizes = [200_000, 800_000, 3_200_000] if quick else [1_600_000, 6_400_000, 25_600_000]
+    results = [rss_in_subprocess(rows) for rows in sizes]
     peaks = [r["peak_rss_kb"] / 1024 for r in results]
     for r, peak in zip(results, peaks, strict=True):
         found.append(
@@ -330,6 +333,9 @@ def figures(quick: bool) -> list[Figure]:
             )
         )
     growth = peaks[-1] - peaks[-2]
+    LAST.update(
+        rows_per_cpu_s=results[-1]["rows"] / max(results[-1]["cpu_s"], 1e-9), peak_mb=max(peaks)
+    )
     found.append(
         Figure(
             name="ingest peak RSS growth over the last size step",

@@ -28,6 +28,9 @@ BATCH_ROWS = 1_000  # SEGMENT_BATCH_SIZE default
 UPLOAD_MAX_QPS = 2.0  # UploadSettings default
 TARGET = 0.9
 
+# what the last figures() call measured, for the 100M-row simulation (bench_fanout)
+LAST: dict[str, float] = {}
+
 
 class _Tokens:
     def __init__(self, token: str) -> None:
@@ -146,5 +149,37 @@ def _dmp_figure(quick: bool) -> Figure:
     )
 
 
+def _mapping_rate_figure(quick: bool) -> Figure:
+    rows = 20_000 if quick else 100_000
+    runs: list[float] = []
+    with emulator() as info:  # default limits: 10,000 QPS on /segment/mapping/
+        client = TikTokClient(info["api_base_url"])
+        api = AudienceApi(client, _Tokens(info["access_token"]), pacer=Pacer(UPLOAD_MAX_QPS))
+        advertiser = info["advertiser_id"]
+        audience_id, _ = partner.create_partner_audience(api, advertiser, "bench unthrottled")
+        for run in range(3 if quick else 5):
+            content = chunk_file(rows, f"u{run}")
+            started = time.perf_counter()
+            partner.send_chunk(
+                api,
+                advertiser,
+                audience_id=audience_id,
+                content=content,
+                action="add",
+                batch_size=BATCH_ROWS,
+            )
+            if run:
+                runs.append(rows / (time.perf_counter() - started))
+    LAST["mapping_rows_per_s"] = median(runs)
+    return Figure(
+        name="audience upload: partner mapping, one process, default limits",
+        value=median(runs),
+        unit="rows/s",
+        target="(informational: the rate one worker reaches when QPS is not the limit)",
+        runs=runs,
+        note=f"{rows:,} rows per run; wall clock, emulator validation in its own process",
+    )
+
+
 def figures(quick: bool) -> list[Figure]:
-    return [_partner_figure(quick), _dmp_figure(quick)]
+    return [_partner_figure(quick), _dmp_figure(quick), _mapping_rate_figure(quick)]

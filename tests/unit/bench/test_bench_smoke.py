@@ -183,3 +183,17 @@ def test_cold_start_timer_imports_in_a_fresh_interpreter() -> None:
     wall_ms, cpu_ms = time_import("json")
     assert wall_ms > 0
     assert cpu_ms >= 0
+
+
+def test_fanout_simulation_plans_100m_rows_within_lambda_limits() -> None:
+    from bench.bench_fanout import INGEST_TIMEOUT_S, Inputs, simulate
+
+    plan = simulate(Inputs(400_000, 110, 80_000, "test"))
+
+    assert plan.ranges > 1  # fanned out
+    assert plan.range_s < INGEST_TIMEOUT_S
+    assert plan.ingest_wall_s < plan.single_range_s
+    assert plan.chunks >= 200  # 100M rows / CHUNK_ROWS
+    assert plan.upload_wall_s > plan.ingest_wall_s  # uploads follow the ranges that feed them
+    slower = simulate(Inputs(200_000, 110, 80_000, "test"))
+    assert slower.range_s > plan.range_s
