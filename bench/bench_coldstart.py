@@ -27,14 +27,22 @@ TARGET_MS = 400.0
 _TIMER = (
     "import time\n"
     "w, c = time.perf_counter(), time.process_time()\n"
-    "import {module}\n"
+    "{statement}\n"
     "print(time.perf_counter() - w, time.process_time() - c)\n"
 )
-# The third-party top-level packages a module pulls in (to time them alone: the floor).
+# The third-party modules a module pulls in, in import order (to time them alone: the floor).
 _DEPS = (
     "import sys, {module}\n"
-    "print(' '.join(sorted({{n.partition('.')[0] for n, m in list(sys.modules.items())\n"
-    "    if 'site-packages' in (getattr(m, '__file__', None) or '') and not n.startswith('_')}})))\n"
+    "print(' '.join(n for n, m in list(sys.modules.items())\n"
+    "    if 'site-packages' in (getattr(m, '__file__', None) or '')))\n"
+)
+_IMPORT_ALL = (
+    "import importlib\n"
+    "for n in {names!r}:\n"
+    "    try:\n"
+    "        importlib.import_module(n)\n"
+    "    except Exception:\n"
+    "        pass"
 )
 
 
@@ -58,8 +66,13 @@ def _env() -> dict[str, str]:
 
 def time_import(module: str) -> tuple[float, float]:
     """(wall ms, CPU ms) of ``import module`` in a fresh interpreter."""
+    return time_statement(f"import {module}")
+
+
+def time_statement(statement: str) -> tuple[float, float]:
+    """(wall ms, CPU ms) of running ``statement`` in a fresh interpreter."""
     out = subprocess.run(
-        [sys.executable, "-c", _TIMER.format(module=module)],
+        [sys.executable, "-c", _TIMER.format(statement=statement)],
         check=True,
         capture_output=True,
         text=True,
@@ -70,7 +83,7 @@ def time_import(module: str) -> tuple[float, float]:
 
 
 def third_party(module: str) -> list[str]:
-    """The site-packages top-level packages ``import module`` loads."""
+    """The site-packages modules ``import module`` loads, in import order."""
     out = subprocess.run(
         [sys.executable, "-c", _DEPS.format(module=module)],
         check=True,
@@ -114,7 +127,9 @@ def figures(quick: bool) -> list[Figure]:
         walls = [w for w, _ in timings]
         cpus = [c for _, c in timings]
         deps = third_party(module)
-        floor = [time_import(", ".join(deps))[1] for _ in range(repeat)] if deps else [0.0]
+        load_deps = _IMPORT_ALL.format(names=deps)
+        floor = [time_statement(load_deps)[1] for _ in range(repeat)]
+        packages = sorted({name.partition(".")[0] for name in deps if not name.startswith("_")})
         top = slowest_imports(module)
         value = median(cpus)
         found.append(
@@ -129,8 +144,8 @@ def figures(quick: bool) -> list[Figure]:
                 runs=cpus,
                 note=(
                     f"CPU time of the import; wall median {median(walls):.0f} ms on this shared "
-                    f"machine; floor = importing its {len(deps)} third-party packages alone "
-                    f"({', '.join(deps)}); largest imports (wall): "
+                    f"machine; floor = importing the same {len(deps)} third-party modules alone "
+                    f"({', '.join(packages)}); largest imports (wall): "
                     + ", ".join(f"{name} {ms:.0f} ms" for name, ms in top)
                 ),
             )

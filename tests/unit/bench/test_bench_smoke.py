@@ -197,3 +197,18 @@ def test_fanout_simulation_plans_100m_rows_within_lambda_limits() -> None:
     assert plan.upload_wall_s > plan.ingest_wall_s  # uploads follow the ranges that feed them
     slower = simulate(Inputs(200_000, 110, 80_000, "test"))
     assert slower.range_s > plan.range_s
+
+
+def test_markdown_table_has_one_row_per_figure() -> None:
+    from bench.markdown import table
+
+    result = {
+        "figures": [
+            Figure("a", 1.5, "x", ">= 1", met=True, runs=[1.0, 2.0]).as_json(),
+            Figure("b", 1234.0, "y", "(informational)", runs=[]).as_json(),
+        ]
+    }
+    lines = table(result).splitlines()
+    assert len(lines) == 4
+    assert lines[2].startswith("| a | 1.5 | x | 1..2 (2) |")
+    assert lines[3].startswith("| b | 1,234 | y | - |")
