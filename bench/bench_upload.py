@@ -49,7 +49,7 @@ def chunk_file(rows: int, salt: str) -> bytes:
 
 def _partner_figure(quick: bool) -> Figure:
     qps = 10.0 if quick else 20.0
-    rows = 40_000 if quick else 200_000
+    rows = 30_000 if quick else 200_000
     repeat = 3 if quick else 5
     ceiling = qps * BATCH_ROWS
     runs: list[float] = []
@@ -104,7 +104,7 @@ def _partner_figure(quick: bool) -> Figure:
 
 def _dmp_figure(quick: bool) -> Figure:
     qps = 10.0
-    files = 30 if quick else 60
+    files = 20 if quick else 60
     file_rows = 2_000
     repeat = 3 if quick else 5
     runs: list[float] = []

@@ -99,7 +99,7 @@ def test_successes_probe_the_learned_rate_back_up_slowly() -> None:
         pacer.wait("k", fixed=False)
     pacer.throttled("k", admitted=10)
     first = pacer.learned_qps("k")
-    assert first == pytest.approx(10 * 0.95)
+    assert first == pytest.approx(10 * pacer.headroom)
     for _ in range(10):
         pacer.succeeded("k")
     second = pacer.learned_qps("k")

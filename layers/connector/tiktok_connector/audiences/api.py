@@ -53,8 +53,8 @@ class Pacer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         window: float = 1.0,
-        headroom: float = 0.95,
-        recovery: float = 0.0005,
+        headroom: float = 0.97,
+        recovery: float = 0.0002,
     ) -> None:
         self.interval = 1.0 / max_qps
         self.clock = clock
