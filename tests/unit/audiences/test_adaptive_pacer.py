@@ -143,3 +143,14 @@ def test_a_throttle_that_fails_the_call_is_still_learned() -> None:
         with pytest.raises(RetryableTikTokError):
             api.call("POST", "segment/mapping", "adv", paced=False)
     assert pacer.learned_qps("adv segment/mapping") is not None
+
+
+def test_a_throttle_while_paced_steps_down_from_the_pace() -> None:
+    t = FakeTime()
+    pacer = Pacer(2.0, clock=t.clock, sleep=t.sleep)
+    pacer.throttled("k", admitted=20)  # a burst: 20 went through
+    assert pacer.learned_qps("k") == pytest.approx(20 * pacer.headroom)
+    pacer.throttled("k", admitted=20)  # probing overshot: one step under the pace
+    assert pacer.learned_qps("k") == pytest.approx(20 * pacer.headroom**2)
+    pacer.throttled("k", admitted=4)  # calls slower than the pace: what went through rules
+    assert pacer.learned_qps("k") == pytest.approx(5 * pacer.headroom)

@@ -90,11 +90,18 @@ class Pacer:
 
     def throttled(self, key: str, admitted: int) -> None:
         """TikTok throttled a call for ``key`` that started after ``admitted`` others in the
-        window (what :meth:`wait` returned): space its calls under that rate."""
+        window (what :meth:`wait` returned): space its calls under that rate.
+
+        Unpaced so far, ``admitted`` is what the limit let through. Already paced, the pace
+        overshot while probing: step down to ``headroom`` × the pace (or × what was admitted
+        with this call, when that is lower: calls slower than the pace)."""
         with self._lock:
             now = self.clock()
-            learned = self.window / (self.headroom * max(1, admitted))
-            self._learned[key] = max(learned, self._learned.get(key, 0.0))
+            admitted_rate = max(1, admitted) / self.window
+            current = self._learned.get(key)
+            if current is not None:
+                admitted_rate = min(1.0 / current, (admitted + 1) / self.window)
+            self._learned[key] = 1.0 / (self.headroom * admitted_rate)
             # and nothing more until the window that refused it has drained
             starts = self._starts.get(key)
             drained = starts[0] + self.window if starts else now
