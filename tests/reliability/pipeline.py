@@ -315,13 +315,15 @@ class Pipeline:
             workdir=workdir,
             time_scale=time_scale,
             write_stack_json=False,
-            handler_overrides=overrides,  # type: ignore[arg-type]
+            handler_overrides=overrides,
             env_overrides=ENV,
         )
         assert stack.emulator is not None
         # import every handler now (their loggers appear), then capture them as well
-        for source in [*stack.dispatcher.sqs_sources, *stack.dispatcher.s3_sources]:
-            source.function.resolve()
+        for sqs_source in stack.dispatcher.sqs_sources:
+            sqs_source.function.resolve()
+        for s3_source in stack.dispatcher.s3_sources:
+            s3_source.function.resolve()
         # import each handler module under its own service name, as the dispatcher would
         for spec in stack.model.functions():
             if spec.logical_id in SQS_FUNCTIONS:
@@ -513,6 +515,9 @@ class Pipeline:
                     problems.append(
                         f"{label}: rows {rows} != read {step.rows}, rejected {step.rejected}"
                     )
+                chunks = report["chunks"]
+                if chunks["done"] != chunks["total"]:
+                    problems.append(f"{label}: chunks {chunks}")
                 if rows["read"] != rows["accepted"] + rows["rejected"]:
                     problems.append(f"{label}: read != accepted + rejected: {rows}")
                 reject_lines = self.read(f"rejects/{report['job_id']}.csv").decode().splitlines()
@@ -593,6 +598,10 @@ class Pipeline:
                 if k in item
             }
             progress["finalizing"] = "finalizing" in item
+            progress["ranges"] = sorted((item.get("ranges") or {}).get("M", {}))
+            progress["range_messages"] = [
+                b for fn, b in self.recorder.all() if item["job_id"]["S"] in b and '"range"' in b
+            ]
             problems.append(f"job {item['job_id']['S']} still running: {progress}")
         for name in ("chunk_queue_url", "events_queue_url", "ranges_queue_url"):
             if self.depth(name):

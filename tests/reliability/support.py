@@ -137,7 +137,7 @@ class LogCapture:
                 continue  # pytest's own capture handlers live there
             for handler in list(lg.handlers):
                 if type(handler) is logging.StreamHandler:
-                    stream = handler.setStream(self._tee)  # type: ignore[arg-type]
+                    stream = handler.setStream(self._tee)
                     if stream is not None:
                         self._undo.append(lambda h=handler, s=stream: h.setStream(s))
 
@@ -155,11 +155,22 @@ class LogCapture:
 # ----------------------------------------------------------------------------- SQS bodies
 
 
+class SimulatedCrash(Exception):
+    """The function died mid-batch (Lambda timeout or crash): its response never arrives."""
+
+
 @dataclass
 class BodyRecorder:
-    """Wraps the SQS-triggered handlers to keep every body they are given (scanned later)."""
+    """Wraps the handlers: keeps every SQS body they are given (scanned later) and can kill an
+    invocation mid-batch (``crashes[function] = n``: after ``crash_after[function]`` calls, the
+    next ``n`` invocations process the first half of their records, then die; a single-record
+    invocation dies after its work)."""
 
     bodies: dict[str, list[str]] = field(default_factory=dict)
+    crashes: dict[str, int] = field(default_factory=dict)
+    crashed: dict[str, int] = field(default_factory=dict)
+    crash_after: dict[str, int] = field(default_factory=dict)  # calls let through first
+    calls: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def wrap(self, function: str, handler_path: str) -> Any:
@@ -174,7 +185,17 @@ class BodyRecorder:
                 for record in records:
                     if "body" in record:
                         self.bodies.setdefault(function, []).append(record["body"])
-            return resolved[0](event, context)
+                self.calls[function] = self.calls.get(function, 0) + 1
+                crash = self.crashes.get(function, 0) > 0
+                crash = crash and self.calls[function] > self.crash_after.get(function, 0)
+                if crash:
+                    self.crashes[function] -= 1
+                    self.crashed[function] = self.crashed.get(function, 0) + 1
+            if not crash:
+                return resolved[0](event, context)
+            done = records[: max(1, len(records) // 2)]
+            resolved[0]({**event, "Records": done}, context)
+            raise SimulatedCrash(f"{function} killed after {len(done)} of {len(records)} records")
 
         return handler
 

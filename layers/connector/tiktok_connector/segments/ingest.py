@@ -407,7 +407,7 @@ class RangeProcessor:
                     continue
                 try:
                     obj = json.loads(text)
-                except ValueError:
+                except (ValueError, RecursionError):  # nesting deeper than json can parse
                     obj = None
                 if not isinstance(obj, dict):
                     rejected += 1
@@ -636,7 +636,7 @@ def _plan_file(
     if fmt == "jsonl":
         try:
             first: list[str] | dict[str, Any] = json.loads(head.first_line)
-        except ValueError:
+        except (ValueError, RecursionError):
             first = []
         if not isinstance(first, dict):
             raise InvalidSegmentFile(
