@@ -102,7 +102,8 @@ def test_formula_cells_and_bad_rows_are_rejected_with_safe_reject_files(
     pipeline: Pipeline,
 ) -> None:
     formulas = ["=cmd|' /C calc'!A0", "+SUM(1,2)", "-2+3", "@foo", "\t=1", '=HYPERLINK("x")']
-    header = 'email,"=HYPERLINK(""http://evil.example"")",phone'
+    # identifier headers that are formulas too: the rejects file names them in its column cell
+    header = '=Email,"=HYPERLINK(""http://evil.example"")",+Phone'
     rows = [
         f'"{f}","{f}","{f}"'.replace('"=HYPERLINK("x")"', '"=HYPERLINK(""x"")"') for f in formulas
     ]
