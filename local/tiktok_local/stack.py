@@ -234,6 +234,7 @@ class LocalStack:
         endpoint = f"http://{host}:{port}"
         requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
         cleanup.append(enrich_moto_s3_events())
+        cleanup.append(serialize_moto_dynamodb())
 
         # 2. the process environment AWS clients read
         saved = _apply_env(
@@ -588,6 +589,36 @@ def _stop_moto(moto: ThreadedMotoServer) -> None:
     server = getattr(moto, "_server", None)
     if server is not None:
         server.server_close()
+
+
+def serialize_moto_dynamodb() -> Callable[[], None]:
+    """Run moto's DynamoDB operations one at a time; returns the function that undoes it.
+
+    DynamoDB applies each write to an item atomically, conditions included. moto's server
+    handles requests on threads and updates items in place without a lock, so two concurrent
+    ``UpdateItem`` calls on one job item (two ranges recorded, two chunks marked done) could
+    interleave: a lost ``ADD``, a condition checked against a half-written item, or an HTTP 500
+    ("dictionary changed size during iteration"). Jobs then stayed ``running`` forever. A lock
+    around each DynamoDB action restores DynamoDB's guarantee (moto runs in this process).
+    """
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.call_action
+    if getattr(original, "_tiktok_local", False):
+        return lambda: None
+    lock = threading.Lock()
+
+    def call_action(self: Any) -> Any:
+        with lock:
+            return original(self)
+
+    call_action._tiktok_local = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+
+    def restore() -> None:
+        DynamoHandler.call_action = original  # type: ignore[method-assign]
+
+    return restore
 
 
 @contextlib.contextmanager
