@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tiktok_connector.audiences.api import AudienceApi
+from tiktok_connector.audiences.api import AudienceApi, DeadlineExceeded
 from tiktok_connector.tiktok import TikTokResponse, TokenRejectedError
 
 
@@ -37,7 +37,7 @@ class Client:
 def test_a_rejected_token_is_refetched_once_and_the_call_repeated() -> None:
     tokens = Tokens("old", "new")
     client = Client(bad={"old"})
-    api = AudienceApi(client, tokens, deadline=123.0)  # type: ignore[arg-type]
+    api = AudienceApi(client, tokens, deadline=123.0, clock=lambda: 0.0)  # type: ignore[arg-type]
 
     response = api.call("POST", "dmp/custom_audience/create", "adv", json={"a": 1})
 
@@ -57,3 +57,16 @@ def test_a_second_rejection_is_raised_not_retried_forever() -> None:
 
     assert len(client.seen) == 2
     assert "still-bad" not in str(raised.value)
+
+
+def test_no_call_starts_once_the_deadline_has_passed() -> None:
+    now = [100.0]
+    client = Client(bad=set())
+    api = AudienceApi(client, Tokens("t"), deadline=110.0, clock=lambda: now[0])  # type: ignore[arg-type]
+
+    api.call("POST", "segment/mapping", "adv", paced=False)
+    now[0] = 110.0
+    with pytest.raises(DeadlineExceeded):
+        api.call("POST", "segment/mapping", "adv", paced=False)
+
+    assert len(client.seen) == 1

@@ -134,11 +134,13 @@ class AudienceApi:
         *,
         pacer: Pacer | None = None,
         deadline: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.tokens = tokens
         self.pacer = pacer
         self.deadline = deadline
+        self.clock = clock
 
     def call(
         self,
@@ -164,6 +166,10 @@ class AudienceApi:
         pacer = self.pacer
         admitted = 0
         while True:
+            if self.deadline is not None and self.clock() >= self.deadline:
+                # A call started now could outlive the invocation (a partner chunk is many
+                # unpaced mapping calls); stop here and let the record come back later.
+                raise DeadlineExceeded(f"no time left in this invocation for {path}")
             token = self.tokens.token_for(advertiser_id, refresh=refresh)
             if pacer is not None:
                 # TikTok counts QPS per endpoint (reference §2.2, 40100), so pace per endpoint;

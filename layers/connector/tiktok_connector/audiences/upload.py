@@ -254,7 +254,9 @@ class AudienceUploader:
         if job.get("status") != RUNNING:
             return Outcome(job_id, "job_ended", job_status=job.get("status"))
         deadline = self.monotonic() + max(0.0, remaining - self.settings.deadline_margin_seconds)
-        api = AudienceApi(self.client, self.tokens, pacer=self.pacer, deadline=deadline)
+        api = AudienceApi(
+            self.client, self.tokens, pacer=self.pacer, deadline=deadline, clock=self.monotonic
+        )
         lease = math.ceil(remaining) + 5
         outcome = Outcome(job_id, "waiting")
         try:
