@@ -119,7 +119,18 @@ class LogCapture:
         self._undo: list[Any] = []
         self._seen: set[int] = set()
 
+    # Our own code logs at every level it likes; the scan must see all of it (DEBUG included).
+    # Libraries (botocore, urllib3) keep their levels: at DEBUG they print whole requests.
+    OWN_LOGGERS = ("tiktok_connector", "tiktok_local")
+
     def attach(self) -> None:
+        for name in self.OWN_LOGGERS:
+            own = logging.getLogger(name)
+            if id(own) not in self._seen:
+                self._seen.add(id(own))
+                previous = own.level
+                own.setLevel(logging.DEBUG)
+                self._undo.append(lambda own=own, previous=previous: own.setLevel(previous))
         loggers: list[logging.Logger] = [logging.getLogger()]
         loggers += [
             lg
