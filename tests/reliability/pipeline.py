@@ -355,10 +355,29 @@ class Pipeline:
     def emulator(self) -> Any:
         return self.stack.emulator
 
+    @property
+    def authorization_secret(self) -> str:
+        return f"{self.stack.names['authorizations_secret_prefix']}reliability"
+
+    def rotate_tokens(self) -> tuple[str, str]:
+        """Reconnect: new tokens in the authorization and event connection secrets, the way
+        the OAuth function (and an operator) re-store them. Returns the old tokens."""
+        secrets = self.stack.client("secretsmanager")
+        names = (self.authorization_secret, self.stack.names["default_connection_secret"])
+        old = []
+        for name in names:
+            value = json.loads(secrets.get_secret_value(SecretId=name)["SecretString"])
+            old.append(value["access_token"])
+            scope = [ADV] if name == self.authorization_secret else None
+            value["access_token"] = self.emulator.state.issue_token(advertiser_ids=scope)
+            self.scanner.add_secret(value["access_token"], "access token")
+            secrets.put_secret_value(SecretId=name, SecretString=json.dumps(value))
+        return old[0], old[1]
+
     def connect_advertiser(self) -> None:
         """Store an authorization the way the OAuth function leaves it (secret + index item)."""
         token = self.emulator.state.issue_token(advertiser_ids=[ADV])
-        secret = f"{self.stack.names['authorizations_secret_prefix']}reliability"
+        secret = self.authorization_secret
         self.stack.client("secretsmanager").create_secret(
             Name=secret, SecretString=json.dumps({"access_token": token, "advertiser_ids": [ADV]})
         )

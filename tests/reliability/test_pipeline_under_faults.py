@@ -132,3 +132,45 @@ def test_full_outage_then_recovery_completes_everything_exactly_once(
     problems = pipeline.verify(work, reports)
     assert not problems, "\n".join(problems)
     assert_no_leaks(pipeline, work, capsys)
+
+
+def test_tokens_revoked_after_a_reconnect_are_replaced_and_nothing_is_lost(
+    pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The ``revoke_token`` fault: an admin reconnects (new tokens stored), TikTok revokes the
+    old ones while work is in flight; each caller is refused once (40105), refetches the token
+    from Secrets Manager and carries on."""
+    work = build_workload("Revoked", pipeline.scanner, events=1000)
+    pipeline.plant_poison(work)
+    later_events = work.event_messages[10:]
+    work.event_messages = work.event_messages[:10]
+    first, *rest = work.steps
+    for step in first:
+        pipeline.drop(step)
+    pipeline.send_events(work)  # the callers now hold the old tokens in their caches
+    reports = pipeline.wait_reports([s.key for s in first], ROUND_TIMEOUT)
+    pipeline.snapshot_members(reports)
+    assert pipeline.stack.wait_idle(60)
+
+    old_advertiser_token, old_connection_token = pipeline.rotate_tokens()
+    for token in (old_advertiser_token, old_connection_token):
+        pipeline.emulator.faults.add("revoke_token", token=token)  # at the next call
+    work.event_messages = later_events
+    pipeline.send_events(work)
+    for steps in rest:
+        for step in steps:
+            pipeline.drop(step)
+        got = pipeline.wait_reports([s.key for s in steps], ROUND_TIMEOUT)
+        pipeline.snapshot_members(got)
+        reports.update(got)
+    assert pipeline.stack.wait_idle(120)
+
+    problems = pipeline.verify(work, reports)
+    assert not problems, "\n".join(problems)
+    for token in (old_advertiser_token, old_connection_token):
+        record = pipeline.emulator.state.token_record(token)
+        assert record is not None
+        assert record.revoked
+    refused = [r for r in pipeline.emulator.state.requests if r["code"] == 40105]
+    assert refused  # the old tokens were used and refused, then replaced
+    assert_no_leaks(pipeline, work, capsys)
