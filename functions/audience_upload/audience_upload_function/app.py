@@ -20,10 +20,11 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tiktok_connector import METRICS_NAMESPACE
 from tiktok_connector.audiences.upload import PoisonMessageError, RetryLaterError, default_uploader
 
 logger = Logger()
-metrics = Metrics()
+metrics = Metrics(namespace=METRICS_NAMESPACE)
 
 
 def new_processor() -> BatchProcessor:

@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tiktok_connector import METRICS_NAMESPACE
 from tiktok_connector.events.forwarder import (
     MessageNotForwarded,
     deadline_after,
@@ -27,7 +28,7 @@ from tiktok_connector.events.forwarder import (
 )
 
 logger = Logger()
-metrics = Metrics()
+metrics = Metrics(namespace=METRICS_NAMESPACE)
 
 
 def new_processor() -> BatchProcessor:

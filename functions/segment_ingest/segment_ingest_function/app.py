@@ -22,10 +22,11 @@ from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tiktok_connector import METRICS_NAMESPACE
 from tiktok_connector.segments.ingest import IngestResult, default_collaborators
 
 logger = Logger()
-metrics = Metrics()
+metrics = Metrics(namespace=METRICS_NAMESPACE)
 
 
 def _record_metrics(result: IngestResult) -> None:
