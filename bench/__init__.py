@@ -41,6 +41,33 @@ class Figure:
     def high(self) -> float | None:
         return max(self.runs) if self.runs else None
 
+    @classmethod
+    def against_floor(
+        cls,
+        name: str,
+        unit: str,
+        runs: list[float],
+        floor: list[float],
+        ratios: list[float],
+        *,
+        target: str,
+        share: float = 0.5,
+        note: str = "",
+    ) -> Figure:
+        """A rate measured in alternation with its floor; met when the median ratio >= ``share``."""
+        ratio = median(ratios)
+        return cls(
+            name=name,
+            value=median(runs),
+            unit=unit,
+            target=target,
+            baseline=median(floor),
+            ratio=ratio,
+            met=ratio >= share,
+            runs=runs,
+            note=note,
+        )
+
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["min"], data["max"] = self.low, self.high

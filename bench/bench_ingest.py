@@ -289,17 +289,14 @@ def figures(quick: bool) -> list[Figure]:
         runs, floor, ratios = interleaved_rates(
             _ingest_work(s3, key, size, n), _csv_sha256_floor(emails_path), repeat=repeat
         )
-        ratio = median(ratios)
         found.append(
-            Figure(
-                name="ingest: emails (read+parse+normalize+hash+dedupe+chunks)",
-                value=median(runs),
-                unit="rows/s",
-                baseline=median(floor),
-                ratio=ratio,
+            Figure.against_floor(
+                "ingest: emails (read+parse+normalize+hash+dedupe+chunks)",
+                "rows/s",
+                runs,
+                floor,
+                ratios,
                 target=">= 50% of the csv+sha256 floor",
-                met=ratio >= 0.5,
-                runs=runs,
                 note=(
                     f"{n:,} distinct emails ({size / 1e6:.1f} MB, one byte range); floor = "
                     "csv.reader + sha256(cell.encode()).hexdigest() over the same file, measured "
