@@ -83,7 +83,7 @@ class AudienceRegistry:
         """The entry under ``key`` (strongly consistent), or None."""
         item = self.dynamodb.get_item(
             TableName=self.table,
-            Key={"advertiser_id": {"S": advertiser_id}, "audience_key": {"S": key}},
+            Key=_key(advertiser_id, key),
             ConsistentRead=True,
         ).get("Item")
         return _entry(item) if item else None
@@ -135,7 +135,7 @@ class AudienceRegistry:
         """Record the created audience (only the claim's owner may)."""
         self.dynamodb.update_item(
             TableName=self.table,
-            Key={"advertiser_id": {"S": advertiser_id}, "audience_key": {"S": key}},
+            Key=_key(advertiser_id, key),
             UpdateExpression="SET #state = :ready, audience_id = :aid, updated_at = :now",
             ConditionExpression="owner_job_id = :job",
             ExpressionAttributeNames={"#state": "state"},
@@ -152,7 +152,7 @@ class AudienceRegistry:
         try:
             self.dynamodb.delete_item(
                 TableName=self.table,
-                Key={"advertiser_id": {"S": advertiser_id}, "audience_key": {"S": key}},
+                Key=_key(advertiser_id, key),
                 ConditionExpression="owner_job_id = :job AND #state = :creating",
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues={":job": {"S": job_id}, ":creating": {"S": "creating"}},
@@ -167,7 +167,7 @@ class AudienceRegistry:
         try:
             self.dynamodb.update_item(
                 TableName=self.table,
-                Key={"advertiser_id": {"S": advertiser_id}, "audience_key": {"S": key}},
+                Key=_key(advertiser_id, key),
                 UpdateExpression="SET lease_until = :zero",
                 ConditionExpression="owner_job_id = :job AND #state = :creating",
                 ExpressionAttributeNames={"#state": "state"},
@@ -185,7 +185,7 @@ class AudienceRegistry:
         """Remove an entry unconditionally (a staging entry after its audience took the name)."""
         self.dynamodb.delete_item(
             TableName=self.table,
-            Key={"advertiser_id": {"S": advertiser_id}, "audience_key": {"S": key}},
+            Key=_key(advertiser_id, key),
         )
 
     def point(
@@ -225,6 +225,11 @@ def _entry(item: dict[str, Any]) -> AudienceEntry:
         audience_id=s("audience_id") or None,
         claimed_at=float(item.get("updated_at", {}).get("N", "0")),
     )
+
+
+def _key(advertiser_id: str, key: str) -> dict[str, dict[str, str]]:
+    """The registry item's primary key."""
+    return {"advertiser_id": {"S": advertiser_id}, "audience_key": {"S": key}}
 
 
 def _num(value: float) -> str:
