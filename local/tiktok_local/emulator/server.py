@@ -367,7 +367,11 @@ class EmulatorServer:
                 return _json({"faults": []})
             if route == "/tokens" and request.method == "POST":
                 body = request.get_json(force=True, silent=True) or {}
-                token = self.state.issue_token(body.get("advertiser_ids"), body.get("scope"))
+                token = self.state.issue_token(
+                    body.get("advertiser_ids"),
+                    body.get("scope"),
+                    event_sources=body.get("event_sources"),
+                )
                 return _json({"access_token": token})
             if route == "/reset" and request.method == "POST":
                 self.reset()
