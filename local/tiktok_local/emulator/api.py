@@ -88,6 +88,7 @@ Handler = Callable[[Request], dict[str, Any]]
 
 
 def has_scope(granted: list[int], needed: int) -> bool:
+    # contract: OA-06 (a parent grants its children)
     return needed in granted or SCOPE_PARENTS.get(needed) in granted
 
 
@@ -197,6 +198,7 @@ class Api:
 
     # ------------------------------------------------------------------ OAuth
     def oauth_access_token(self, request: Request) -> dict[str, Any]:
+        # contract: OA-03, OA-04, OA-05
         body = self.json_body(request)
         check_fields(
             body, required={"app_id", "secret", "auth_code"}, optional={"return_advertiser_ids"}
@@ -217,6 +219,7 @@ class Api:
         }
 
     def oauth_advertiser_get(self, request: Request) -> dict[str, Any]:
+        # contract: OA-09
         app_id, secret = request.args.get("app_id"), request.args.get("secret")
         if not app_id or not secret:
             raise ApiError(PARAM, "app_id and secret are required query parameters")
@@ -230,6 +233,7 @@ class Api:
         }
 
     def oauth_revoke_token(self, request: Request) -> dict[str, Any]:
+        # contract: OA-08, OA-10
         body = self.json_body(request)
         check_fields(body, required={"app_id", "secret", "access_token"})
         self.check_app(body["app_id"], body["secret"])
@@ -634,6 +638,7 @@ class Api:
         record = self.authenticate(request)
         self.authorize(record, SCOPE_REPORT_CONVERSION_EVENT)  # contract: OA-07
         body = self.json_body(request)
+        # contract: EV-01
         check_fields(
             body,
             required={"event_source", "event_source_id", "data"},
@@ -654,7 +659,7 @@ class Api:
         data = body["data"]
         if not isinstance(data, list):
             raise ApiError(PARAM, "data must be an array of events")
-        if not 1 <= len(data) <= self.config.events_max:
+        if not 1 <= len(data) <= self.config.events_max:  # contract: EV-02
             raise ApiError(
                 BATCH_SIZE, f"data must hold 1-{self.config.events_max} events, got {len(data)}"
             )
@@ -680,7 +685,7 @@ class Api:
         batch = body["batch"]
         if not isinstance(batch, list):
             raise ApiError(PARAM, "batch must be an array")
-        if not 1 <= len(batch) <= self.config.pixel_batch_max:
+        if not 1 <= len(batch) <= self.config.pixel_batch_max:  # contract: EV-21
             raise ApiError(
                 BATCH_SIZE,
                 f"batch must hold 1-{self.config.pixel_batch_max} events, got {len(batch)}",
@@ -734,6 +739,7 @@ class Api:
 
     @staticmethod
     def _partner_name(body: dict[str, Any]) -> str | None:
+        # contract: EV-23
         partner = body.get("partner_name")
         if partner is not None and (not isinstance(partner, str) or not partner.strip()):
             raise ApiError(PARTNER_NAME, "partner_name must be a non-empty string")

@@ -371,6 +371,7 @@ def parse_customer_file(content: bytes, calculate_type: str) -> tuple[list[tuple
 
 # --------------------------------------------------------------------------- events 2.0
 def _hashed_values(value: object, where: str) -> None:
+    # contract: EV-06, EV-07, EV-08, EV-09 (SHA-256 hex, string or array; raw PII is 40062)
     values = value if isinstance(value, list) else [value]
     if not isinstance(value, list | str):
         raise ApiError(PARAM, f"{where} must be a string or an array of strings")
@@ -416,7 +417,7 @@ def validate_user(user: object, source: str, where: str) -> None:
                 raise ApiError(PII_NOT_HASHED, f"{where}.{name} must be a SHA-256 hex hash")
     for name in ("idfa", "gaid"):
         if name in user:
-            # Events 2.0 defines mobile ad ids for app events only (reference §5.3).
+            # Events 2.0 defines mobile ad ids for app events only. contract: EV-12
             if source != "app":
                 raise ApiError(PARAM, f"{where}.{name} is only allowed on app events")
             _maid(user[name], f"{where}.{name}")
@@ -428,6 +429,7 @@ def validate_user(user: object, source: str, where: str) -> None:
 
 
 def validate_properties(props: object, where: str) -> None:
+    # contract: EV-13, EV-14
     props = _object(props, where)
     contents = props.get("contents")
     if contents is not None:
@@ -471,25 +473,26 @@ def validate_event(event: object, source: str, index: int) -> None:
     # Offline event sets take standard events only (reference §5.2). The reference also calls CRM
     # events custom-only, but its own standard list is unsettled (§5.5, open question 5), so CRM
     # names are not policed here; CRM is held to its required ``lead`` instead.
+    # contract: EV-18, EV-19
     if source == "offline" and name not in STANDARD_EVENTS:
         raise ApiError(PARAM, f"{where}.event: offline events must be standard events")
-    event_time = event["event_time"]
+    event_time = event["event_time"]  # contract: EV-04
     if not is_int(event_time):
         raise ApiError(PARAM, f"{where}.event_time must be an integer (Unix seconds)")
     if event_time <= 0 or event_time >= MAX_EVENT_TIME_SECONDS:
         raise ApiError(
             PARAM, f"{where}.event_time must be Unix seconds (this looks like milliseconds)"
         )
-    if "event_id" in event and not isinstance(event["event_id"], str):
+    if "event_id" in event and not isinstance(event["event_id"], str):  # contract: EV-05
         raise ApiError(PARAM, f"{where}.event_id must be a string")
     if "user" in event:
         validate_user(event["user"], source, f"{where}.user")
     if "properties" in event:
         validate_properties(event["properties"], f"{where}.properties")
-    if "limited_data_use" in event and not isinstance(event["limited_data_use"], bool):
+    if "limited_data_use" in event and not isinstance(event["limited_data_use"], bool):  # EV-15
         raise ApiError(PARAM, f"{where}.limited_data_use must be a boolean")
     page = event.get("page")
-    if source == "web":
+    if source == "web":  # contract: EV-10
         if page is None:
             raise ApiError(PARAM, f"{where}.page.url is required for web events")
         page = _object(page, f"{where}.page")
@@ -517,7 +520,7 @@ def validate_event(event: object, source: str, index: int) -> None:
             )
     elif app is not None:
         raise ApiError(PARAM, f"{where}.app is only allowed on app events")
-    if "ad" in event:
+    if "ad" in event:  # contract: EV-17
         ad = _object(event["ad"], f"{where}.ad")
         check_fields(ad, required=set(), optional=AD_FIELDS, where=f"{where}.ad")
         for flag in ("is_retargeting", "attributed"):
@@ -565,6 +568,7 @@ def validate_pixel_item(item: object, index: int) -> None:
 
 
 def validate_pixel_event(item: object, where: str) -> None:
+    # contract: EV-22
     """One Events 1.0 event: a ``/pixel/batch/`` item, or a ``/pixel/track/`` body (``where`` "")."""
     item = _object(item, where or "request body")
     at = f"{where}." if where else ""

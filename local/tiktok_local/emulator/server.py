@@ -289,6 +289,7 @@ class EmulatorServer:
 
     # ------------------------------------------------------------------ consent page
     def _consent(self, request: Request) -> Response:
+        # contract: OA-01, OA-02
         request_id = self.state.new_request_id()
         if request.method not in ("GET", "POST"):
             self._log(request, 405, None, request_id)

@@ -250,6 +250,7 @@ class EmulatorState:
             record = self._auth_codes.get(code)
             if record is None or record.used:
                 return None
+            # contract: OA-03 (1 h, single use)
             if self.now() - record.issued_at > self.config.auth_code_ttl_seconds:
                 return None
             record.used = True

@@ -59,9 +59,7 @@ def test_an_sdk_batch_reaches_tiktok_with_its_customer_id(world: World) -> None:
     body = sdk.batch([sdk.session_start(), sdk.purchase(1), sdk.screen("Home")])
     assert failures(world.invoke([world.record(body)])) == set()
     [received] = world.emu.state.events
-    assert received["event"]["user"]["external_id"] == [sha("cust-42")] or received["event"][
-        "user"
-    ]["external_id"] == sha("cust-42")
+    assert received["event"]["user"]["external_id"] == sha("cust-42")
     assert received["event"]["event_id"] == "6004677780660780001"
 
 
@@ -72,7 +70,8 @@ def test_an_unsupported_currency_no_longer_sinks_the_request(world: World) -> No
     assert failures(world.invoke([world.record(sdk.batch(events))])) == set()
     received = {r["event"]["event_id"]: r["event"]["properties"] for r in world.emu.state.events}
     first, second = received["6004677780660780001"], received["6004677780660780002"]
-    assert "currency" not in first and "value" not in first
+    assert "currency" not in first
+    assert "value" not in first
     assert second["currency"] == "USD"
 
 
@@ -205,5 +204,5 @@ def test_the_forwarder_rereads_connections_within_a_minute_by_default() -> None:
     from tiktok_connector.events.settings import ForwarderSettings
 
     assert ForwarderSettings().connections_max_age <= 60
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="less than or equal to 60"):
         ForwarderSettings(connections_max_age=300)

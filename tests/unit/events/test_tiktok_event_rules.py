@@ -74,7 +74,8 @@ def test_test_coded_legacy_events_go_one_by_one_to_pixel_track(fake: FakeTikTok)
         assert body["pixel_code"] == PIXEL
         assert body["test_event_code"] == "TEST42"
         assert body["event"] == "PlaceAnOrder"
-        assert "batch" not in body and "type" not in body
+        assert "batch" not in body
+        assert "type" not in body
         assert body["context"]["page"]["url"] == sdk.URL
 
 
@@ -173,4 +174,5 @@ def test_an_unreadable_phone_is_logged_with_its_reason_and_no_digits(
     assert line.phone_region == "FR"  # type: ignore[attr-defined]
     assert line.message_id == "m-phone"  # type: ignore[attr-defined]
     dumped = " ".join(json.dumps(r.__dict__, default=str) for r in caplog.records)
-    assert "12 34" not in dumped and "1234" not in dumped
+    assert "12 34" not in dumped
+    assert "1234" not in dumped

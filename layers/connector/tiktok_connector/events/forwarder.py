@@ -77,8 +77,8 @@ from tiktok_connector.tiktok import (
 EVENTS_PATH = "event/track"
 PIXEL_BATCH_PATH = "pixel/batch"
 PIXEL_TRACK_PATH = "pixel/track"
-MAX_EVENTS_PER_REQUEST = 1_000
-MAX_PIXEL_BATCH = 50
+MAX_EVENTS_PER_REQUEST = 1_000  # contract: EV-02
+MAX_PIXEL_BATCH = 50  # contract: EV-21
 # Stop starting new requests this long before the Lambda deadline (time to answer SQS).
 DEADLINE_MARGIN_SECONDS = 2.0
 # Per-event drop logs per invocation; beyond this only the counts are logged.

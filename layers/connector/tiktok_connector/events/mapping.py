@@ -65,7 +65,7 @@ EVENT_PROPERTIES: Mapping[str, frozenset[str]] = {
 }
 _CONTENT_FIELDS = ("content_id", "content_name", "content_category", "price", "quantity")
 
-# Offline event sets take standard events only (reference §5.2, §5.5 old and new lists).
+# Offline event sets take standard events only. contract: EV-18, EV-19
 STANDARD_EVENTS = frozenset(
     {
         "AddPaymentInfo",
@@ -141,7 +141,7 @@ SUPPORTED_CURRENCIES = frozenset(_CURRENCY_LIST.split())
 _REGION_ALIASES = {"UK": "GB"}
 # http(s)://, then a host (not a slash), and no whitespace anywhere.
 _HTTP_URL = re.compile(r"[hH][tT][tT][pP][sS]?://[^\s/]\S*").fullmatch
-# event_time above this is milliseconds, not seconds (the emulator and TikTok agree).
+# event_time above this is milliseconds, not seconds. contract: EV-04
 MAX_EVENT_TIME_SECONDS = 100_000_000_000
 
 
