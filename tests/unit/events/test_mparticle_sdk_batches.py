@@ -11,6 +11,8 @@ from typing import Any
 
 import mparticle
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from tests import mparticle_sdk as sdk
@@ -151,3 +153,23 @@ def test_every_user_identities_field_of_the_python_sdk_is_a_known_identity_type(
 def test_an_unknown_identity_type_setting_is_refused_with_the_known_ones() -> None:
     with pytest.raises(ValidationError, match="unknown mParticle identity type 'customer_number'"):
         connection(external_identity_type="customer_number")
+
+
+@given(st.text(max_size=30))
+def test_canonical_identity_type_is_idempotent_and_never_raises(name: str) -> None:
+    once = canonical_identity_type(name)
+    assert canonical_identity_type(once) == once
+
+
+@given(
+    st.integers(min_value=2, max_value=10),
+    st.sampled_from(["other{n}", "other_{n}", "Other {n}", "OTHER-ID-{n}", "other_id_{n}"]),
+)
+def test_every_spelling_of_other_n_is_other_id_n(n: int, spelling: str) -> None:
+    assert canonical_identity_type(spelling.format(n=n)) == f"other_id_{n}"
+
+
+def test_canonical_names_map_to_themselves() -> None:
+    assert {
+        canonical_identity_type(t) for t in MPARTICLE_IDENTITY_TYPES
+    } == MPARTICLE_IDENTITY_TYPES
