@@ -306,6 +306,8 @@ class LocalStack:
             model.overrides["TIKTOK_AUTH_URL"] = tiktok_auth
         if http_front_url:
             model.overrides["OAUTH_REDIRECT_URI"] = f"{http_front_url}/oauth/callback"
+        # Connection settings changes apply within seconds locally (a minute deployed).
+        model.overrides["CONNECTIONS_MAX_AGE"] = "5"
         union: dict[str, str] = {}
         for spec in functions:
             env = model.function_environment(spec)

@@ -476,19 +476,33 @@ class Pipeline:
                 self.members_seen[key] = self.emulator.state.audience_hashes(audience_id)
 
     # -- checking ----------------------------------------------------------------------------
-    def queue_bodies(self, name: str) -> list[str]:
-        """Every message on a queue, read without consuming (visibility 0)."""
+    def queue_bodies(self, name: str, *, by_original: bool = False) -> list[str]:
+        """Every message on a queue, read without consuming (visibility 0).
+
+        ``by_original``: copies of one source message count once. The event forwarder moves an
+        undeliverable message to the events DLQ itself; an invocation that dies after the move is
+        retried and moves it again, so a DLQ may hold copies, all with the source message's id in
+        ``original_message_id`` (a redrive de-duplicates on it).
+        """
         sqs = self.stack.client("sqs")
         url = self.stack.names[name]
         bodies: dict[str, str] = {}
         for _ in range(20):
             got = sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30, WaitTimeSeconds=0
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=30,
+                WaitTimeSeconds=0,
+                MessageAttributeNames=["All"],
             ).get("Messages", [])
             if not got:
                 break
             for message in got:
-                bodies[message["MessageId"]] = message["Body"]
+                original = message.get("MessageAttributes", {}).get("original_message_id")
+                key = message["MessageId"]
+                if by_original and original is not None:
+                    key = original["StringValue"]
+                bodies[key] = message["Body"]
         return list(bodies.values())
 
     def depth(self, name: str) -> int:
@@ -635,7 +649,7 @@ class Pipeline:
             "ranges_dlq_url",
             "ingest_failures_queue_url",
         ):
-            bodies = sorted(self.queue_bodies(dlq))
+            bodies = sorted(self.queue_bodies(dlq, by_original=True))
             planted = sorted(work.poison.get(dlq, []))
             if bodies != planted:
                 problems.append(f"{dlq}: holds {len(bodies)} messages, planted {len(planted)}")

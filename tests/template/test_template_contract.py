@@ -485,6 +485,8 @@ ENVIRONMENT = {
         "CONNECTIONS_SECRET_PREFIX",
         "TIKTOK_API_BASE_URL",
         "DEFAULT_PHONE_REGION",
+        "CONNECTIONS_MAX_AGE",
+        "EVENTS_DLQ_URL",
     },
     "OAuthFunction": {
         "OAUTH_TABLE",

@@ -33,6 +33,7 @@ from tiktok_local.emulator.rules import (
     PARTNER_NAME,
     PERMISSION,
     PII_NOT_HASHED,
+    PIXEL_TRACK_FIELDS,
     SHA256_RE,
     TOKEN_EMPTY,
     TOKEN_INVALID,
@@ -48,6 +49,7 @@ from tiktok_local.emulator.rules import (
     require_str,
     require_str_list,
     validate_event,
+    validate_pixel_event,
     validate_pixel_item,
 )
 from tiktok_local.emulator.state import (
@@ -64,7 +66,18 @@ from tiktok_local.emulator.state import (
 SCOPE_READ_AUDIENCES = 30
 SCOPE_WRITE_AUDIENCES = 31
 SCOPE_MEASUREMENT = 5
-SCOPE_PARENTS = {30: 3, 31: 3, 32: 3}
+# contract: OA-07 (Measurement's children: each events endpoint needs its own child scope)
+SCOPE_REPORT_APP_EVENT = 50
+SCOPE_REPORT_PIXEL_EVENT = 51
+SCOPE_REPORT_CONVERSION_EVENT = 7224195155857866754
+SCOPE_PARENTS = {
+    30: 3,
+    31: 3,
+    32: 3,
+    SCOPE_REPORT_APP_EVENT: SCOPE_MEASUREMENT,
+    SCOPE_REPORT_PIXEL_EVENT: SCOPE_MEASUREMENT,
+    SCOPE_REPORT_CONVERSION_EVENT: SCOPE_MEASUREMENT,
+}
 
 SEGMENT_NAME_MAX = 70  # longer names are cut to 67 chars + "..." (reference §4.1)
 AUDIENCE_NAME_MAX = 128  # customer-file audience names (reference §3.3)
@@ -75,6 +88,7 @@ Handler = Callable[[Request], dict[str, Any]]
 
 
 def has_scope(granted: list[int], needed: int) -> bool:
+    # contract: OA-06 (a parent grants its children)
     return needed in granted or SCOPE_PARENTS.get(needed) in granted
 
 
@@ -106,6 +120,7 @@ class Api:
             "/segment/mapping/": ("POST", self.segment_mapping),
             "/event/track/": ("POST", self.event_track),
             "/pixel/batch/": ("POST", self.pixel_batch),
+            "/pixel/track/": ("POST", self.pixel_track),
         }
 
     @staticmethod
@@ -139,6 +154,20 @@ class Api:
                     f"No permission to operate advertiser {advertiser_id} with this access token.",
                 )
 
+    def reach_event_source(self, record: TokenRecord, source_id: str) -> None:
+        """40001 unless the token may report to ``source_id`` (contract: EV-03)."""
+        if record.event_sources is not None:
+            reachable = source_id in record.event_sources
+        else:
+            reachable = self.config.event_source_owner(source_id) in record.advertiser_ids
+        if not reachable:
+            # contract: EV-03 (TikTok's wording, as peers' recorded answers show it)
+            raise ApiError(
+                PERMISSION,
+                f"No permission to operate pixel code: {source_id}. "
+                "You must be an admin or operator of this advertiser account.",
+            )
+
     def check_app(self, app_id: object, secret: object) -> None:
         if not isinstance(app_id, str) or not isinstance(secret, str):
             raise ApiError(PARAM, "app_id and secret must be strings")
@@ -169,6 +198,7 @@ class Api:
 
     # ------------------------------------------------------------------ OAuth
     def oauth_access_token(self, request: Request) -> dict[str, Any]:
+        # contract: OA-03, OA-04, OA-05
         body = self.json_body(request)
         check_fields(
             body, required={"app_id", "secret", "auth_code"}, optional={"return_advertiser_ids"}
@@ -189,6 +219,7 @@ class Api:
         }
 
     def oauth_advertiser_get(self, request: Request) -> dict[str, Any]:
+        # contract: OA-09
         app_id, secret = request.args.get("app_id"), request.args.get("secret")
         if not app_id or not secret:
             raise ApiError(PARAM, "app_id and secret are required query parameters")
@@ -202,6 +233,7 @@ class Api:
         }
 
     def oauth_revoke_token(self, request: Request) -> dict[str, Any]:
+        # contract: OA-08, OA-10
         body = self.json_body(request)
         check_fields(body, required={"app_id", "secret", "access_token"})
         self.check_app(body["app_id"], body["secret"])
@@ -604,8 +636,9 @@ class Api:
     # ------------------------------------------------------------------ events
     def event_track(self, request: Request) -> dict[str, Any]:
         record = self.authenticate(request)
-        self.authorize(record, SCOPE_MEASUREMENT)
+        self.authorize(record, SCOPE_REPORT_CONVERSION_EVENT)  # contract: OA-07
         body = self.json_body(request)
+        # contract: EV-01
         check_fields(
             body,
             required={"event_source", "event_source_id", "data"},
@@ -620,14 +653,13 @@ class Api:
             raise ApiError(
                 PARAM, f"event_source_id {source_id} is not a registered {source} event source"
             )
+        self.reach_event_source(record, source_id)
         test_code = optional_str(body, "test_event_code")
-        partner = body.get("partner_name")
-        if partner is not None and (not isinstance(partner, str) or not partner.strip()):
-            raise ApiError(PARTNER_NAME, "partner_name must be a non-empty string")
+        partner = self._partner_name(body)
         data = body["data"]
         if not isinstance(data, list):
             raise ApiError(PARAM, "data must be an array of events")
-        if not 1 <= len(data) <= self.config.events_max:
+        if not 1 <= len(data) <= self.config.events_max:  # contract: EV-02
             raise ApiError(
                 BATCH_SIZE, f"data must hold 1-{self.config.events_max} events, got {len(data)}"
             )
@@ -644,22 +676,16 @@ class Api:
 
     def pixel_batch(self, request: Request) -> dict[str, Any]:
         record = self.authenticate(request)
-        self.authorize(record, SCOPE_MEASUREMENT)
+        self.authorize(record, SCOPE_REPORT_PIXEL_EVENT)  # contract: OA-07
         body = self.json_body(request)
-        check_fields(
-            body, required={"pixel_code", "batch"}, optional={"partner_name", "test_event_code"}
-        )
-        pixel_code = require_str(body, "pixel_code")
-        if self.config.event_sources.get(pixel_code) != "web":
-            raise ApiError(PARAM, f"pixel_code {pixel_code} is not a registered pixel")
-        test_code = optional_str(body, "test_event_code")
-        partner = body.get("partner_name")
-        if partner is not None and (not isinstance(partner, str) or not partner.strip()):
-            raise ApiError(PARTNER_NAME, "partner_name must be a non-empty string")
+        # contract: EV-21 (no test_event_code on /pixel/batch/: an unknown field, 40002)
+        check_fields(body, required={"pixel_code", "batch"}, optional={"partner_name"})
+        pixel_code = self._pixel_code(record, body)
+        partner = self._partner_name(body)
         batch = body["batch"]
         if not isinstance(batch, list):
             raise ApiError(PARAM, "batch must be an array")
-        if not 1 <= len(batch) <= self.config.pixel_batch_max:
+        if not 1 <= len(batch) <= self.config.pixel_batch_max:  # contract: EV-21
             raise ApiError(
                 BATCH_SIZE,
                 f"batch must hold 1-{self.config.pixel_batch_max} events, got {len(batch)}",
@@ -669,8 +695,52 @@ class Api:
         now = self.state.now()
         self.state.record_events(
             [
-                ReceivedEvent("pixel/batch", "web", pixel_code, test_code, partner, item, now)
+                ReceivedEvent("pixel/batch", "web", pixel_code, None, partner, item, now)
                 for item in batch
             ]
         )
         return {}
+
+    def pixel_track(self, request: Request) -> dict[str, Any]:
+        """One legacy pixel event; the one Events 1.0 call that takes ``test_event_code``."""
+        record = self.authenticate(request)
+        self.authorize(record, SCOPE_REPORT_PIXEL_EVENT)  # contract: OA-07
+        body = self.json_body(request)
+        # contract: EV-20, EV-21
+        check_fields(
+            body,
+            required={"pixel_code", "event"},
+            optional=PIXEL_TRACK_FIELDS,
+        )
+        pixel_code = self._pixel_code(record, body)
+        partner = self._partner_name(body)
+        test_code = optional_str(body, "test_event_code")
+        item = {"type": "track"} | {
+            k: v
+            for k, v in body.items()
+            if k not in ("pixel_code", "partner_name", "test_event_code")
+        }
+        validate_pixel_event(item, "")
+        self.state.record_events(
+            [
+                ReceivedEvent(
+                    "pixel/track", "web", pixel_code, test_code, partner, item, self.state.now()
+                )
+            ]
+        )
+        return {}
+
+    def _pixel_code(self, record: TokenRecord, body: dict[str, Any]) -> str:
+        pixel_code = require_str(body, "pixel_code")
+        if self.config.event_sources.get(pixel_code) != "web":
+            raise ApiError(PARAM, f"pixel_code {pixel_code} is not a registered pixel")
+        self.reach_event_source(record, pixel_code)
+        return pixel_code
+
+    @staticmethod
+    def _partner_name(body: dict[str, Any]) -> str | None:
+        # contract: EV-23
+        partner = body.get("partner_name")
+        if partner is not None and (not isinstance(partner, str) or not partner.strip()):
+            raise ApiError(PARTNER_NAME, "partner_name must be a non-empty string")
+        return partner

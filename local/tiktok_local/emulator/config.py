@@ -31,6 +31,13 @@ def _default_event_sources() -> dict[str, str]:
     }
 
 
+def _default_event_source_owners() -> dict[str, str]:
+    # event_source_id -> the advertiser that owns it. A token reaches an event source when it was
+    # authorized for its owner (or issued for that source in Events Manager).
+    # contract: EV-03
+    return dict.fromkeys(_default_event_sources(), "7100000000000000001")
+
+
 def _default_qps() -> dict[str, float | None]:
     # Basic tier (reference §2.3): 10 QPS for ordinary endpoints, 1,000 for the events endpoints
     # at every tier, 10,000 for the Streaming (segment mapping) API.
@@ -57,6 +64,9 @@ class EmulatorConfig:
     counts "app-level QPS for the endpoint" (reference §2.2, 40100); ``"group"`` shares one
     window across the group.
 
+    ``event_source_owners``: event source id -> owning advertiser id. A source missing here
+    belongs to the first advertiser of ``advertisers``.
+
     ``clock``: wall-clock source (seconds); tests pass a frozen clock and move it with
     ``state.advance_time``. Auth-code expiry and QPS windows both read it.
     """
@@ -69,6 +79,7 @@ class EmulatorConfig:
     advertisers: dict[str, str] = field(default_factory=_default_advertisers)
     granted_scopes: list[int] = field(default_factory=lambda: [3, 30, 31, 5])
     event_sources: dict[str, str] = field(default_factory=_default_event_sources)
+    event_source_owners: dict[str, str] = field(default_factory=_default_event_source_owners)
     qps: dict[str, float | None] = field(default_factory=_default_qps)
     qps_scope: str = "endpoint"
     max_mapping_rows: int = 10_000
@@ -79,6 +90,13 @@ class EmulatorConfig:
     auth_code_ttl_seconds: float = 3600.0
     seed: int = 0
     clock: Callable[[], float] | None = None
+
+    def event_source_owner(self, source_id: str) -> str | None:
+        """The advertiser that owns event source ``source_id`` (None when there is none)."""
+        owner = self.event_source_owners.get(source_id)
+        if owner is not None:
+            return owner
+        return next(iter(self.advertisers), None)
 
     def redirect_uri_allowed(self, uri: str) -> bool:
         """True when ``uri`` is one of the app's registered redirect URLs."""

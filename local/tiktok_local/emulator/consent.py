@@ -11,7 +11,10 @@ SCOPE_NAMES = {
     30: "Read Custom Audiences",
     31: "Create & Update Custom Audiences",
     32: "Share Custom Audiences",
-    5: "Measurement (Report Conversion Events)",
+    5: "Measurement",
+    50: "Report App Event",
+    51: "Report Pixel Event",
+    7224195155857866754: "Report Conversion Event",
 }
 
 _PAGE = """<!DOCTYPE html>

@@ -56,7 +56,18 @@ class ApiError(Exception):
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
 MD5_RE = re.compile(r"[0-9a-f]{32}")
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-CURRENCY_RE = re.compile(r"[A-Z]{3}")
+# The currencies TikTok lists as supported for event ``properties.currency`` (SDK
+# PixelProperties.md; the translated portal page for /event/track/ gives the same list).
+# contract: EV-13
+_CURRENCY_LIST = (
+    "AED ARS AUD BDT BHD BIF BOB BRL CAD CHF CLP CNY COP CRC CZK DKK DZD EGP EUR GBP GTQ "
+    "HKD HNL HUF IDR ILS INR ISK JPY KES KHR KRW KWD KZT MAD MOP MXN MYR NGN NIO NOK NZD "
+    "OMR PEN PHP PKR PLN PYG QAR RON RUB SAR SEK SGD THB TRY TWD UAH USD VES VND ZAR"
+)
+SUPPORTED_CURRENCIES = frozenset(_CURRENCY_LIST.split())
+# An app event's app.app_id: the App Store numeric id (iOS) or the Android package name.
+# contract: EV-16
+APP_ID_RE = re.compile(r"[0-9]+|[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+")
 
 # Customer-file encryption types (reference §3.2). MAID_* are upload aliases of FIRST_*.
 CALCULATE_TYPES = {
@@ -360,6 +371,7 @@ def parse_customer_file(content: bytes, calculate_type: str) -> tuple[list[tuple
 
 # --------------------------------------------------------------------------- events 2.0
 def _hashed_values(value: object, where: str) -> None:
+    # contract: EV-06, EV-07, EV-08, EV-09 (SHA-256 hex, string or array; raw PII is 40062)
     values = value if isinstance(value, list) else [value]
     if not isinstance(value, list | str):
         raise ApiError(PARAM, f"{where} must be a string or an array of strings")
@@ -405,7 +417,7 @@ def validate_user(user: object, source: str, where: str) -> None:
                 raise ApiError(PII_NOT_HASHED, f"{where}.{name} must be a SHA-256 hex hash")
     for name in ("idfa", "gaid"):
         if name in user:
-            # Events 2.0 defines mobile ad ids for app events only (reference §5.3).
+            # Events 2.0 defines mobile ad ids for app events only. contract: EV-12
             if source != "app":
                 raise ApiError(PARAM, f"{where}.{name} is only allowed on app events")
             _maid(user[name], f"{where}.{name}")
@@ -417,6 +429,7 @@ def validate_user(user: object, source: str, where: str) -> None:
 
 
 def validate_properties(props: object, where: str) -> None:
+    # contract: EV-13, EV-14
     props = _object(props, where)
     contents = props.get("contents")
     if contents is not None:
@@ -440,9 +453,10 @@ def validate_properties(props: object, where: str) -> None:
     if "num_items" in props and not is_int(props["num_items"]):
         raise ApiError(PARAM, f"{where}.num_items must be an integer")
     if "currency" in props and not (
-        isinstance(props["currency"], str) and CURRENCY_RE.fullmatch(props["currency"])
+        isinstance(props["currency"], str) and props["currency"] in SUPPORTED_CURRENCIES
     ):
-        raise ApiError(PARAM, f"{where}.currency must be an ISO-4217 code such as USD")
+        # contract: EV-13
+        raise ApiError(PARAM, f"{where}.currency is not one of TikTok's supported currencies")
     if "content_type" in props and props["content_type"] not in ("product", "product_group"):
         raise ApiError(PARAM, f"{where}.content_type must be product or product_group")
     _string_fields(props, ("order_id", "search_string", "description", "shop_id", "query"), where)
@@ -459,25 +473,26 @@ def validate_event(event: object, source: str, index: int) -> None:
     # Offline event sets take standard events only (reference §5.2). The reference also calls CRM
     # events custom-only, but its own standard list is unsettled (§5.5, open question 5), so CRM
     # names are not policed here; CRM is held to its required ``lead`` instead.
+    # contract: EV-18, EV-19
     if source == "offline" and name not in STANDARD_EVENTS:
         raise ApiError(PARAM, f"{where}.event: offline events must be standard events")
-    event_time = event["event_time"]
+    event_time = event["event_time"]  # contract: EV-04
     if not is_int(event_time):
         raise ApiError(PARAM, f"{where}.event_time must be an integer (Unix seconds)")
     if event_time <= 0 or event_time >= MAX_EVENT_TIME_SECONDS:
         raise ApiError(
             PARAM, f"{where}.event_time must be Unix seconds (this looks like milliseconds)"
         )
-    if "event_id" in event and not isinstance(event["event_id"], str):
+    if "event_id" in event and not isinstance(event["event_id"], str):  # contract: EV-05
         raise ApiError(PARAM, f"{where}.event_id must be a string")
     if "user" in event:
         validate_user(event["user"], source, f"{where}.user")
     if "properties" in event:
         validate_properties(event["properties"], f"{where}.properties")
-    if "limited_data_use" in event and not isinstance(event["limited_data_use"], bool):
+    if "limited_data_use" in event and not isinstance(event["limited_data_use"], bool):  # EV-15
         raise ApiError(PARAM, f"{where}.limited_data_use must be a boolean")
     page = event.get("page")
-    if source == "web":
+    if source == "web":  # contract: EV-10
         if page is None:
             raise ApiError(PARAM, f"{where}.page.url is required for web events")
         page = _object(page, f"{where}.page")
@@ -497,9 +512,15 @@ def validate_event(event: object, source: str, index: int) -> None:
             app, required={"app_id"}, optional={"app_name", "app_version"}, where=f"{where}.app"
         )
         _string_fields(app, ("app_id", "app_name", "app_version"), f"{where}.app")
+        if not APP_ID_RE.fullmatch(app["app_id"]):
+            # contract: EV-16
+            raise ApiError(
+                PARAM,
+                f"{where}.app.app_id must be the App Store numeric id (iOS) or the package name",
+            )
     elif app is not None:
         raise ApiError(PARAM, f"{where}.app is only allowed on app events")
-    if "ad" in event:
+    if "ad" in event:  # contract: EV-17
         ad = _object(event["ad"], f"{where}.ad")
         check_fields(ad, required=set(), optional=AD_FIELDS, where=f"{where}.ad")
         for flag in ("is_retargeting", "attributed"):
@@ -523,6 +544,12 @@ def validate_event(event: object, source: str, index: int) -> None:
 PIXEL_ITEM_FIELDS = {"type", "event", "event_id", "timestamp", "context", "properties"}
 PIXEL_CONTEXT_FIELDS = {"ad", "page", "user", "ip", "user_agent", "locale", "library"}
 PIXEL_USER_FIELDS = {"external_id", "email", "phone_number", "ttp"}
+# /pixel/track/ takes one event's fields at the top level, plus test_event_code (contract: EV-20).
+PIXEL_TRACK_FIELDS = (PIXEL_ITEM_FIELDS - {"type"}) | {
+    "pixel_code",
+    "partner_name",
+    "test_event_code",
+}
 
 
 def parse_iso8601(value: object) -> bool:
@@ -537,47 +564,51 @@ def parse_iso8601(value: object) -> bool:
 
 def validate_pixel_item(item: object, index: int) -> None:
     """One legacy ``/pixel/batch/`` item (reference §5.7)."""
-    where = f"batch[{index}]"
-    item = _object(item, where)
+    validate_pixel_event(item, f"batch[{index}]")
+
+
+def validate_pixel_event(item: object, where: str) -> None:
+    # contract: EV-22
+    """One Events 1.0 event: a ``/pixel/batch/`` item, or a ``/pixel/track/`` body (``where`` "")."""
+    item = _object(item, where or "request body")
+    at = f"{where}." if where else ""
     check_fields(item, required={"type", "event"}, optional=PIXEL_ITEM_FIELDS, where=where)
     if item["type"] != "track":
-        raise ApiError(PARAM, f'{where}.type must be "track"')
+        raise ApiError(PARAM, f'{at}type must be "track"')
     if not isinstance(item["event"], str) or not item["event"].strip():
-        raise ApiError(PARAM, f"{where}.event must be a non-empty string")
+        raise ApiError(PARAM, f"{at}event must be a non-empty string")
     if "event_id" in item and not isinstance(item["event_id"], str):
-        raise ApiError(PARAM, f"{where}.event_id must be a string")
+        raise ApiError(PARAM, f"{at}event_id must be a string")
     if "timestamp" in item and not parse_iso8601(item["timestamp"]):
-        raise ApiError(PARAM, f"{where}.timestamp must be an ISO-8601 string")
+        raise ApiError(PARAM, f"{at}timestamp must be an ISO-8601 string")
     context = item.get("context")
     if context is not None:
-        context = _object(context, f"{where}.context")
-        check_fields(
-            context, required=set(), optional=PIXEL_CONTEXT_FIELDS, where=f"{where}.context"
-        )
-        _string_fields(context, ("ip", "user_agent", "locale"), f"{where}.context")
+        context = _object(context, f"{at}context")
+        check_fields(context, required=set(), optional=PIXEL_CONTEXT_FIELDS, where=f"{at}context")
+        _string_fields(context, ("ip", "user_agent", "locale"), f"{at}context")
         if "ad" in context:
-            ad = _object(context["ad"], f"{where}.context.ad")
-            check_fields(ad, required=set(), optional={"callback"}, where=f"{where}.context.ad")
-            _string_fields(ad, ("callback",), f"{where}.context.ad")
+            ad = _object(context["ad"], f"{at}context.ad")
+            check_fields(ad, required=set(), optional={"callback"}, where=f"{at}context.ad")
+            _string_fields(ad, ("callback",), f"{at}context.ad")
         if "page" in context:
-            page = _object(context["page"], f"{where}.context.page")
+            page = _object(context["page"], f"{at}context.page")
             check_fields(
-                page, required=set(), optional={"url", "referrer"}, where=f"{where}.context.page"
+                page, required=set(), optional={"url", "referrer"}, where=f"{at}context.page"
             )
             if "url" in page and not is_http_url(page["url"]):
-                raise ApiError(PARAM, f"{where}.context.page.url must be an http(s) URL")
-            _string_fields(page, ("referrer",), f"{where}.context.page")
+                raise ApiError(PARAM, f"{at}context.page.url must be an http(s) URL")
+            _string_fields(page, ("referrer",), f"{at}context.page")
         if "user" in context:
-            user = _object(context["user"], f"{where}.context.user")
+            user = _object(context["user"], f"{at}context.user")
             check_fields(
-                user, required=set(), optional=PIXEL_USER_FIELDS, where=f"{where}.context.user"
+                user, required=set(), optional=PIXEL_USER_FIELDS, where=f"{at}context.user"
             )
             for name in ("external_id", "email", "phone_number"):
                 if name in user and not is_hash(user[name], "sha256"):
                     raise ApiError(
                         PII_NOT_HASHED,
-                        f"{where}.context.user.{name} must be a lower-case SHA-256 hex hash",
+                        f"{at}context.user.{name} must be a lower-case SHA-256 hex hash",
                     )
-            _string_fields(user, ("ttp",), f"{where}.context.user")
+            _string_fields(user, ("ttp",), f"{at}context.user")
     if "properties" in item:
-        validate_properties(item["properties"], f"{where}.properties")
+        validate_properties(item["properties"], f"{at}properties")

@@ -289,6 +289,7 @@ class EmulatorServer:
 
     # ------------------------------------------------------------------ consent page
     def _consent(self, request: Request) -> Response:
+        # contract: OA-01, OA-02
         request_id = self.state.new_request_id()
         if request.method not in ("GET", "POST"):
             self._log(request, 405, None, request_id)
@@ -367,7 +368,11 @@ class EmulatorServer:
                 return _json({"faults": []})
             if route == "/tokens" and request.method == "POST":
                 body = request.get_json(force=True, silent=True) or {}
-                token = self.state.issue_token(body.get("advertiser_ids"), body.get("scope"))
+                token = self.state.issue_token(
+                    body.get("advertiser_ids"),
+                    body.get("scope"),
+                    event_sources=body.get("event_sources"),
+                )
                 return _json({"access_token": token})
             if route == "/reset" and request.method == "POST":
                 self.reset()

@@ -35,6 +35,9 @@ class TokenRecord:
     advertiser_ids: list[str]
     scope: list[int]
     revoked: bool = False
+    # Event sources an Events Manager token was generated for (None: an OAuth token, which reaches
+    # the event sources its advertisers own).
+    event_sources: list[str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +45,7 @@ class TokenRecord:
             "advertiser_ids": list(self.advertiser_ids),
             "scope": list(self.scope),
             "revoked": self.revoked,
+            "event_sources": None if self.event_sources is None else list(self.event_sources),
         }
 
 
@@ -96,7 +100,7 @@ class Audience:
 
 @dataclass
 class ReceivedEvent:
-    endpoint: str  # "event/track" or "pixel/batch"
+    endpoint: str  # "event/track", "pixel/batch" or "pixel/track"
     event_source: str
     event_source_id: str
     test_event_code: str | None
@@ -192,13 +196,22 @@ class EmulatorState:
         scope: Iterable[int] | None = None,
         *,
         app_id: str | None = None,
+        event_sources: Iterable[str] | None = None,
     ) -> str:
-        """Create a long-term access token (also usable as an Events Manager token)."""
+        """Create a long-term access token.
+
+        ``event_sources`` makes it an Events Manager token for those sources (it reaches them
+        whatever its advertisers); without it the token reaches the event sources its advertisers
+        own.
+        """
         ids = list(self.config.advertisers) if advertiser_ids is None else list(advertiser_ids)
         scopes = list(self.config.granted_scopes) if scope is None else list(scope)
+        sources = None if event_sources is None else list(event_sources)
         token = secrets.token_hex(20)
         with self.lock:
-            self._tokens[token] = TokenRecord(app_id or self.config.app_id, ids, scopes)
+            self._tokens[token] = TokenRecord(
+                app_id or self.config.app_id, ids, scopes, event_sources=sources
+            )
         return token
 
     def revoke_token(self, token: str) -> TokenRecord | None:
@@ -237,6 +250,7 @@ class EmulatorState:
             record = self._auth_codes.get(code)
             if record is None or record.used:
                 return None
+            # contract: OA-03 (1 h, single use)
             if self.now() - record.issued_at > self.config.auth_code_ttl_seconds:
                 return None
             record.used = True

@@ -88,3 +88,91 @@ def test_demo_step_events_arrive_as_expected(stack: LocalStack) -> None:
     assert "AddToCart" in text
     assert "dropped (unsupported_event)" in text
     assert "CompletePayment" in text
+
+
+def _dead_letters(stack: LocalStack) -> list[dict[str, str]]:
+    got = stack.client("sqs").receive_message(
+        QueueUrl=stack.names["events_dlq_url"],
+        MaxNumberOfMessages=10,
+        MessageAttributeNames=["All"],
+        VisibilityTimeout=0,
+    )
+    return [
+        {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()}
+        for m in got.get("Messages", [])
+    ]
+
+
+def test_undeliverable_messages_land_in_the_dlq_with_their_reason(stack: LocalStack) -> None:
+    """Issue 12 item 11 / issue 17 item 3 on the local stack: an unknown connection and a pixel
+    the token cannot reach (TikTok's 40001) are moved to the events DLQ with a reason."""
+    from tests import mparticle_sdk as sdk
+    from tiktok_local.resources import seed_connection
+
+    assert stack.emulator is not None
+    seed_connection(
+        stack.client,
+        prefix=stack.names["connections_secret_prefix"],
+        name="other-advertiser",
+        value={
+            "event_source_type": "web",
+            "event_source_id": "CDEMOPIXEL000000000A",
+            # a token for advertiser two: the pixel belongs to advertiser one (contract EV-03)
+            "access_token": stack.emulator.state.issue_token(["7100000000000000002"]),
+        },
+    )
+    sqs = stack.client("sqs")
+    for connection in ("nobody", "other-advertiser"):
+        sqs.send_message(
+            QueueUrl=stack.names["events_queue_url"],
+            MessageBody=sdk.batch([sdk.purchase()]),
+            MessageAttributes={"connection": {"DataType": "String", "StringValue": connection}},
+        )
+    assert stack.wait_idle(60)
+    reasons = {d["connection"]: d for d in _dead_letters(stack)}
+    assert reasons["nobody"]["failure_reason"] == "unknown_connection"
+    assert reasons["other-advertiser"]["failure_reason"] == "tiktok_permission_denied"
+    assert reasons["other-advertiser"]["tiktok_code"] == "40001"
+
+
+def test_a_connection_settings_change_applies_within_seconds(stack: LocalStack) -> None:
+    """Issue 12 item 12: the local stack re-reads connection secrets after 5 s (a minute deployed)."""
+    import time
+
+    from tests import mparticle_sdk as sdk
+    from tiktok_local.resources import seed_connection
+
+    assert stack.emulator is not None
+    secrets = stack.client("secretsmanager")
+    prefix = stack.names["connections_secret_prefix"]
+    value = {
+        "event_source_type": "web",
+        "event_source_id": "CDEMOPIXEL000000000A",
+        "access_token": stack.emulator.state.issue_token(),
+        "test_event_code": "BEFORE",
+    }
+    seed_connection(stack.client, prefix=prefix, name="changing", value=value)
+    sqs = stack.client("sqs")
+    attributes = {"connection": {"DataType": "String", "StringValue": "changing"}}
+
+    def send(i: int) -> None:
+        sqs.send_message(
+            QueueUrl=stack.names["events_queue_url"],
+            MessageBody=sdk.batch([sdk.purchase(i)]),
+            MessageAttributes=attributes,
+        )
+        assert stack.wait_idle(60)
+
+    send(501)
+    secrets.put_secret_value(
+        SecretId=prefix + "changing", SecretString=json.dumps({**value, "test_event_code": "AFTER"})
+    )
+    time.sleep(5.5)  # CONNECTIONS_MAX_AGE on the local stack
+    send(502)
+    codes = {
+        r["event"]["event_id"]: r["test_event_code"]
+        for r in stack.emulator.state.events
+        if r["event_source_id"] == "CDEMOPIXEL000000000A"
+    }
+    assert codes[str(6004677780660780000 + 501)] == "BEFORE"
+    assert codes[str(6004677780660780000 + 502)] == "AFTER"

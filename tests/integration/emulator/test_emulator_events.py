@@ -9,10 +9,11 @@ import pytest
 
 from tiktok_local.emulator import EmulatorServer
 
-from .support import APP_SOURCE, CRM_SET, OFFLINE_SET, PIXEL, Api, sha256
+from .support import ADV2, APP_SOURCE, CRM_SET, OFFLINE_SET, PIXEL, Api, sha256
 
 TRACK = "/event/track/"
 PIXEL_BATCH = "/pixel/batch/"
+PIXEL_TRACK = "/pixel/track/"
 NOW = 1_760_000_000
 
 
@@ -238,8 +239,77 @@ def test_empty_partner_name_40063(api: Api):
 def test_events_need_measurement_scope_40001(emu: EmulatorServer, api: Api):
     audiences_only = emu.state.issue_token(scope=[3])
     assert api.post(TRACK, track(), token=audiences_only)["code"] == 40001
-    events_manager = emu.state.issue_token(advertiser_ids=[], scope=[5])
+    events_manager = emu.state.issue_token(advertiser_ids=[], scope=[5], event_sources=[PIXEL])
     assert api.post(TRACK, track(), token=events_manager)["code"] == 0
+
+
+REPORT_CONVERSION_EVENT = 7224195155857866754
+REPORT_PIXEL_EVENT = 51
+
+
+def test_child_scopes_of_measurement_are_enough_each_for_its_endpoint(
+    emu: EmulatorServer, api: Api
+):
+    # contract: OA-07 — /event/track/ needs Report Conversion Event, /pixel/* Report Pixel Event.
+    conversion = emu.state.issue_token(scope=[REPORT_CONVERSION_EVENT])
+    pixel = emu.state.issue_token(scope=[REPORT_PIXEL_EVENT])
+    both = emu.state.issue_token(scope=[REPORT_CONVERSION_EVENT, REPORT_PIXEL_EVENT])
+    batch = {"pixel_code": PIXEL, "batch": [pixel_item()]}
+    assert api.post(TRACK, track(), token=conversion)["code"] == 0
+    assert api.post(PIXEL_BATCH, batch, token=conversion)["code"] == 40001
+    assert api.post(PIXEL_BATCH, batch, token=pixel)["code"] == 0
+    assert api.post(TRACK, track(), token=pixel)["code"] == 40001
+    assert api.post(TRACK, track(), token=both)["code"] == 0
+    assert api.post(PIXEL_BATCH, batch, token=both)["code"] == 0
+
+
+def test_an_event_source_the_token_cannot_reach_answers_40001(emu: EmulatorServer, api: Api):
+    # contract: EV-03 — the pixel belongs to advertiser one; this token reaches only advertiser two.
+    other_advertiser = emu.state.issue_token(advertiser_ids=[ADV2])
+    other_pixel = emu.state.issue_token(advertiser_ids=[], event_sources=["CSOMEOTHERPIXEL00000"])
+    for token in (other_advertiser, other_pixel):
+        body = api.post(TRACK, track(), token=token)
+        assert body["code"] == 40001
+        assert body["message"].startswith(f"No permission to operate pixel code: {PIXEL}")
+        batch = {"pixel_code": PIXEL, "batch": [pixel_item()]}
+        assert api.post(PIXEL_BATCH, batch, token=token)["code"] == 40001
+        assert (
+            api.post(PIXEL_TRACK, {"pixel_code": PIXEL, "event": "Search"}, token=token)["code"]
+            == 40001
+        )
+    app = emu.state.issue_token(advertiser_ids=[ADV2])
+    app_event = web_event(app={"app_id": "343200656"})
+    del app_event["page"]
+    assert api.post(TRACK, track("app", APP_SOURCE, [app_event]), token=app)["code"] == 40001
+    assert emu.state.events == []
+
+
+@pytest.mark.parametrize("currency", ["XYZ", "ABC", "usd", "US"])
+def test_a_currency_tiktok_does_not_list_is_refused_40002(api: Api, currency: str):
+    # contract: EV-13 — ABC and XYZ have ISO-4217's shape but are not on TikTok's list.
+    event = with_change("properties.currency", currency)
+    body = api.post(TRACK, track(data=[event]))
+    assert body["code"] == 40002
+    assert "currency" in body["message"]
+    item = pixel_item()
+    item["properties"]["currency"] = currency
+    assert api.post(PIXEL_BATCH, {"pixel_code": PIXEL, "batch": [item]})["code"] == 40002
+
+
+@pytest.mark.parametrize("currency", ["USD", "EUR", "JPY", "BRL", "VES", "ZAR"])
+def test_listed_currencies_are_accepted(api: Api, currency: str):
+    assert api.post(TRACK, track(data=[with_change("properties.currency", currency)]))["code"] == 0
+
+
+@pytest.mark.parametrize(
+    ("app_id", "code"),
+    [("343200656", 0), ("com.rovio.angrybirds", 0), ("Angry Birds", 40002), ("id343200656", 40002)],
+)
+def test_app_id_is_the_app_store_id_or_the_package_name(api: Api, app_id: str, code: int):
+    # contract: EV-16
+    event = web_event(app={"app_id": app_id})
+    del event["page"]
+    assert api.post(TRACK, track("app", APP_SOURCE, [event]))["code"] == code
 
 
 # ---------------------------------------------------------------- legacy pixel batch
@@ -306,4 +376,34 @@ def test_pixel_type_must_be_track_and_code_registered_40002(api: Api):
     )
     assert (
         api.post(PIXEL_BATCH, {"pixel_code": APP_SOURCE, "batch": [pixel_item()]})["code"] == 40002
+    )
+
+
+def test_pixel_batch_has_no_test_event_code_40002(emu: EmulatorServer, api: Api):
+    # contract: EV-21 — the SDK's PixelBatchBody has only pixel_code and batch.
+    body = {"pixel_code": PIXEL, "batch": [pixel_item()], "test_event_code": "TEST123"}
+    assert api.post(PIXEL_BATCH, body)["code"] == 40002
+    assert emu.state.event_count() == 0
+
+
+def test_pixel_track_takes_one_event_with_its_test_event_code(emu: EmulatorServer, api: Api):
+    # contract: EV-20
+    item = pixel_item()
+    del item["type"]
+    body = api.post(PIXEL_TRACK, {"pixel_code": PIXEL, "test_event_code": "TEST123", **item})
+    assert body["code"] == 0
+    [recorded] = emu.state.events
+    assert recorded["endpoint"] == "pixel/track"
+    assert recorded["test_event_code"] == "TEST123"
+    assert recorded["event"]["event_id"] == "p-0"
+
+
+def test_pixel_track_is_as_strict_as_a_batch_item(api: Api):
+    item = pixel_item()
+    del item["type"]
+    item["context"]["user"]["email"] = "alice@example.com"
+    assert api.post(PIXEL_TRACK, {"pixel_code": PIXEL, **item})["code"] == 40062
+    assert api.post(PIXEL_TRACK, {"pixel_code": PIXEL, "batch": [pixel_item()]})["code"] == 40002
+    assert (
+        api.post(PIXEL_TRACK, {"pixel_code": PIXEL, "type": "track", "event": "X"})["code"] == 40002
     )

@@ -170,6 +170,14 @@ TEMPLATES: dict[str, dict] = {
             }
         ],
     },
+    "/pixel/track/": {
+        "pixel_code": "CDEMOPIXEL000000000A",
+        "event": "Search",
+        "test_event_code": "TEST1",
+        "timestamp": "2025-01-01T00:00:00Z",
+        "context": {"user": {"email": _H}, "page": {"url": "https://x.example/"}},
+        "properties": {"value": 1, "currency": "EUR"},
+    },
     "/pixel/batch/": {
         "pixel_code": "CDEMOPIXEL000000000A",
         "batch": [
@@ -221,6 +229,11 @@ MUTATION_PATHS = [
     ("batch", 0, "context", "user"),
     ("batch", 0, "context", "page"),
     ("batch", 0, "properties"),
+    ("pixel_code",),
+    ("event",),
+    ("test_event_code",),
+    ("context",),
+    ("properties",),
     ("auth_code",),
     ("app_id",),
     ("retention_in_days",),

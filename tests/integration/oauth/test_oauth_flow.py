@@ -336,8 +336,23 @@ def test_missing_scopes_are_warned_about(stack: LocalStack) -> None:
     assert_html_page(response, 200)
     assert response.text.count('role="alert"') == 2
     assert "Audience Management was not granted" in response.text
-    assert "Measurement (Report Conversion Events) was not granted" in response.text
+    assert "Measurement (Report Conversion Event) was not granted" in response.text
     assert secret(stack, "narrow")["scope"] == [30]
+
+
+def test_a_token_with_only_measurements_child_scopes_is_not_warned_about(stack: LocalStack) -> None:
+    # contract: OA-07 — TikTok grants Report Conversion Event (7224195155857866754) and Report
+    # Pixel Event (51) without their parent Measurement (5); both endpoints work with them.
+    config = stack.emulator.config
+    saved = list(config.granted_scopes)
+    config.granted_scopes = [3, 7224195155857866754, 51]
+    try:
+        response = connect(stack, "children")
+    finally:
+        config.granted_scopes = saved
+    assert_html_page(response, 200)
+    assert 'role="alert"' not in response.text
+    assert secret(stack, "children")["scope"] == [3, 7224195155857866754, 51]
 
 
 # ---------------------------------------------------------------------- disconnect

@@ -283,6 +283,10 @@ def test_ids_come_from_the_names_list_when_the_exchange_omits_them() -> None:
     assert result.advertiser_ids == ADVERTISERS
 
 
+REPORT_CONVERSION_EVENT = 7224195155857866754
+REPORT_PIXEL_EVENT = 51
+
+
 @pytest.mark.parametrize(
     ("scope", "audience_warned", "measurement_warned"),
     [
@@ -294,12 +298,23 @@ def test_ids_come_from_the_names_list_when_the_exchange_omits_them() -> None:
         ([3], False, True),
         ([], True, True),
         ([4, 6], True, True),
+        # Measurement's children alone (contract OA-07): no warning about events.
+        ([3, REPORT_CONVERSION_EVENT, REPORT_PIXEL_EVENT], False, False),
+        ([3, REPORT_CONVERSION_EVENT], False, False),
+        ([30, 31, REPORT_CONVERSION_EVENT, REPORT_PIXEL_EVENT], False, False),
+        ([3, 50], False, True),  # Report App Event is not one the connector uses
     ],
 )
 def test_scope_warnings(scope: list[int], audience_warned: bool, measurement_warned: bool) -> None:
     text = " ".join(scope_warnings(scope))
     assert ("Audience Management" in text) is audience_warned
     assert ("Measurement" in text) is measurement_warned
+
+
+def test_only_the_pixel_child_scope_warns_that_events_api_2_is_not_covered() -> None:
+    [warning] = scope_warnings([3, REPORT_PIXEL_EVENT])
+    assert "Report Conversion Event was not granted" in warning
+    assert "legacy pixel" in warning
 
 
 @given(st.lists(st.from_regex(r"7[0-9]{18}", fullmatch=True), min_size=1, max_size=6, unique=True))

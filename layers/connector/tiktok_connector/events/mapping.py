@@ -14,13 +14,14 @@ its events, and the identity hashers are built once per mapper.
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import phonenumbers
 from pydantic import ValidationError
 
 from tiktok_connector.events.mparticle import (
@@ -30,7 +31,7 @@ from tiktok_connector.events.mparticle import (
     parse_events,
 )
 from tiktok_connector.events.settings import ConnectionSettings, CustomMapping, EventSourceType
-from tiktok_connector.identity import Hasher, IdType, Rejected, Surface
+from tiktok_connector.identity import Hasher, IdType, Reason, Rejected, Surface
 
 # Commerce product actions TikTok receives without a custom mapping (seed "event mappings").
 COMMERCE_EVENTS: Mapping[str, str] = {
@@ -64,7 +65,7 @@ EVENT_PROPERTIES: Mapping[str, frozenset[str]] = {
 }
 _CONTENT_FIELDS = ("content_id", "content_name", "content_category", "price", "quantity")
 
-# Offline event sets take standard events only (reference §5.2, §5.5 old and new lists).
+# Offline event sets take standard events only. contract: EV-18, EV-19
 STANDARD_EVENTS = frozenset(
     {
         "AddPaymentInfo",
@@ -127,10 +128,20 @@ FLAG_URL = "TikTok.URL"
 FLAG_REFERRER = "TikTok.Referrer"
 FLAG_CALLBACK = "TikTok.Callback"
 
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
+# The currencies TikTok lists as supported (contract EV-13: SDK PixelProperties.md, and the same
+# list on the translated /event/track/ page). Another code would make TikTok refuse the request,
+# so an event carrying one loses ``currency`` and ``value`` (counted) and still goes.
+_CURRENCY_LIST = (
+    "AED ARS AUD BDT BHD BIF BOB BRL CAD CHF CLP CNY COP CRC CZK DKK DZD EGP EUR GBP GTQ "
+    "HKD HNL HUF IDR ILS INR ISK JPY KES KHR KRW KWD KZT MAD MOP MXN MYR NGN NIO NOK NZD "
+    "OMR PEN PHP PKR PLN PYG QAR RON RUB SAR SEK SGD THB TRY TWD UAH USD VES VND ZAR"
+)
+SUPPORTED_CURRENCIES = frozenset(_CURRENCY_LIST.split())
+# Names people put in ``$Country`` for a region whose ISO 3166 code is another.
+_REGION_ALIASES = {"UK": "GB"}
 # http(s)://, then a host (not a slash), and no whitespace anywhere.
 _HTTP_URL = re.compile(r"[hH][tT][tT][pP][sS]?://[^\s/]\S*").fullmatch
-# event_time above this is milliseconds, not seconds (the emulator and TikTok agree).
+# event_time above this is milliseconds, not seconds. contract: EV-04
 MAX_EVENT_TIME_SECONDS = 100_000_000_000
 
 
@@ -143,6 +154,47 @@ class Rejection:
 
 
 Mapped = dict[str, Any] | Rejection
+
+
+@dataclass(slots=True)
+class MappingNotes:
+    """What mapping could not use in one message, counted by ``field:reason`` (never a value).
+
+    ``phone:invalid_phone`` a phone number that cannot be read (``phone_region`` says which region
+    it was read with), ``email:invalid_email``, ``currency:unsupported_currency`` (the event went
+    without ``currency`` and ``value``), …
+    """
+
+    counts: Counter[str] = field(default_factory=Counter)
+    phone_region: str | None = None
+
+    def add(self, field_name: str, reason: str) -> None:
+        self.counts[f"{field_name}:{reason}"] += 1
+
+
+def supported_currency(props: dict[str, Any], notes: MappingNotes | None) -> None:
+    """Upper-case ``props["currency"]``; drop it and ``value`` when TikTok does not list it."""
+    currency = props.get("currency")
+    if currency is None:
+        return
+    code = str(currency).strip().upper()
+    if code in SUPPORTED_CURRENCIES:
+        props["currency"] = code
+        return
+    # contract: EV-13 — the event goes without the money fields rather than sink its request.
+    props.pop("currency", None)
+    props.pop("value", None)
+    if notes is not None:
+        notes.add("currency", "unsupported_currency")
+
+
+def region_of_country(value: Any) -> str | None:
+    """The phone region a ``$Country`` attribute names (``DE``, ``gb``, ``UK``), else None."""
+    if not isinstance(value, str):
+        return None
+    code = value.strip().upper()
+    code = _REGION_ALIASES.get(code, code)
+    return code if code in phonenumbers.SUPPORTED_REGIONS else None
 
 
 def is_http_url(value: object) -> bool:
@@ -241,23 +293,59 @@ class _Hashers:
     """Identity normalization and hashing through :mod:`tiktok_connector.identity`.
 
     One :class:`~tiktok_connector.identity.Hasher` per id type, built once (Events API surface:
-    ``+E.164`` phones; city, state and country normalized but not hashed).
+    ``+E.164`` phones; city, state and country normalized but not hashed); phone hashers one per
+    region, built when a batch first needs that region.
     """
 
     def __init__(self, phone_region: str) -> None:
+        self.phone_region = phone_region
         self._by_type = {
             id_type: Hasher(id_type, surface=Surface.EVENTS, phone_region=phone_region)
             for id_type in IdType
         }
+        self._phones: dict[str, Hasher] = {phone_region: self._by_type[IdType.PHONE]}
 
-    def hashed(self, id_type: IdType, value: Any) -> str | None:
-        """The normalized (and, except for locations, hashed) value; ``None`` if absent or rejected."""
+    def hashed(
+        self,
+        id_type: IdType,
+        value: Any,
+        *,
+        notes: MappingNotes | None = None,
+        field_name: str = "",
+    ) -> str | None:
+        """The normalized (and, except for locations, hashed) value; ``None`` if absent or rejected.
+
+        A rejected non-blank value is counted in ``notes`` as ``field_name:reason``.
+        """
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)  # numeric ids (customer ids, MPIDs) as exact decimal strings
         elif not isinstance(value, str):
             return None
         result = self._by_type[id_type](value)
-        return None if isinstance(result, Rejected) else result
+        if isinstance(result, Rejected):
+            if notes is not None and result.reason != Reason.EMPTY:
+                notes.add(field_name or id_type.value, result.reason)
+            return None
+        return result
+
+    def phone(self, value: Any, region: str, notes: MappingNotes | None = None) -> str | None:
+        """The hashed ``+E.164`` of ``value`` read with ``region``; None if absent or unreadable."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        elif not isinstance(value, str):
+            return None
+        hasher = self._phones.get(region)
+        if hasher is None:
+            hasher = self._phones[region] = Hasher(
+                IdType.PHONE, surface=Surface.EVENTS, phone_region=region
+            )
+        result = hasher(value)
+        if isinstance(result, Rejected):
+            if notes is not None and result.reason != Reason.EMPTY:
+                notes.add("phone", result.reason)
+                notes.phone_region = region
+            return None
+        return result
 
     def location(self, value: Any) -> str | None:
         return self.hashed(IdType.CITY, value) if isinstance(value, str) else None
@@ -277,7 +365,8 @@ class EventMapper:
         ip_profile: IpProfile | None = None,
     ) -> None:
         self.connection = connection
-        self.hashers = _Hashers(phone_region)
+        # The connection's region wins over the stack's default; a batch's $Country over both.
+        self.hashers = _Hashers(connection.phone_region or phone_region)
         self.ip_profile = ip_profile if ip_profile is not None else IpProfile()
         source_type = connection.event_source_type
         self.legacy = connection.uses_pixel_batch
@@ -294,25 +383,48 @@ class EventMapper:
         }
 
     # ------------------------------------------------------------------ batch level
-    def map_batch(self, batch: MParticleBatch) -> list[Mapped]:
-        """One entry per event of ``batch``, in order: a request-ready event or a rejection."""
-        shared = self._batch_parts(batch)
+    def map_batch(self, batch: MParticleBatch, notes: MappingNotes | None = None) -> list[Mapped]:
+        """One entry per event of ``batch``, in order: a request-ready event or a rejection.
+
+        What could not be used (an unreadable phone, an unsupported currency) is counted in
+        ``notes``.
+        """
+        shared = self._batch_parts(batch, notes)
         events = parse_events(batch.events)
         if events is not None:  # the common case: every event well-formed, validated in one call
             return [self.map_event(event, shared) for event in events]
         return [self._map_raw(raw, batch, shared) for raw in batch.events]
 
-    def _batch_parts(self, batch: MParticleBatch) -> _BatchParts:
+    def phone_region_for(self, batch: MParticleBatch) -> str:
+        """The region a batch's phone numbers are read with: its ``$Country`` when that names a
+        region, else the connection's ``phone_region``, else the stack's default."""
+        attrs = batch.user_attributes
+        country = attrs.get("$Country", attrs.get("$country"))
+        return region_of_country(country) or self.hashers.phone_region
+
+    def _batch_parts(self, batch: MParticleBatch, notes: MappingNotes | None) -> _BatchParts:
         c = self.connection
         h = self.hashers
         user: dict[str, Any] = {}
-        email = h.hashed(IdType.EMAIL, self._identity(batch, c.email_identity_type))
+        email = h.hashed(
+            IdType.EMAIL,
+            self._identity(batch, c.email_identity_type),
+            notes=notes,
+            field_name="email",
+        )
         if email:
             user["email"] = email
-        phone = h.hashed(IdType.PHONE, self._identity(batch, c.phone_identity_type))
-        if phone:
-            user["phone"] = phone
-        external = h.hashed(IdType.EXTERNAL_ID, self._identity(batch, c.external_identity_type))
+        raw_phone = self._identity(batch, c.phone_identity_type)
+        if raw_phone not in (None, ""):
+            phone = h.phone(raw_phone, self.phone_region_for(batch), notes)
+            if phone:
+                user["phone"] = phone
+        external = h.hashed(
+            IdType.EXTERNAL_ID,
+            self._identity(batch, c.external_identity_type),
+            notes=notes,
+            field_name="external_id",
+        )
         if external:
             user["external_id"] = external
         ttp = _text(batch.partner_identities.get("tiktok_cookie_id"))
@@ -351,9 +463,10 @@ class EventMapper:
                 if flag is not None:
                     ad[name] = flag
         app: dict[str, Any] | None = None
-        if self.is_app and batch.application_info.package:
+        app_id = self._app_id(batch) if self.is_app else None
+        if app_id:
             info = batch.application_info
-            app = {"app_id": info.package}
+            app = {"app_id": app_id}
             if info.application_name:
                 app["app_name"] = info.application_name
             if info.application_version:
@@ -364,7 +477,16 @@ class EventMapper:
             app=app,
             limited_data_use=batch.ccpa_opted_out,
             batch_ms=batch.timestamp_unixtime_ms,
+            notes=notes,
         )
+
+    def _app_id(self, batch: MParticleBatch) -> str | None:
+        """``app.app_id``: the App Store numeric id for iOS apps when the connection has one
+        (contract EV-16), else the package name (Android's app id; iOS's bundle id)."""
+        store_id = self.connection.ios_app_store_id
+        if store_id and not batch.is_android:
+            return store_id
+        return batch.application_info.package or None
 
     @staticmethod
     def _identity(batch: MParticleBatch, identity_type: str) -> Any:
@@ -449,7 +571,7 @@ class EventMapper:
             if referrer:
                 page["referrer"] = referrer
 
-        properties = self._properties(name, data, mapping)
+        properties = self._properties(name, data, mapping, shared.notes)
         if isinstance(properties, Rejection):
             return properties
 
@@ -492,7 +614,7 @@ class EventMapper:
         return out
 
     def _properties(
-        self, name: str, data: Any, mapping: CustomMapping | None
+        self, name: str, data: Any, mapping: CustomMapping | None, notes: MappingNotes | None
     ) -> dict[str, Any] | Rejection:
         allowed = EVENT_PROPERTIES.get(name, frozenset())
         props: dict[str, Any] = {}
@@ -548,12 +670,7 @@ class EventMapper:
         if contents:
             props["contents"] = contents
             props["content_type"] = self.connection.content_type
-        currency = props.get("currency")
-        if currency is not None:
-            currency = str(currency).strip().upper()
-            if not _CURRENCY.match(currency):
-                return Rejection("invalid_currency")
-            props["currency"] = currency
+        supported_currency(props, notes)
         return props
 
 
@@ -564,6 +681,7 @@ class _BatchParts:
     app: dict[str, Any] | None
     limited_data_use: bool
     batch_ms: int | None
+    notes: MappingNotes | None = None
 
 
 def _lead(attributes: Mapping[str, Any], mapping: CustomMapping | None) -> dict[str, Any] | None:

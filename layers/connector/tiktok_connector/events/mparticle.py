@@ -14,7 +14,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
+from tiktok_connector.events.settings import canonical_identity_type
+
 _LOOSE = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+# mParticle's names for Android in application_info.os and device_info.platform.
+_ANDROID_NAMES = frozenset({"android", "unityandroid"})
 
 
 def _first_string(value: Any) -> Any:
@@ -99,6 +103,7 @@ class ApplicationInfo(BaseModel):
     model_config = _LOOSE
 
     package: str | None = None
+    os: str | None = None
     application_name: str | None = None
     application_version: str | None = None
 
@@ -119,7 +124,24 @@ class MParticleBatch(BaseModel):
     timestamp_unixtime_ms: int | None = None
     consent_state: Any = None
 
-    @field_validator("user_identities", "user_attributes", "partner_identities", mode="before")
+    @field_validator("user_identities", mode="before")
+    @classmethod
+    def _identities(cls, value: Any) -> Any:
+        # Keyed by the Events API JSON names whichever SDK wrote the batch (``customerid`` →
+        # ``customer_id``); the first non-empty value of a type wins.
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            return value
+        identities: dict[str, Any] = {}
+        for key, raw in value.items():
+            name = canonical_identity_type(str(key))
+            item = _first_string(raw)
+            if identities.get(name) in (None, "") and item not in (None, ""):
+                identities[name] = item
+        return identities
+
+    @field_validator("user_attributes", "partner_identities", mode="before")
     @classmethod
     def _none_is_empty_map(cls, value: Any) -> Any:
         if value is None:
@@ -127,6 +149,14 @@ class MParticleBatch(BaseModel):
         if isinstance(value, dict):
             return {k: _first_string(v) for k, v in value.items()}
         return value
+
+    @property
+    def is_android(self) -> bool:
+        """True when the batch says it comes from an Android app (its OS, platform or GAID)."""
+        os_name = (self.application_info.os or self.device_info.platform or "").lower()
+        if os_name:
+            return os_name in _ANDROID_NAMES
+        return bool(self.device_info.android_advertising_id)
 
     @field_validator("device_info", "application_info", mode="before")
     @classmethod

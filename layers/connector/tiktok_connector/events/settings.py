@@ -9,9 +9,11 @@ phone, ``email`` as the email, ``product`` content type, IP enrichment and web m
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Literal
 
+import phonenumbers
 from pydantic import (
     AliasChoices,
     BaseModel,
@@ -27,8 +29,9 @@ from tiktok_connector.settings import ConnectorSettings, settings_getter
 DEFAULT_CONNECTION = "default"
 DEFAULT_CONNECTIONS_SECRET_PREFIX = "tiktok-connector/connections/"  # noqa: S105 - a name, not a secret
 
-# mParticle's user identity types, as they appear as keys of a batch's ``user_identities``; the
-# connection's identity-type settings choose among them (``mpid`` is the batch's own MPID).
+# mParticle's user identity types, by the keys of a batch's ``user_identities`` in mParticle's
+# Events API JSON; the connection's identity-type settings choose among them (``mpid`` is the
+# batch's own MPID).
 MPARTICLE_IDENTITY_TYPES = frozenset(
     {
         "customer_id",
@@ -52,9 +55,34 @@ MPARTICLE_IDENTITY_TYPES = frozenset(
         "twitter",
         "microsoft",
         "yahoo",
+        "alias",
         "mpid",
     }
 )
+# Other spellings of the same identity types: mParticle's Python SDK writes ``customerid``, its
+# web SDK names ``other2`` … ``other10`` and ``facebookcustomaudienceid``, its server-side Java
+# SDK ``customer`` (see docs/tiktok-contract.md EV-30 for the sources).
+_IDENTITY_ALIASES = {
+    "customerid": "customer_id",
+    "customer": "customer_id",
+    "facebookcustomaudienceid": "facebook_custom_audience_id",
+}
+_OTHER_ID = re.compile(r"other_?(?:id_?)?(\d+)")
+
+
+def canonical_identity_type(name: str) -> str:
+    """The Events API JSON key of an mParticle identity type, whichever SDK spelled it.
+
+    ``customerid`` → ``customer_id``, ``Other 3`` / ``other3`` → ``other_id_3``; other names are
+    lower-cased with spaces and dashes as underscores and returned as they are (unknown ones stay
+    unknown: :data:`MPARTICLE_IDENTITY_TYPES` decides).
+    """
+    key = re.sub(r"[\s-]+", "_", name.strip().lower())
+    key = _IDENTITY_ALIASES.get(key, key)
+    other = _OTHER_ID.fullmatch(key)
+    if other is not None and 2 <= int(other.group(1)) <= 10:
+        return f"other_id_{int(other.group(1))}"
+    return key
 
 
 class EventSourceType(StrEnum):
@@ -102,15 +130,35 @@ class ConnectionSettings(BaseModel):
     content_type: Literal["product", "product_group"] = "product"
     enrich_ip: bool = False
     enable_web_migration: bool = False
+    # A legacy pixel connection with a test code sends each event alone to /pixel/track/ (the
+    # only Events 1.0 call that takes one; contract EV-20, EV-21).
     test_event_code: str | None = None
     custom_mappings: tuple[CustomMapping, ...] = ()
+    # Region for phone numbers written without a country code; None: the batch's ``$Country``
+    # when it names a region, else the stack's DEFAULT_PHONE_REGION (US unless changed).
+    phone_region: str | None = None
+    # iOS app events: the App Store numeric app id TikTok wants as ``app.app_id`` (contract
+    # EV-16); without it the batch's package name (bundle id) is sent.
+    ios_app_store_id: str | None = Field(default=None, pattern=r"^[0-9]+$")
 
     @field_validator("email_identity_type", "phone_identity_type", "external_identity_type")
     @classmethod
     def _known_identity_type(cls, value: str) -> str:
-        if value not in MPARTICLE_IDENTITY_TYPES:
-            raise ValueError(f"unknown mParticle identity type {value!r}")
-        return value
+        key = canonical_identity_type(value)
+        if key not in MPARTICLE_IDENTITY_TYPES:
+            known = ", ".join(sorted(MPARTICLE_IDENTITY_TYPES))
+            raise ValueError(f"unknown mParticle identity type {value!r} (one of: {known})")
+        return key
+
+    @field_validator("phone_region")
+    @classmethod
+    def _known_phone_region(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        region = value.strip().upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown phone region {value!r} (an ISO 3166 code such as 'US')")
+        return region
 
     @model_validator(mode="after")
     def _unique_custom_mappings(self) -> ConnectionSettings:
@@ -143,8 +191,13 @@ class ForwarderSettings(ConnectorSettings):
 
     connections_secret_prefix: str = DEFAULT_CONNECTIONS_SECRET_PREFIX
     default_phone_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
-    # Seconds a connection secret stays cached (a rejected token forces a refetch sooner).
-    connections_max_age: int = Field(default=300, ge=0)
+    # Seconds a connection secret stays cached: a settings change applies within this (a
+    # rejected token forces a refetch sooner). The local stack uses a few seconds.
+    connections_max_age: int = Field(default=60, ge=0, le=60)
+    # The events DLQ: a message that can never be delivered (unknown or invalid connection,
+    # malformed body, a request TikTok refuses for good) is moved there with its reason as message
+    # attributes. Empty: such messages fail and SQS moves them after maxReceiveCount.
+    events_dlq_url: str = ""
 
 
 get_forwarder_settings = settings_getter(ForwarderSettings)

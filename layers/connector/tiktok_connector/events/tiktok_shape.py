@@ -17,16 +17,17 @@ from __future__ import annotations
 from typing import Any
 
 from tiktok_connector.events.mapping import (
-    _CURRENCY,
     AD_FIELDS,
     MAX_EVENT_TIME_SECONDS,
     STANDARD_EVENTS,
     EventMapper,
     Mapped,
+    MappingNotes,
     Rejection,
     _bool,
     _number,
     is_http_url,
+    supported_currency,
     to_pixel_item,
 )
 from tiktok_connector.identity import IdType
@@ -83,8 +84,13 @@ def source_matches(body: dict[str, Any], mapper: EventMapper) -> bool:
     return source_id is None or str(source_id) == mapper.connection.event_source_id
 
 
-def normalize_tiktok_event(raw: Any, mapper: EventMapper) -> Mapped:
-    """Validate and clean one Events 2.0 event for ``mapper``'s connection."""
+def normalize_tiktok_event(
+    raw: Any, mapper: EventMapper, notes: MappingNotes | None = None
+) -> Mapped:
+    """Validate and clean one Events 2.0 event for ``mapper``'s connection.
+
+    Identifiers that cannot be used and an unsupported currency are counted in ``notes``.
+    """
     if not isinstance(raw, dict):
         return Rejection("invalid_event", "tiktok:?")
     name = raw.get("event")
@@ -116,12 +122,12 @@ def normalize_tiktok_event(raw: Any, mapper: EventMapper) -> Mapped:
     if event_id is not None and str(event_id):
         out["event_id"] = str(event_id)
 
-    user = _user(raw.get("user"), mapper)
+    user = _user(raw.get("user"), mapper, notes)
     if user is None:
         return Rejection("invalid_event", label)
     out["user"] = user
 
-    props = _properties(raw.get("properties"))
+    props = _properties(raw.get("properties"), notes)
     if isinstance(props, Rejection):
         return Rejection(props.reason, label)
     out["properties"] = props
@@ -177,7 +183,7 @@ def normalize_tiktok_event(raw: Any, mapper: EventMapper) -> Mapped:
     return out
 
 
-def _user(raw: Any, mapper: EventMapper) -> dict[str, Any] | None:
+def _user(raw: Any, mapper: EventMapper, notes: MappingNotes | None) -> dict[str, Any] | None:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -187,7 +193,13 @@ def _user(raw: Any, mapper: EventMapper) -> dict[str, Any] | None:
     for name, id_type in _USER_HASHED_LIST:
         value = raw.get(name)
         values = value if isinstance(value, list) else [value]
-        hashed = [x for x in (h.hashed(id_type, v) for v in values if v is not None) if x]
+        hashed = [
+            x
+            for x in (
+                h.hashed(id_type, v, notes=notes, field_name=name) for v in values if v is not None
+            )
+            if x
+        ]
         if hashed:
             user[name] = hashed[0] if len(hashed) == 1 else hashed
     for name, id_type in _USER_HASHED:
@@ -213,7 +225,7 @@ def _user(raw: Any, mapper: EventMapper) -> dict[str, Any] | None:
     return user
 
 
-def _properties(raw: Any) -> dict[str, Any] | Rejection:
+def _properties(raw: Any, notes: MappingNotes | None) -> dict[str, Any] | Rejection:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -223,15 +235,12 @@ def _properties(raw: Any) -> dict[str, Any] | Rejection:
         value = raw.get(name)
         if isinstance(value, str | int | float) and not isinstance(value, bool) and str(value):
             props[name] = str(value)
-    if "currency" in props:
-        props["currency"] = props["currency"].strip().upper()
-        if not _CURRENCY.match(props["currency"]):
-            return Rejection("invalid_currency")
     if raw.get("value") is not None:
         value = _number(raw["value"])
         if value is None:
             return Rejection("invalid_event")
         props["value"] = value
+    supported_currency(props, notes)
     if raw.get("num_items") is not None:
         num = _number(raw["num_items"])
         if not isinstance(num, int):
