@@ -885,7 +885,7 @@ def test_with_a_key_every_store_uses_it(loaded: dict[str, Any]) -> None:
     assert len(keys) == 23
     assert set(map(repr, keys.values())) == {repr(contract.KEY_REF)}
     for queue in contract.resources(kms, contract.SQS_QUEUE).values():
-        assert "SqsManagedSseEnabled" not in queue["Properties"]
+        assert queue["Properties"]["SqsManagedSseEnabled"] is False
     for bucket in contract.resources(kms, "AWS::S3::Bucket").values():
         [rule] = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
         assert rule["BucketKeyEnabled"] is True
