@@ -4,17 +4,22 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 TOOLS := .venv-tools
+SCAN := .venv-scan
 BIN := $(VENV)/bin
 TBIN := $(TOOLS)/bin
+SBIN := $(SCAN)/bin
+# template.yaml rendered per parameter set (tests/template/variants.py), for checkov and cfn-lint.
+VARIANTS := .aws-sam/variants
 export PATH := $(abspath $(BIN)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 PYTEST_ARGS ?=
 
 .PHONY: run up demo test unit integration e2e template-tests lint fmt typecheck cfn-lint build \
-        bench deploy connect-link browser clean venv tools
+        bench deploy connect-link browser clean venv tools scanner variants scan
 
 venv: $(VENV)/.installed
 tools: $(TOOLS)/.installed
+scanner: $(SCAN)/.installed
 
 $(VENV)/.installed: requirements/dev.txt layers/connector/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +30,12 @@ $(VENV)/.installed: requirements/dev.txt layers/connector/requirements.txt
 $(TOOLS)/.installed: requirements/tools.txt
 	test -x $(TBIN)/python || $(PYTHON) -m venv $(TOOLS)
 	$(TBIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/tools.txt
+	touch $@
+
+# checkov pins other versions of packages the tools venv also holds (networkx, packaging, ...).
+$(SCAN)/.installed: requirements/scan.txt
+	test -x $(SBIN)/python || $(PYTHON) -m venv $(SCAN)
+	$(SBIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/scan.txt
 	touch $@
 
 # `python -m tiktok_local` imports the layer, the function packages and the local stack the way
@@ -56,17 +67,29 @@ e2e: venv browser
 template-tests: venv
 	$(BIN)/python -m pytest tests/template $(PYTEST_ARGS)
 
-lint: venv
+lint: venv scan
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+variants: venv
+	$(BIN)/python -m tests.template.variants $(VARIANTS) >/dev/null
+
+## scan: checkov on template.yaml as written and as deployed without / with KmsKeyArn; fails on
+##   any failed check that the template neither fixes nor skips with a reason (docs/reliability.md)
+CHECKOV = $(SBIN)/checkov --framework cloudformation --compact --quiet --skip-download
+scan: scanner variants
+	$(CHECKOV) -f template.yaml
+	$(CHECKOV) -f $(VARIANTS)/default.yaml
+	$(CHECKOV) -f $(VARIANTS)/kms.yaml
 
 fmt: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-cfn-lint: tools
-	$(TBIN)/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
+cfn-lint: tools variants
+	$(TBIN)/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml \
+	  $(VARIANTS)/default.yaml $(VARIANTS)/kms.yaml
 
 ## build: sam build without Docker (the venv's python3.11 matches the runtime)
 build: tools venv
@@ -93,4 +116,4 @@ deploy: build
 	$(TBIN)/sam deploy --config-env $${ENV:-default}
 
 clean:
-	rm -rf .aws-sam .local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .local .pytest_cache .mypy_cache .ruff_cache .venv-scan

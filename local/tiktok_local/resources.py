@@ -375,10 +375,27 @@ class TemplateModel:
             if isinstance(resource, dict) and resource.get("Type") in types
         ]
 
+    def log_buckets(self) -> set[str]:
+        """Logical ids of buckets that only receive S3 server access logs of another bucket."""
+        targets = set()
+        for _, props in self._of_type("AWS::S3::Bucket"):
+            target = (props.get("LoggingConfiguration") or {}).get("DestinationBucketName")
+            if isinstance(target, dict) and isinstance(target.get("Ref"), str):
+                targets.add(target["Ref"])
+        return targets
+
     def bucket(self) -> BucketSpec:
-        buckets = self._of_type("AWS::S3::Bucket")
+        """The data bucket: the template's one bucket that is not an access-log target.
+
+        Log buckets are not created locally: S3 server access logging is not emulated, and
+        nothing of the connector reads or writes them.
+        """
+        logs = self.log_buckets()
+        buckets = [(i, p) for i, p in self._of_type("AWS::S3::Bucket") if i not in logs]
         if len(buckets) != 1:
-            raise ValueError(f"expected exactly one S3 bucket in the template, got {len(buckets)}")
+            raise ValueError(
+                f"expected exactly one S3 bucket besides access-log buckets, got {len(buckets)}"
+            )
         logical_id, props = buckets[0]
         status = self.resolve((props.get("VersioningConfiguration") or {}).get("Status"))
         return BucketSpec(logical_id, self._ref(logical_id), versioned=status == "Enabled")

@@ -4,6 +4,10 @@ Each ``check_*`` function takes the template dict and returns a list of human-re
 an empty list means the template keeps that part of the contract. Keeping the checks as plain
 functions lets the tests run them on the real template *and* on deliberately broken copies, which
 proves each check can fail.
+
+The checks read a template *rendered* for one parameter set (``tests.template.cfn.render``: no
+``Fn::If`` left), since what is encrypted with which key depends on ``KmsKeyArn``; the tests run
+them on every variant of ``tests.template.variants``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ SQS_QUEUE = "AWS::SQS::Queue"
 LAMBDA_DEFAULT_TIMEOUT = 3
 SQS_DEFAULT_VISIBILITY = 30
 SQS_MAX_VISIBILITY = 43200
+KMS_PARAMETER = "KmsKeyArn"
+KEY_REF = {"Ref": KMS_PARAMETER}
 
 AUTHORIZATIONS_SECRET_SAMPLE = (
     "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
@@ -366,6 +372,85 @@ def check_table_ttl(template: Template) -> list[str]:
     return problems
 
 
+def kms_key(template: Template) -> str:
+    """The ``KmsKeyArn`` a rendered template is deployed with ("" = AWS-managed encryption)."""
+    parameter = (template.get("Parameters") or {}).get(KMS_PARAMETER) or {}
+    return str(parameter.get("Default") or "")
+
+
+def encryption_keys(template: Template) -> dict[str, Any]:
+    """The KMS key each queue, table, secret, log group, bucket and function names (None: none)."""
+    found: dict[str, Any] = {}
+    for queue_id, queue in resources(template, SQS_QUEUE).items():
+        found[queue_id] = props(queue).get("KmsMasterKeyId")
+    for table_id, table in resources(template, "AWS::DynamoDB::Table").items():
+        sse = props(table).get("SSESpecification") or {}
+        found[table_id] = sse.get("KMSMasterKeyId") if sse.get("SSEType") == "KMS" else None
+    for kind in ("AWS::SecretsManager::Secret", "AWS::Logs::LogGroup"):
+        for logical_id, resource in resources(template, kind).items():
+            found[logical_id] = props(resource).get("KmsKeyId")
+    for bucket_id, bucket in resources(template, "AWS::S3::Bucket").items():
+        rules = as_list(
+            (props(bucket).get("BucketEncryption") or {}).get("ServerSideEncryptionConfiguration")
+        )
+        defaults = [rule.get("ServerSideEncryptionByDefault") or {} for rule in rules]
+        found[bucket_id] = next(
+            (d.get("KMSMasterKeyID") for d in defaults if d.get("SSEAlgorithm") == "aws:kms"), None
+        )
+    for fn_id, fn in resources(template, SAM_FUNCTION).items():
+        found[fn_id] = function_setting(template, fn, "KmsKeyArn")
+    return found
+
+
+def check_customer_managed_key(template: Template) -> list[str]:
+    """KmsKeyArn set: every queue, table, secret, log group, bucket and function environment uses
+    it, and the OAuth function creates its secrets with it. Empty: none names a key."""
+    key = kms_key(template)
+    problems = []
+    for logical_id, used in sorted(encryption_keys(template).items()):
+        if key and used != KEY_REF:
+            problems.append(f"{logical_id}: not encrypted with KmsKeyArn (key: {used!r})")
+        if not key and used is not None:
+            problems.append(f"{logical_id}: names the KMS key {used!r} although KmsKeyArn is empty")
+    for fn_id in oauth_function_ids(template):
+        variables = (props(resources(template)[fn_id]).get("Environment") or {}).get("Variables")
+        if (variables or {}).get("AUTHORIZATIONS_KMS_KEY_ARN") != KEY_REF:
+            problems.append(f"{fn_id}: AUTHORIZATIONS_KMS_KEY_ARN is not !Ref KmsKeyArn")
+    return problems
+
+
+# ---------------------------------------------------------------- concurrency
+
+
+def skipped_checks(resource: dict[str, Any]) -> dict[str, str]:
+    """checkov check id -> the written reason, from the resource's ``Metadata.checkov.skip``."""
+    skips = ((resource.get("Metadata") or {}).get("checkov") or {}).get("skip") or []
+    return {str(s.get("id")): str(s.get("comment") or "") for s in skips if isinstance(s, dict)}
+
+
+def check_reserved_concurrency(template: Template) -> list[str]:
+    """Each function reserves concurrency or says why not (checkov skip of CKV_AWS_115), and a
+    reservation is never below an SQS source's MaximumConcurrency (throttled batches would be
+    received again and again, into the DLQ)."""
+    problems = []
+    for fn_id, fn in resources(template, SAM_FUNCTION).items():
+        reserved = props(fn).get("ReservedConcurrentExecutions")
+        if reserved is None and not skipped_checks(fn).get("CKV_AWS_115"):
+            problems.append(f"{fn_id}: no ReservedConcurrentExecutions and no reason (CKV_AWS_115)")
+        if reserved is None:
+            continue
+        if not isinstance(reserved, int) or reserved < 1:
+            problems.append(f"{fn_id}: ReservedConcurrentExecutions must be a positive integer")
+            continue
+        for source_fn, queue, event in sqs_event_sources(template):
+            cap = (event.get("ScalingConfig") or {}).get("MaximumConcurrency")
+            if source_fn == fn_id and isinstance(cap, int) and reserved < cap:
+                problems.append(
+                    f"{fn_id}: reserves {reserved} < MaximumConcurrency {cap} of its {queue} source"
+                )
+    return problems
+
+
 # ---------------------------------------------------------------- failure path and logs
 
 
@@ -473,4 +558,6 @@ ALL_CHECKS = (
     check_s3_on_failure,
     check_log_groups,
     check_dlq_alarms,
+    check_customer_managed_key,
+    check_reserved_concurrency,
 )

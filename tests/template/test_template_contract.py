@@ -7,6 +7,7 @@ check that cannot fail is caught here rather than in production.
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,8 @@ from typing import Any
 import pytest
 
 from tests.template import contract
-from tests.template.cfn import TEMPLATE_PATH, load_template
+from tests.template.cfn import TEMPLATE_PATH, load_template, render
+from tests.template.variants import EXAMPLE_KEY_ARN, VARIANTS
 
 ROOT = TEMPLATE_PATH.parent
 Check = Callable[[dict[str, Any]], list[str]]
@@ -31,6 +33,12 @@ def loaded() -> dict[str, Any]:
 def template(loaded: dict[str, Any]) -> dict[str, Any]:
     """A private deep copy: tests may mutate it freely."""
     return copy.deepcopy(loaded)
+
+
+@pytest.fixture(params=list(VARIANTS))
+def variant(request: pytest.FixtureRequest, loaded: dict[str, Any]) -> dict[str, Any]:
+    """The template as deployed for each parameter set (without and with KmsKeyArn)."""
+    return render(loaded, VARIANTS[request.param])
 
 
 def res(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
@@ -108,8 +116,8 @@ def test_checks_are_not_vacuous(template: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("check", contract.ALL_CHECKS, ids=lambda c: c.__name__)
-def test_template_keeps_the_contract(template: dict[str, Any], check: Check) -> None:
-    assert check(template) == []
+def test_template_keeps_the_contract(variant: dict[str, Any], check: Check) -> None:
+    assert check(variant) == []
 
 
 # ---------------------------------------------------------------- the checks catch broken copies
@@ -395,27 +403,113 @@ MUTATIONS: list[tuple[str, Check, Mutation, str]] = [
 ]
 
 
+KMS = {"KmsKeyArn": EXAMPLE_KEY_ARN}
+# Mutations of the template as written, then rendered with these parameters.
+VARIANT_MUTATIONS: list[tuple[str, Check, Mutation, str, dict[str, Any]]] = [
+    (
+        "kms-log-group-keeps-the-service-key",
+        contract.check_customer_managed_key,
+        _drop([R, "HttpApiAccessLogGroup", P, "KmsKeyId"]),
+        "HttpApiAccessLogGroup",
+        KMS,
+    ),
+    (
+        "kms-queue-back-on-sse-sqs",
+        contract.check_customer_managed_key,
+        _set([R, "EventsDeadLetterQueue", P, "KmsMasterKeyId"], {"Ref": "AWS::NoValue"}),
+        "EventsDeadLetterQueue",
+        KMS,
+    ),
+    (
+        "kms-table-on-the-aws-managed-key",
+        contract.check_customer_managed_key,
+        _drop([R, "OAuthTable", P, "SSESpecification", "SSEType"]),
+        "OAuthTable",
+        KMS,
+    ),
+    (
+        "kms-secret-on-the-aws-managed-key",
+        contract.check_customer_managed_key,
+        _drop([R, "StateKeySecret", P, "KmsKeyId"]),
+        "StateKeySecret",
+        KMS,
+    ),
+    (
+        "kms-bucket-on-sse-s3",
+        contract.check_customer_managed_key,
+        _set(
+            [R, "AccessLogsBucket", P, "BucketEncryption", "ServerSideEncryptionConfiguration"],
+            [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}],
+        ),
+        "AccessLogsBucket",
+        KMS,
+    ),
+    (
+        "kms-environment-on-the-aws-managed-key",
+        contract.check_customer_managed_key,
+        _drop(["Globals", "Function", "KmsKeyArn"]),
+        "EventForwarderFunction",
+        KMS,
+    ),
+    (
+        "kms-runtime-secrets-on-the-aws-managed-key",
+        contract.check_customer_managed_key,
+        _drop([R, "OAuthFunction", P, "Environment", "Variables", "AUTHORIZATIONS_KMS_KEY_ARN"]),
+        "OAuthFunction",
+        KMS,
+    ),
+    (
+        "no-kms-but-a-queue-names-a-key",
+        contract.check_customer_managed_key,
+        _set([R, "ChunkQueue", P, "KmsMasterKeyId"], "alias/aws/sqs"),
+        "ChunkQueue",
+        {},
+    ),
+    (
+        "reservation-below-the-source-cap",
+        contract.check_reserved_concurrency,
+        _set([R, "AudienceUploadFunction", P, "ReservedConcurrentExecutions"], 2),
+        "AudienceUploadFunction",
+        {},
+    ),
+    (
+        "no-reservation-and-no-reason",
+        contract.check_reserved_concurrency,
+        _drop([R, "EventForwarderFunction", P, "ReservedConcurrentExecutions"]),
+        "EventForwarderFunction",
+        KMS,
+    ),
+]
+
+
 @pytest.mark.parametrize(
-    ("check", "mutate", "culprit"),
-    [pytest.param(c, m, w, id=name) for name, c, m, w in MUTATIONS],
+    ("check", "mutate", "culprit", "parameters"),
+    [pytest.param(c, m, w, {}, id=name) for name, c, m, w in MUTATIONS]
+    + [pytest.param(c, m, w, p, id=name) for name, c, m, w, p in VARIANT_MUTATIONS],
 )
 def test_check_catches_a_broken_template(
-    template: dict[str, Any], check: Check, mutate: Mutation, culprit: str
+    template: dict[str, Any],
+    check: Check,
+    mutate: Mutation,
+    culprit: str,
+    parameters: dict[str, Any],
 ) -> None:
     mutate(template)
-    problems = check(template)
+    problems = check(render(template, parameters))
     assert problems, f"{check.__name__} did not notice the mutation"
     assert any(culprit in p for p in problems), problems
 
 
 def test_every_check_has_a_mutation_that_breaks_it() -> None:
-    assert {c for _, c, _, _ in MUTATIONS} == set(contract.ALL_CHECKS)
+    broken = {c for _, c, _, _ in MUTATIONS} | {c for _, c, _, _, _ in VARIANT_MUTATIONS}
+    assert broken == set(contract.ALL_CHECKS)
 
 
 # ---------------------------------------------------------------- names and shapes others rely on
 
 NAMES = {
     "SegmentsBucket": ("BucketName", "${AWS::StackName}-segments-${AWS::AccountId}"),
+    "AccessLogsBucket": ("BucketName", "${AWS::StackName}-access-logs-${AWS::AccountId}"),
     "ChunkQueue": ("QueueName", "${AWS::StackName}-chunks"),
     "ChunkDeadLetterQueue": ("QueueName", "${AWS::StackName}-chunks-dlq"),
     "EventsQueue": ("QueueName", "${AWS::StackName}-events"),
@@ -496,6 +590,7 @@ ENVIRONMENT = {
         "TIKTOK_API_BASE_URL",
         "TIKTOK_AUTH_URL",
         "OAUTH_REDIRECT_URI",
+        "AUTHORIZATIONS_KMS_KEY_ARN",
     },
 }
 
@@ -661,6 +756,8 @@ def test_parameters_and_alarm_topic_condition(template: dict[str, Any]) -> None:
     assert params["RejectRetentionDays"]["Default"] == 30
     assert params["SegmentBatchSize"]["Default"] == 1000
     assert params["AlarmTopicArn"]["Default"] == ""
+    assert params["KmsKeyArn"]["Default"] == ""
+    assert params["ReserveConcurrency"]["Default"] == "true"
     alarms = contract.resources(template, "AWS::CloudWatch::Alarm")
     assert len(alarms) == 5
     for alarm in alarms.values():
@@ -720,3 +817,138 @@ def test_samconfig_environments() -> None:
         assert set(deploy["capabilities"].split()) == {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"}
         assert deploy["resolve_s3"] is True
         assert deploy["confirm_changeset"] is confirm
+
+
+# ---------------------------------------------------------------- rendering, keys, logging, concurrency
+
+
+def test_render_evaluates_conditions_and_drops_no_value(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "Parameters:\n"
+        "  K: {Type: String, Default: ''}\n"
+        "  N: {Type: Number, Default: 3}\n"
+        "Conditions:\n"
+        "  HasK: !Not [!Equals [!Ref K, '']]\n"
+        "  Three: !And [!Equals [!Ref N, '3'], !Or [!Condition HasK, !Equals [a, a]]]\n"
+        "Resources:\n"
+        "  R:\n"
+        "    Type: X\n"
+        "    Properties:\n"
+        "      A: !If [HasK, !Ref K, !Ref AWS::NoValue]\n"
+        "      B: [!If [HasK, k, !Ref AWS::NoValue], !If [Three, three, other], !Sub '${K}']\n"
+        "  OnlyWithK:\n"
+        "    Type: X\n"
+        "    Condition: HasK\n",
+        encoding="utf-8",
+    )
+    template = load_template(path)
+    default = render(template)
+    assert default["Resources"] == {"R": {"Type": "X", "Properties": {"B": ["three", {"Fn::Sub": "${K}"}]}}}  # fmt: skip
+    assert "Conditions" not in default
+    with_key = render(template, {"K": "arn:k"})
+    assert with_key["Parameters"]["K"]["Default"] == "arn:k"
+    assert with_key["Resources"]["R"]["Properties"]["A"] == {"Ref": "K"}
+    assert with_key["Resources"]["R"]["Properties"]["B"][0] == "k"
+    assert with_key["Resources"]["OnlyWithK"] == {"Type": "X"}
+    with pytest.raises(KeyError, match="Unknown"):
+        render(template, {"Unknown": "x"})
+
+
+def _kms_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        s
+        for _, s in contract.policy_statements(template)
+        if any(str(a).startswith("kms:") for a in contract.as_list(s.get("Action")))
+    ]
+
+
+def test_without_a_key_encryption_is_aws_managed_as_before(loaded: dict[str, Any]) -> None:
+    default = render(loaded)
+    for queue in contract.resources(default, contract.SQS_QUEUE).values():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is True
+        assert "KmsMasterKeyId" not in queue["Properties"]
+    for table in contract.resources(default, "AWS::DynamoDB::Table").values():
+        assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}
+    for bucket in contract.resources(default, "AWS::S3::Bucket").values():
+        assert bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
+            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+        ]
+    for kind in ("AWS::SecretsManager::Secret", "AWS::Logs::LogGroup"):
+        assert all("KmsKeyId" not in r["Properties"] for r in contract.resources(default, kind).values())  # fmt: skip
+    assert "KmsKeyArn" not in default["Globals"]["Function"]
+    assert _kms_statements(default) == []
+
+
+def test_with_a_key_every_store_uses_it(loaded: dict[str, Any]) -> None:
+    kms = render(loaded, KMS)
+    keys = contract.encryption_keys(kms)
+    # 7 queues, 3 tables, 2 secrets, 5 log groups, 2 buckets, 4 function environments.
+    assert len(keys) == 23
+    assert set(map(repr, keys.values())) == {repr(contract.KEY_REF)}
+    for queue in contract.resources(kms, contract.SQS_QUEUE).values():
+        assert queue["Properties"]["SqsManagedSseEnabled"] is False
+    for bucket in contract.resources(kms, "AWS::S3::Bucket").values():
+        [rule] = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rule["BucketKeyEnabled"] is True
+    # Every grant of the key is scoped to it and to the services that use it.
+    statements = _kms_statements(kms)
+    assert statements
+    for statement in statements:
+        assert statement["Resource"] == contract.KEY_REF
+        assert "kms:ViaService" in statement["Condition"]["StringEquals"]
+
+
+def test_kms_key_parameter_accepts_key_arns_only(loaded: dict[str, Any]) -> None:
+    pattern = re.compile(loaded["Parameters"]["KmsKeyArn"]["AllowedPattern"])
+    assert pattern.fullmatch("")
+    assert pattern.fullmatch(EXAMPLE_KEY_ARN)
+    assert pattern.fullmatch("arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/mrk-1234abcd")
+    for wrong in ("alias/connector", "arn:aws:kms:us-east-1:123456789012:alias/connector", "1234abcd-12ab"):  # fmt: skip
+        assert not pattern.fullmatch(wrong), wrong
+
+
+def test_segments_bucket_access_logs_go_to_the_log_bucket(template: dict[str, Any]) -> None:
+    assert template["Resources"]["SegmentsBucket"]["DependsOn"] == "AccessLogsBucketPolicy"
+    logging = res(template, "SegmentsBucket")["LoggingConfiguration"]
+    assert logging == {
+        "DestinationBucketName": {"Ref": "AccessLogsBucket"},
+        "LogFilePrefix": "segments-bucket/",
+    }
+    logs = res(template, "AccessLogsBucket")
+    assert "LoggingConfiguration" not in logs
+    assert logs["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert logs["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    expire = next(r for r in logs["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in r)
+    assert expire["ExpirationInDays"] == {"Ref": "LogRetentionDays"}
+    statements = res(template, "AccessLogsBucketPolicy")["PolicyDocument"]["Statement"]
+    [allow] = [s for s in statements if s["Effect"] == "Allow"]
+    # Only S3's log delivery may write, only under the prefix, only for the segments bucket.
+    assert allow["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert allow["Action"] == "s3:PutObject"
+    assert allow["Resource"]["Fn::Sub"].endswith("${AccessLogsBucket}/segments-bucket/*")
+    assert allow["Condition"]["ArnLike"]["aws:SourceArn"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:s3:::${AWS::StackName}-segments-${AWS::AccountId}"
+    }
+    assert allow["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+def test_reserved_concurrency_per_function(loaded: dict[str, Any]) -> None:
+    default = render(loaded)
+
+    def reserved(fn: str) -> Any:
+        return res(default, fn).get("ReservedConcurrentExecutions")
+
+    caps = {fn: e["ScalingConfig"]["MaximumConcurrency"] for fn, _, e in contract.sqs_event_sources(default)}  # fmt: skip
+    # The TikTok callers reserve exactly their event source's cap; OAuth a small fixed number.
+    assert reserved("AudienceUploadFunction") == caps["AudienceUploadFunction"] == 5
+    assert reserved("EventForwarderFunction") == caps["EventForwarderFunction"] == 10
+    assert reserved("OAuthFunction") == 5
+    # Ingest shares S3 and ranges-queue invocations: no cap, and the template says why.
+    assert reserved("SegmentIngestFunction") is None
+    skips = contract.skipped_checks(default["Resources"]["SegmentIngestFunction"])
+    assert "DLQ" in skips["CKV_AWS_115"]
+    # Accounts with a tiny concurrency quota can opt out.
+    opted_out = render(loaded, {"ReserveConcurrency": "false"})
+    for fn in FUNCTIONS:
+        assert "ReservedConcurrentExecutions" not in res(opted_out, fn)

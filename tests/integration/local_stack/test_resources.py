@@ -187,3 +187,37 @@ def test_unsupported_intrinsics_fail_loudly(model: TemplateModel) -> None:
 )
 def test_scaled_visibility(seconds: int, scale: float, expected: int) -> None:
     assert scaled_visibility(seconds, scale) == expected
+
+
+def _two_buckets(tmp_path: Path, logging: bool) -> TemplateModel:
+    config = (
+        "      LoggingConfiguration:\n        DestinationBucketName: !Ref Logs\n" if logging else ""
+    )
+    path = tmp_path / "two.yaml"
+    path.write_text(
+        "Resources:\n"
+        "  Logs:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: logs\n"
+        "  Data:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: data\n" + config
+    )
+    return TemplateModel.from_file(path)
+
+
+def test_an_access_log_bucket_is_not_the_data_bucket(tmp_path: Path) -> None:
+    model = _two_buckets(tmp_path, logging=True)
+    assert model.log_buckets() == {"Logs"}
+    assert model.bucket().name == "data"
+
+
+def test_two_data_buckets_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="exactly one S3 bucket"):
+        _two_buckets(tmp_path, logging=False).bucket()
+
+
+def test_the_real_template_needs_no_kms_key_locally() -> None:
+    """KmsKeyArn defaults to empty: no queue attribute, secret or setting names a key locally."""
+    model = TemplateModel.from_file(Path(__file__).resolve().parents[3] / "template.yaml")
+    assert model.bucket().logical_id == "SegmentsBucket"
+    assert model.parameters["KmsKeyArn"] == ""
+    assert all("Kms" not in key for q in model.queues() for key in q.attributes)
+    oauth = next(f for f in model.functions() if f.logical_id == "OAuthFunction")
+    assert model.function_environment(oauth)["AUTHORIZATIONS_KMS_KEY_ARN"] == ""

@@ -106,9 +106,14 @@ def test_queues_match_the_template(stack: LocalStack) -> None:
 
 
 def test_bucket_tables_and_secrets_match_the_template(stack: LocalStack) -> None:
-    [bucket_props] = _of_type("AWS::S3::Bucket").values()
+    buckets = _of_type("AWS::S3::Bucket")
+    bucket_props = buckets["SegmentsBucket"]
     bucket = _name(bucket_props["BucketName"])
     assert stack.names["segments_bucket"] == bucket
+    # The access-log bucket is deliberately not created: S3 access logging is not emulated.
+    assert set(buckets) == {"SegmentsBucket", "AccessLogsBucket"}
+    created = {b["Name"] for b in stack.client("s3").list_buckets()["Buckets"]}
+    assert _name(buckets["AccessLogsBucket"]["BucketName"]) not in created
     versioning = stack.client("s3").get_bucket_versioning(Bucket=bucket)
     assert versioning.get("Status") == bucket_props["VersioningConfiguration"]["Status"]
 

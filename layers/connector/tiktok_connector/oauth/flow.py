@@ -553,5 +553,6 @@ def _flow_for(settings: OAuthSettings, dynamodb: Any, secretsmanager: Any) -> OA
             secretsmanager=secretsmanager,
             dynamodb=dynamodb,
             recovery_window_days=settings.authorization_recovery_window_days,
+            kms_key_id=settings.authorizations_kms_key_arn,
         ),
     )

@@ -14,6 +14,8 @@ class OAuthSettings(ConnectorSettings):
     app_secret_name: str = Field(min_length=1)
     state_key_secret_name: str = Field(min_length=1)
     authorizations_secret_prefix: str = Field(min_length=1)
+    # KMS key for the authorization secrets this function creates ("" = aws/secretsmanager).
+    authorizations_kms_key_arn: str = ""
     # Empty: derive https://<request domain>/oauth/callback from the request.
     oauth_redirect_uri: str = ""
     # How long a signed state (one consent round trip) stays valid.

@@ -101,12 +101,15 @@ class AuthorizationStore:
         secretsmanager: Any,
         dynamodb: Any,
         recovery_window_days: int = 7,
+        kms_key_id: str = "",
     ) -> None:
         self.table = table
         self.secret_prefix = secret_prefix
         self.secretsmanager = secretsmanager
         self.dynamodb = dynamodb
         self.recovery_window_days = recovery_window_days
+        # The stack's customer-managed key (template parameter KmsKeyArn); "" = aws/secretsmanager.
+        self.kms_key_id = kms_key_id
 
     def secret_name(self, authorization_id: str) -> str:
         return f"{self.secret_prefix}{authorization_id}"
@@ -177,11 +180,14 @@ class AuthorizationStore:
                 raise
 
     def _write_secret(self, name: str, value: str) -> None:
+        # Only a new secret takes the key: an existing one keeps the key it was created with.
+        key: dict[str, str] = {"KmsKeyId": self.kms_key_id} if self.kms_key_id else {}
         try:
             self.secretsmanager.create_secret(
                 Name=name,
                 SecretString=value,
                 Description="TikTok advertiser authorization (written by the OAuth function)",
+                **key,
             )
             return
         except ClientError as exc:
