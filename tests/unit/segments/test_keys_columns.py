@@ -5,13 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tiktok_connector.segments.columns import ColumnPlan, classify_header, plan_columns
-from tiktok_connector.segments.keys import (
-    AudienceApi,
-    FileOptions,
-    InvalidSegmentFile,
-    parse_options,
-    parse_segment_key,
-)
+from tiktok_connector.segments.keys import AudienceApi, InvalidSegmentFile, parse_segment_key
+from tiktok_connector.segments.options import FileOptions, parse_options
 
 
 def test_key_parses() -> None:
