@@ -54,7 +54,10 @@ def test_options_defaults_and_spellings() -> None:
             "maid-hash": "MD5",
         }
     )
-    assert opts == FileOptions(AudienceApi.SEGMENT, 365, "GB", "gaid", "md5")
+    assert opts == FileOptions(
+        AudienceApi.SEGMENT, 365, "GB", "gaid", "md5",
+        given=("audience-api", "retention-days", "phone-region", "id-type", "maid-hash"),
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(

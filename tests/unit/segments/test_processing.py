@@ -21,10 +21,11 @@ from tiktok_connector.segments.rejects import RejectWriter, safe_cell
 
 class Rejects:
     def __init__(self) -> None:
-        self.rows: list[tuple[int, str, str]] = []
+        self.rows: list[tuple[int, str, str]] = []  # rejected rows
+        self.partial: list[tuple[int, str, str]] = []  # bad values of rows that were sent
 
-    def add(self, line: int, reason: str, column: str) -> None:
-        self.rows.append((line, reason, column))
+    def add(self, line: int, reason: str, column: str, partial: bool = False) -> None:
+        (self.partial if partial else self.rows).append((line, reason, column))
 
 
 def run(text: str, first: Any, fmt: str = "csv", **opts: Any) -> tuple[Any, list[str], Rejects]:
@@ -44,6 +45,11 @@ def check_accounting(stats: Any, out: list[str], rejects: Rejects, lines: int) -
     assert sum(stats.rejected_by_reason.values()) == stats.rejected
     assert len(rejects.rows) == stats.rejected
     assert len({r[0] for r in rejects.rows}) == stats.rejected  # one entry per rejected line
+    rejected_lines = {r[0] for r in rejects.rows}
+    assert not rejected_lines & {r[0] for r in rejects.partial}  # partial: accepted rows only
+    rejected_values = sum(counts[1] for counts in stats.identifiers.values())
+    # every bad value has a line: rejected rows name their first one, partial rows every one
+    assert len(rejects.partial) <= rejected_values
     assert len(out) == stats.accepted - stats.duplicates
     for counts in stats.identifiers.values():
         assert counts[0] >= 0
@@ -197,12 +203,15 @@ def test_reject_writer_uploads_with_header() -> None:
     w = RejectWriter()
     w.add(3, "invalid_email", "=HYPERLINK(1)")
     w.add(7, "invalid_phone", "Phone, mobile")
+    w.add(9, "invalid_phone", "Phone", partial=True)
     w.upload(s3=s3, bucket="b", key="rejects/j.csv", header=True)
     w.close()
+    assert w.count == 2  # rejected rows; the partial line is a sent row's bad value
     assert s3.objects["rejects/j.csv"].decode().splitlines() == [
-        "line,reason,column",
-        "3,invalid_email,'=HYPERLINK(1)",
-        '7,invalid_phone,"Phone, mobile"',
+        "line,reason,column,partial",
+        "3,invalid_email,'=HYPERLINK(1),no",
+        '7,invalid_phone,"Phone, mobile",no',
+        "9,invalid_phone,Phone,yes",
     ]
 
 
