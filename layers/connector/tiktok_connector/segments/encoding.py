@@ -8,9 +8,10 @@ file), in this order:
 3. UTF-16 without a byte order mark, told by NUL bytes in every other position; any other NUL
    byte means binary content, refused;
 4. valid UTF-8 (plain ASCII included);
-5. otherwise charset-normalizer's best guess. Several code pages often decode a sample to the
-   same text (a German export reads the same in cp1250 and cp1252); cp1252, what Windows Excel
-   writes in Western Europe and the Americas, is named whenever it is one of them.
+5. otherwise charset-normalizer's best guess. Several code pages often decode a sample equally
+   well (a German export reads the same in cp1250 and cp1252); cp1252, what Windows Excel
+   writes in Western Europe and the Americas, is chosen whenever it is one of them. When
+   charset-normalizer cannot tell at all, cp1252 is assumed and the report warns.
 
 Decoding is a streaming codec inside :class:`io.TextIOWrapper` (see :mod:`.reader`), so UTF-8
 files keep the C-speed fast path. A file read as UTF-8 because its head was (step 4) is read
@@ -49,6 +50,8 @@ HINTS = {"ansi": "cp1252", "windows": "cp1252", "excel": "cp1252", "unicode": "u
          "latin": "latin-1", "western": "cp1252", "iso-8859": "latin-1"}  # fmt: skip
 FALLBACK_ERRORS = "tiktok-connector-read-as-cp1252"
 DETECT_BYTES = 64 * 1024
+FEW_BYTES = 16  # fewer bytes outside ASCII than this in the head: too little to detect from
+_NOT_GUESSED = ["utf_16", "utf_16_be", "utf_16_le", "utf_32", "utf_32_be", "utf_32_le", "utf_7"]
 _UTF32 = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)  # checked before UTF-16: FF FE 00 00
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8", "utf-8-sig"),
@@ -62,7 +65,8 @@ class TextEncoding:
     """How a file is decoded.
 
     ``name`` is what the report shows; ``how`` says why it was chosen (``bom``, ``option``,
-    ``utf-8`` — the head was valid UTF-8 — or ``detected``); ``codec`` is the Python codec of
+    ``utf-8`` — the head was valid UTF-8 —, ``detected``, or ``assumed``: cp1252 when detection
+    could not tell); ``codec`` is the Python codec of
     the file's first range (``utf-8-sig`` and ``utf-16`` also drop the byte order mark);
     ``lenient`` — bytes that are not UTF-8 are read as cp1252 and counted.
     """
@@ -158,15 +162,33 @@ def choose_encoding(
     if bad is None:
         return TextEncoding(UTF8, "utf-8", "utf-8-sig", lenient=True), warnings
     detected = _detect(head[:DETECT_BYTES])
-    if detected is None:
-        line = head[:bad].count(b"\n") + 1
+    if detected is not None:
+        return TextEncoding(detected, "detected", detected), warnings
+    line = head[:bad].count(b"\n") + 1
+    if not _decodes(head, CP1252):
         raise InvalidSegmentFile(
             "undecodable",
             f"the file is not UTF-8 (line {line}, byte offset {bad} is not) and its encoding "
             "could not be told; save it as UTF-8 (CSV UTF-8) or set metadata encoding "
             "(utf-8, cp1252, latin-1 or utf-16)",
         )
-    return TextEncoding(detected, "detected", detected), warnings
+    warnings.append(
+        (
+            "encoding_assumed",
+            f"the file is not UTF-8 (line {line}, byte offset {bad} is not) and its encoding "
+            "could not be told for sure; it was read as cp1252, what Windows Excel writes. If "
+            "names or addresses with accents look wrong, set metadata encoding",
+        )
+    )
+    return TextEncoding(CP1252, "assumed", CP1252), warnings
+
+
+def _decodes(data: bytes, codec: str) -> bool:
+    try:
+        data.decode(codec)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _first_bad_utf8(head: bytes, *, whole: bool) -> int | None:
@@ -195,15 +217,26 @@ def _utf16_order(head: bytes) -> str | None:
 
 
 def _detect(sample: bytes) -> str | None:
-    """charset-normalizer's reading of ``sample`` as a Python codec name, cp1252 preferred."""
+    """charset-normalizer's reading of ``sample`` as a Python codec name, or None.
+
+    cp1252 is preferred whenever it reads the sample as well as the best guess, and chosen
+    outright when fewer than ``FEW_BYTES`` bytes are outside ASCII: a few accented names fit many
+    code pages (``µA`` is a valid Big5 character), and cp1252 is by far the most common source
+    of such files (Windows Excel in Western Europe and the Americas)."""
+    if sum(b >= 0x80 for b in sample) < FEW_BYTES and _decodes(sample, CP1252):
+        return CP1252  # too little to go on: a name or two with accents
     from charset_normalizer import from_bytes  # only non-UTF-8 files pay for the import
 
-    best = from_bytes(sample).best()
-    if best is None:
+    # UTF-16/32 are told by their byte order mark or their NUL bytes, never guessed from text
+    matches = list(from_bytes(sample, cp_exclusion=_NOT_GUESSED))
+    if not matches:
         return None
-    equivalent = {best.encoding, *best.could_be_from_charset}
-    if CP1252 in equivalent:
-        return CP1252
+    best = matches[0]
+    for match in matches:
+        if CP1252 in (match.encoding, *match.could_be_from_charset):
+            if match.chaos <= best.chaos + 0.01 and match.coherence >= best.coherence - 0.05:
+                return CP1252
+            break
     return codecs.lookup(best.encoding).name
 
 

@@ -137,8 +137,9 @@ def _key_hint(key: str) -> str:
         return "written by file-sync tools, not meant for this connector"
     if key in _KEY_HINTS:
         return f"did you mean {_KEY_HINTS[key]}?"
-    close = difflib.get_close_matches(key, OPTIONS, n=1, cutoff=0.6)
-    return f"did you mean {close[0]}?" if close else f"options are {', '.join(OPTIONS)}"
+    names = {**{o: o for o in OPTIONS}, **_KEY_HINTS}  # misspelt options and misspelt synonyms
+    close = difflib.get_close_matches(key, list(names), n=1, cutoff=0.6)
+    return f"did you mean {names[close[0]]}?" if close else f"options are {', '.join(OPTIONS)}"
 
 
 def parse_options(metadata: Mapping[str, str], *, default_phone_region: str = "US") -> FileOptions:
