@@ -307,7 +307,7 @@ def test_jsonl_key_of_a_type_the_head_did_not_show_is_rejected_visibly() -> None
         {"phone": "+12125550100"},
         {"email": "c@d.co", "tel": "2125550101"},
     ]
-    stats, (plan, out), rejects = run_jsonl(objects, head=1)
+    stats, (plan, _), rejects = run_jsonl(objects, head=1)
     assert plan.columns == ("EMAIL_SHA256",)
     assert stats.accepted == 2
     assert stats.rejected == 1
@@ -330,7 +330,7 @@ def test_jsonl_keys_named_by_the_columns_option_are_planned_in_advance() -> None
 
 def test_a_bad_value_beside_a_good_one_gets_a_partial_reject_line() -> None:
     text = "email,phone,work email\na@b.co,12,not-an-email\nbad,,\n,2125550100,\n"
-    stats, out, rejects = run(text, ["email", "phone", "work email"])
+    stats, _, rejects = run(text, ["email", "phone", "work email"])
     assert stats.accepted == 2
     assert stats.rejected == 1
     assert rejects.partial == [(2, "invalid_phone", "phone"), (2, "invalid_email", "work email")]
