@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tiktok_connector.segments.columns import ColumnPlan, describe_columns, plan_columns
@@ -107,7 +109,7 @@ def test_header_aliases(header: str, expected: tuple[str, str | None] | None) ->
     assert classify_header(header) == expected
 
 
-def _plan(first: list[str] | dict[str, object], **opts: object) -> ColumnPlan:
+def _plan(first: list[str] | dict[str, object], **opts: Any) -> ColumnPlan:
     return plan_columns(
         first, fmt="csv", delimiter=",", compressed=False, options=FileOptions(**opts)
     )

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import codecs
 import threading
+import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -219,25 +220,50 @@ def _utf16_order(head: bytes) -> str | None:
 def _detect(sample: bytes) -> str | None:
     """charset-normalizer's reading of ``sample`` as a Python codec name, or None.
 
-    cp1252 is preferred whenever it reads the sample as well as the best guess, and chosen
-    outright when fewer than ``FEW_BYTES`` bytes are outside ASCII: a few accented names fit many
-    code pages (``µA`` is a valid Big5 character), and cp1252 is by far the most common source
-    of such files (Windows Excel in Western Europe and the Americas)."""
-    if sum(b >= 0x80 for b in sample) < FEW_BYTES and _decodes(sample, CP1252):
-        return CP1252  # too little to go on: a name or two with accents
+    cp1252 — by far the most common source of such files: Windows Excel in Western Europe and
+    the Americas — wins whenever the evidence does not clearly point elsewhere. When cp1252
+    reads the sample as letters and ordinary punctuation (:func:`_plausible_cp1252`), another
+    code page must also fit a language clearly better (charset-normalizer's coherence), and
+    with fewer than ``FEW_BYTES`` bytes outside ASCII nothing else is considered: a few accented
+    names fit many code pages (``µA`` is a valid Big5 character). Otherwise cp1252 is kept when
+    it reads the sample as cleanly as the best guess (a German export reads the same in cp1250
+    and cp1252)."""
+    plausible = _plausible_cp1252(sample)
+    if plausible and sum(b >= 0x80 for b in sample) < FEW_BYTES:
+        return CP1252
     from charset_normalizer import from_bytes  # only non-UTF-8 files pay for the import
 
     # UTF-16/32 are told by their byte order mark or their NUL bytes, never guessed from text
     matches = list(from_bytes(sample, cp_exclusion=_NOT_GUESSED))
     if not matches:
-        return None
+        return CP1252 if plausible else None
     best = matches[0]
-    for match in matches:
-        if CP1252 in (match.encoding, *match.could_be_from_charset):
-            if match.chaos <= best.chaos + 0.01 and match.coherence >= best.coherence - 0.05:
-                return CP1252
-            break
+    ours = next((m for m in matches if CP1252 in (m.encoding, *m.could_be_from_charset)), None)
+    if ours is best:
+        return CP1252
+    if plausible:
+        if best.coherence <= (ours.coherence if ours else 0.0) + 0.1:
+            return CP1252
+    elif ours is not None and ours.chaos <= best.chaos + 0.01:
+        if ours.coherence >= best.coherence - 0.05:
+            return CP1252
     return codecs.lookup(best.encoding).name
+
+
+_PUNCTUATION = frozenset("€„“”‘’‚–—…°§µ²³·«»¡¿×÷£¥¢©®™\xa0")
+
+
+def _plausible_cp1252(sample: bytes) -> bool:
+    """True when ``sample`` read as cp1252 has only letters and ordinary punctuation outside
+    ASCII (what names and notes in Western European languages have)."""
+    try:
+        text = sample.decode(CP1252)
+    except UnicodeDecodeError:
+        return False
+    return all(
+        ch < "\x80" or ch in _PUNCTUATION or unicodedata.category(ch).startswith("L")
+        for ch in text
+    )
 
 
 # ---------------------------------------------------------------------------- lenient UTF-8
