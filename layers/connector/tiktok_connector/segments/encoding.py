@@ -242,11 +242,14 @@ def _detect(sample: bytes) -> str | None:
     if ours is best:
         return CP1252
     if plausible:
-        if best.coherence <= (ours.coherence if ours else 0.0) + 0.1:
-            return CP1252
-    elif ours is not None and ours.chaos <= best.chaos + 0.01:
-        if ours.coherence >= best.coherence - 0.05:
-            return CP1252
+        clearly_better = best.coherence > (ours.coherence if ours else 0.0) + 0.1
+        return codecs.lookup(best.encoding).name if clearly_better else CP1252
+    if (
+        ours is not None
+        and ours.chaos <= best.chaos + 0.01
+        and ours.coherence >= best.coherence - 0.05
+    ):
+        return CP1252
     return codecs.lookup(best.encoding).name
 
 
@@ -261,8 +264,7 @@ def _plausible_cp1252(sample: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return all(
-        ch < "\x80" or ch in _PUNCTUATION or unicodedata.category(ch).startswith("L")
-        for ch in text
+        ch < "\x80" or ch in _PUNCTUATION or unicodedata.category(ch).startswith("L") for ch in text
     )
 
 
