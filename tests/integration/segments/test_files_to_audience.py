@@ -256,3 +256,18 @@ def test_an_unknown_name_suggests_replace_only_with_its_caveat(pipe: Pipe) -> No
     assert report["error"]["code"] == "audience_not_found"
     assert "under either audience API" in report["error"]["message"]
     assert "not if TikTok already holds one made elsewhere" in report["error"]["message"]
+
+
+def test_phones_read_in_the_wrong_region_end_succeeded_with_warnings(pipe: Pipe) -> None:
+    customers = people(7000, 8100)
+    rows = [["E-Mail", "Handy"]] + [[p.email, p.mobile] for p in customers]
+
+    report = pipe.drop(f"segments/{ADV}/Ohne Region/create/k.csv", windows_excel_csv(rows))
+
+    assert report["status"] == "succeeded_with_warnings"
+    assert report["options"]["applied"]["phone-region"] == "US"
+    (warning,) = report["warnings"]
+    assert warning["code"] == "phone_region_assumed"
+    assert "read as US numbers" in warning["message"]
+    assert "set metadata phone-region" in warning["message"]
+    assert report["rows"]["accepted"] == len(customers)  # the emails went
