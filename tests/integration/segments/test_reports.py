@@ -4,6 +4,7 @@ sentence for a file we do not read (against moto, ingest only)."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from openpyxl import Workbook
 
@@ -115,3 +116,30 @@ def test_retention_days_on_an_append_is_reported_as_not_applied(harness: Harness
     )
     report = harness.report(result.job_id or "")
     assert [w["code"] for w in report["warnings"]] == ["retention_days_unused"]
+
+
+SAMPLES = Path(__file__).resolve().parents[3] / "events" / "samples"
+
+
+def test_the_readme_samples_read_as_documented(harness: Harness) -> None:
+    excel = harness.drop(
+        f"segments/{ADV}/Kunden/create/kunden.csv",
+        (SAMPLES / "kunden-excel-windows.csv").read_bytes(),
+        {"phone-region": "DE"},
+    )
+    report = harness.report(excel.job_id or "")
+    assert report["encoding"] == {"name": "cp1252", "how": "detected"}
+    assert [c["read_as"] for c in report["columns"]] == [
+        "ignored", "ignored", "email", "phone", "phone", "ignored",
+    ]  # fmt: skip
+    assert report["rows"]["accepted"] == 5
+    assert report["rejected_by_reason"] == {"invalid_email": 1}
+    assert report["warnings"] == []
+    removal = harness.drop(
+        f"segments/{ADV}/Kunden/remove/abmeldungen.jsonl",
+        (SAMPLES / "abmeldungen.jsonl").read_bytes(),
+        {"phone-region": "DE"},
+    )
+    report = harness.report(removal.job_id or "")
+    assert report["rows"] == {"read": 4, "accepted": 4, "rejected": 0, "blank": 0, "duplicates": 0}
+    assert report["warnings"] == []
