@@ -13,7 +13,6 @@ which of them came from the file's metadata, and the unknown keys.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,8 +126,14 @@ def _decoded(value: str) -> str:
     return value
 
 
+def _close(value: str, choices: list[str]) -> list[str]:
+    import difflib  # only a misspelt option pays for the import
+
+    return difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
+
+
 def _did_you_mean(value: str, choices: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
+    close = _close(value, list(choices))
     return f"; did you mean {close[0]}?" if close else ""
 
 
@@ -138,7 +143,7 @@ def _key_hint(key: str) -> str:
     if key in _KEY_HINTS:
         return f"did you mean {_KEY_HINTS[key]}?"
     names = {**{o: o for o in OPTIONS}, **_KEY_HINTS}  # misspelt options and misspelt synonyms
-    close = difflib.get_close_matches(key, list(names), n=1, cutoff=0.6)
+    close = _close(key, list(names))
     return f"did you mean {names[close[0]]}?" if close else f"options are {', '.join(OPTIONS)}"
 
 
