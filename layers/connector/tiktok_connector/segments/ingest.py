@@ -2,9 +2,11 @@
 
 Entry points (the handler calls exactly one per record):
 
-* :func:`ingest_object` — an S3 ``ObjectCreated`` notification. Parses the key and metadata,
-  sniffs the file's head (compression, format, delimiter, header), creates the job (idempotent
-  per object version) and either processes the file as one range or, when it is larger than
+* :func:`ingest_object` — an S3 ``ObjectCreated`` notification. Parses the key and metadata
+  (:mod:`.options`), sniffs the file's head (compression, refused formats :mod:`.formats`,
+  encoding :mod:`.encoding`, format, delimiter, header), plans its columns (:mod:`.columns`),
+  creates the job (idempotent per object version; what was learned goes to the report, see
+  :mod:`.reading`) and either processes the file as one range or, when it is larger than
   ``INGEST_RANGE_BYTES``, sends one message per byte range to the ranges queue.
 * :func:`ingest_range` — one ranges-queue message ``{"type": "range", "job_id", "range",
   "start", "end"}``.
@@ -20,14 +22,16 @@ Accounting (DESIGN §3.7): a non-blank line is a row; a row is accepted when at 
 identifiers is valid, else rejected with the reason of its first invalid identifier
 (``no_identifier`` when its id cells are empty, ``malformed_row`` when it cannot be parsed), so
 ``read == accepted + rejected`` by construction and ``rejected_by_reason`` sums to ``rejected``.
+An accepted row's bad identifiers get rejects lines too, marked partial (:mod:`.rejects`).
 Per identifier type, valid and invalid values are counted separately. An accepted row whose every
 hash was already uploaded in this range is a ``duplicate`` (not written again; see
 :mod:`.chunks` for the bounded-memory dedupe). Each physical line is one row (a quoted field
 cannot span lines), which keeps byte ranges and line numbers exact and stops a stray quote from
 swallowing the rest of a file.
 
-A file that cannot be read (not gzip though named so, not UTF-8, binary, no identifier column,
-empty) ends as a ``failed`` report with a clear error; nothing is raised, so S3 does not retry.
+A file that cannot be read (not gzip though named so, a format we do not read, binary, a byte its
+encoding cannot decode, no identifier column, empty) ends as a ``failed`` report with a clear
+error and a header-only rejects file; nothing is raised, so S3 does not retry.
 Only infrastructure errors (S3, SQS, DynamoDB) propagate, to be retried by Lambda/SQS.
 """
 
