@@ -238,3 +238,15 @@ def test_headerless_files_are_described_as_one_column() -> None:
         }
     ]
     assert warnings == []
+
+
+def test_a_very_wide_file_is_described_in_bounded_space() -> None:
+    names = ["email", *(f"Kontakt {i}" for i in range(300))]
+    sample = {n: ["x@example.de"] for n in names}
+    opts = FileOptions()
+    plan = plan_columns(names, fmt="csv", delimiter=",", compressed=False, options=opts)
+    described, warnings = describe_columns(names, plan, opts, sample)
+    assert len(described) == 201
+    assert described[-1] == {"more_columns": 101}
+    assert len(warnings) == 11
+    assert warnings[-1][1] == "290 more ignored columns look like identifiers"

@@ -36,6 +36,7 @@ AUTO = "auto"  # header-less line typed by its shape
 # TikTok allows each header at most 3 times in one MULTIPLE_TYPES file (reference §3.2).
 MAX_COLUMNS_PER_TYPE = 3
 MAX_DESCRIBED = 200  # columns listed in a report (a wider file lists the first ones and a count)
+MAX_COLUMN_WARNINGS = 10
 _NAME_CHARS = 100  # a header name longer than this is cut in the report
 _EMAIL_LIKE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PHONE_LIKE = re.compile(r"(?:\+|00)[0-9][0-9 ()./-]{6,20}|[0-9(][0-9 ()./-]{6,20}[0-9]")
@@ -427,6 +428,14 @@ def describe_columns(
                 f"metadata id-type {options.id_type} was not used: it types files without a "
                 "header row, and this file's columns are read by their names",
             )
+        )
+    unused = [w for w in warnings if w[0] == "unused_identifier_column"]
+    if len(unused) > MAX_COLUMN_WARNINGS:  # the job item (400 KB) holds them: keep it bounded
+        more = len(unused) - MAX_COLUMN_WARNINGS
+        keep = set(map(id, unused[:MAX_COLUMN_WARNINGS]))
+        warnings = [w for w in warnings if w[0] != "unused_identifier_column" or id(w) in keep]
+        warnings.append(
+            ("unused_identifier_column", f"{more} more ignored columns look like identifiers")
         )
     if len(entries) > MAX_DESCRIBED:
         more = len(entries) - MAX_DESCRIBED
