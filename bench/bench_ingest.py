@@ -37,8 +37,9 @@ from bench import Figure, interleaved_rates, median, rates
 from bench.bench_identity import SEED, generate_emails, generate_phones
 from tiktok_connector.segments import ingest
 from tiktok_connector.segments.chunks import ChunkWriter, HashFilter
+from tiktok_connector.segments.encoding import TextEncoding
 from tiktok_connector.segments.jobs import RangeStats
-from tiktok_connector.segments.keys import parse_options
+from tiktok_connector.segments.options import parse_options
 from tiktok_connector.segments.reader import open_range
 from tiktok_connector.segments.rejects import RejectWriter
 from tiktok_connector.segments.settings import MAX_CHUNK_BYTES
@@ -136,10 +137,10 @@ def ingest_local(
     """Ingest ``key`` as one byte range (as the S3-triggered invocation does for a file up to
     ``INGEST_RANGE_BYTES``, and a ranges-queue invocation for each range of a larger one)."""
     options = parse_options(metadata or {}, default_phone_region="US")
-    plan, _ = ingest._plan_file(
+    plan = ingest._plan_file(
         s3, BUCKET, key, None, filename=key.rsplit("/", 1)[-1], size=size, options=options,
         range_bytes=size + 1,
-    )  # fmt: skip
+    ).plan  # fmt: skip
     writer = ChunkWriter(
         s3=s3,
         bucket=BUCKET,
@@ -158,7 +159,10 @@ def ingest_local(
         rejects=rejects,
         dedupe=HashFilter(DEDUPE_MAX_HASHES, expected=ingest._expected_rows(plan, 0, size)),
     )
-    text = open_range(s3, BUCKET, key, None, start=0, end=size, compressed=plan.compressed)
+    text = open_range(
+        s3, BUCKET, key, None, start=0, end=size, compressed=plan.compressed,
+        encoding=TextEncoding.from_dict(plan.encoding),
+    )  # fmt: skip
     try:
         stats = processor.run(text, skip_header=plan.header)
     finally:

@@ -82,7 +82,7 @@ def check_audiences(stack: LocalStack, say: Say) -> None:
         return
     for report in reports:
         label = f"{report['advertiser_id']} / {report['audience_name']!r} ({report['action']})"
-        if report["status"] != "succeeded":
+        if report["status"] not in ("succeeded", "succeeded_with_warnings"):
             error = report.get("error") or {}
             raise AudienceCheckFailed(
                 f"job {report['job_id']} for {label} is {report['status']}: "

@@ -93,7 +93,7 @@ def drop_sample_segment_file(stack: LocalStack, say: Say) -> None:
     )
     say(f"  identifiers: {ids}")
     reasons = ", ".join(f"{r} {n}" for r, n in report["rejected_by_reason"].items()) or "none"
-    say(f"  rejected by reason: {reasons} (rejects/{job_id}.csv: line, reason, column)")
+    say(f"  rejected by reason: {reasons} (rejects/{job_id}.csv: line, reason, column, partial)")
     say(f"  chunks: {report['chunks']['total']} file(s) of hashes queued for upload")
     if report["status"] == "failed":
         raise RuntimeError(f"the sample segment job failed: {report['error']}")

@@ -1,7 +1,7 @@
 """Hostile input through the real handlers on the local stack: a clear, bounded error for each,
 and no batch crashed, no neighbour lost.
 
-Segment files: binary garbage, a huge line, wrong encodings, zip bombs disguised as ``.gz``,
+Segment files: binary garbage, a huge line, UTF-32, a ZIP archive, zip bombs disguised as ``.gz``,
 formula-injection cells (the rejects file must neutralise them), deeply nested / wrong-typed
 JSONL rows, and S3 keys with path traversal and odd characters — each dropped together with a
 good neighbour file. Events: deeply nested, wrong-typed, enormous and unicode messages in the
@@ -55,8 +55,8 @@ HOSTILE_FILES: dict[str, tuple[str, bytes, str]] = {
     # name: (file name, bytes, expected error code or "" when rows are rejected instead)
     "binary": ("garbage.csv", bytes(range(256)) * 64, "binary_file"),
     "huge_line": ("one-line.csv", b"email\n" + b"a" * (3 * 1024 * 1024), "line_too_long"),
-    "utf16": ("utf16.csv", "email\na@example.com\n".encode("utf-16"), "not_utf8"),
-    "latin1": ("latin1.csv", "email\nren\xe9@example.com\n".encode("latin-1") * 3, "not_utf8"),
+    "utf32": ("utf32.csv", "email\na@example.com\n".encode("utf-32"), "unsupported_encoding"),
+    "zip": ("list.zip", b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(40), "unsupported_format"),
     "bomb_zeros": ("emails.csv.gz", bomb(b"\x00", 300 * 1024 * 1024), "binary_file"),
     "bomb_one_line": ("emails2.csv.gz", bomb(b"A", 300 * 1024 * 1024), "line_too_long"),
     "gz_lie": ("fake.csv.gz", b"email\na@example.com\n", "not_gzip"),

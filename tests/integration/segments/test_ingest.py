@@ -39,8 +39,8 @@ def assert_accounting(h: Harness, job_id: str) -> dict[str, Any]:
     assert rows["read"] == rows["accepted"] + rows["rejected"]
     assert sum(report["rejected_by_reason"].values()) == rows["rejected"]
     rejects = h.rejects(job_id)
-    assert rejects[0] == ["line", "reason", "column"]
-    assert len(rejects) - 1 == rows["rejected"]
+    assert rejects[0] == ["line", "reason", "column", "partial"]
+    assert sum(1 for r in rejects[1:] if r[3] == "no") == rows["rejected"]
     return report
 
 
@@ -184,10 +184,12 @@ def test_every_kind_of_broken_row_is_counted_exactly(harness: Harness) -> None:
     assert report["identifiers"]["email"] == {"accepted": 7, "rejected": 2}
     assert report["identifiers"]["phone"] == {"accepted": 3, "rejected": 1}
     rejects = harness.rejects(result.job_id or "")[1:]
-    assert [int(r[0]) for r in rejects] == [3, 4, 6, 12, 13, 14, 15]
-    assert rejects[0] == ["3", "invalid_email", "email"]
-    assert rejects[1] == ["4", "invalid_phone", "phone"]
-    assert rejects[3][2] == "idfa_sha256"
+    # line 5 was sent for its phone; its bad email still has a line, marked partial
+    assert [int(r[0]) for r in rejects] == [3, 4, 5, 6, 12, 13, 14, 15]
+    assert rejects[0] == ["3", "invalid_email", "email", "no"]
+    assert rejects[1] == ["4", "invalid_phone", "phone", "no"]
+    assert rejects[2] == ["5", "invalid_email", "email", "yes"]
+    assert rejects[4][2] == "idfa_sha256"
     _, rows = harness.chunk_rows(harness.chunk_messages())
     assert len(rows) == report["rows"]["accepted"] - report["rows"]["duplicates"]
     assert f"{email('g@h.co')},,," in rows
@@ -203,7 +205,7 @@ def test_rejects_file_neutralises_formula_headers(harness: Harness) -> None:
     assert harness.report(result.job_id or "")["error"]["code"] == "no_id_column"
     result = harness.drop(f"segments/{ADV}/F/create/g.csv", "@email\nnope\n")
     rejects = harness.rejects(result.job_id or "")
-    assert rejects[1] == ["2", "invalid_email", "'@email"]
+    assert rejects[1] == ["2", "invalid_email", "'@email", "no"]
 
 
 # ---------------------------------------------------------------------------- unreadable files
@@ -213,8 +215,7 @@ def test_rejects_file_neutralises_formula_headers(harness: Harness) -> None:
     ("name", "body", "code"),
     [
         ("list.csv.gz", b"email\na@b.co\n", "not_gzip"),
-        ("list.csv", "email\na@b.co\n".encode("utf-16"), "not_utf8"),
-        ("list.csv", b"email\n\xff\xfe\xfa@b.co\n", "not_utf8"),
+        ("list.csv", "email\na@b.co\n".encode("utf-32"), "unsupported_encoding"),
         ("list.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary_file"),
         ("list.csv", b"customer,name\n1,2\n", "no_id_column"),
         ("list.csv", b"", "empty_file"),
@@ -236,11 +237,33 @@ def test_unreadable_file_gives_failed_report_without_retry(
     assert [m for m in harness.chunk_messages() if m["type"] == "chunk"] == []
 
 
-def test_invalid_utf8_late_in_a_large_file_fails_the_job(harness: Harness) -> None:
+def test_invalid_utf8_late_in_a_declared_utf8_file_fails_naming_line_and_byte(
+    harness: Harness,
+) -> None:
     body = b"email\n" + b"a@b.co\n" * 20_000 + b"\xff@x.co\n"
-    result = harness.drop(f"segments/{ADV}/Late/create/list.csv", body)
-    assert harness.report(result.job_id or "")["error"]["code"] == "not_utf8"
+    result = harness.drop(f"segments/{ADV}/Late/create/list.csv", body, {"encoding": "utf-8"})
+    report = harness.report(result.job_id or "")
+    assert report["error"]["code"] == "undecodable"
+    assert "line 20002 (byte offset 140006)" in report["error"]["message"]
+    assert "utf-8" in report["error"]["message"]
+    assert harness.rejects(result.job_id or "") == [["line", "reason", "column", "partial"]]
     assert harness.chunk_messages() == []
+
+
+def test_a_cp1252_byte_after_a_utf8_head_is_read_as_cp1252_with_a_warning(
+    harness: Harness,
+) -> None:
+    # the first 64 KiB are plain ASCII: the file looks like UTF-8 until Windows' "ü" shows up
+    body = b"email,name\n" + b"a@b.co,Anna\n" * 20_000 + "m@x.de,Müller\n".encode("cp1252")
+    result = harness.drop(f"segments/{ADV}/Late/create/list.csv", body)
+    report = harness.report(result.job_id or "")
+    assert report["error"] is None
+    assert report["rows"]["accepted"] == 20_001
+    assert report["encoding"] == {"name": "utf-8", "how": "utf-8"}
+    assert [w["code"] for w in report["warnings"]] == ["not_utf8_bytes"]
+    assert "1 byte(s)" in report["warnings"][0]["message"]
+    _, rows = harness.chunk_rows(harness.chunk_messages())
+    assert email("m@x.de") in rows
 
 
 # ---------------------------------------------------------------------------- keys and options

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from tiktok_connector.segments.columns import ColumnPlan, classify_header, plan_columns
-from tiktok_connector.segments.keys import (
-    AudienceApi,
-    FileOptions,
-    InvalidSegmentFile,
-    parse_options,
-    parse_segment_key,
-)
+from tiktok_connector.segments.columns import ColumnPlan, describe_columns, plan_columns
+from tiktok_connector.segments.headers import classify_header
+from tiktok_connector.segments.keys import AudienceApi, InvalidSegmentFile, parse_segment_key
+from tiktok_connector.segments.options import FileOptions, parse_options
 
 
 def test_key_parses() -> None:
@@ -59,7 +57,10 @@ def test_options_defaults_and_spellings() -> None:
             "maid-hash": "MD5",
         }
     )
-    assert opts == FileOptions(AudienceApi.SEGMENT, 365, "GB", "gaid", "md5")
+    assert opts == FileOptions(
+        AudienceApi.SEGMENT, 365, "GB", "gaid", "md5",
+        given=("audience-api", "retention-days", "phone-region", "id-type", "maid-hash"),
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -108,7 +109,7 @@ def test_header_aliases(header: str, expected: tuple[str, str | None] | None) ->
     assert classify_header(header) == expected
 
 
-def _plan(first: list[str] | dict[str, object], **opts: object) -> ColumnPlan:
+def _plan(first: list[str] | dict[str, object], **opts: Any) -> ColumnPlan:
     return plan_columns(
         first, fmt="csv", delimiter=",", compressed=False, options=FileOptions(**opts)
     )
@@ -172,3 +173,80 @@ def test_jsonl_plan_has_no_header_line() -> None:
     plan = _plan({"Email": "a@b.co", "x": 1, "phone": 1})
     assert not plan.header
     assert [s.field for s in plan.sources] == ["Email", "phone"]
+
+
+def test_audience_names_are_nfc_normalised() -> None:
+    nfd = "Cafe\u0301 Kunden"  # what a folder made on macOS sends
+    key = parse_segment_key(f"segments/1/{nfd}/append/f.csv")
+    assert key.audience_name == "Café Kunden"
+    assert (
+        key.audience_name == parse_segment_key("segments/1/Café Kunden/append/f.csv").audience_name
+    )
+
+
+def test_columns_option_reads_a_column_no_alias_names_and_can_ignore_one() -> None:
+    opts = parse_options({"columns": "Kontakt=email;Telefon=ignore"})
+    names = ["Kontakt", "Telefon", "Mobil"]
+    plan = plan_columns(names, fmt="csv", delimiter=";", compressed=False, options=opts)
+    assert plan.columns == ("EMAIL_SHA256", "PHONE_SHA256")
+    assert [(s.label, s.id_type, s.by) for s in plan.sources] == [
+        ("Kontakt", "email", "option"),
+        ("Mobil", "phone", "name"),
+    ]
+    described, warnings = describe_columns(names, plan, opts)
+    assert described == [
+        {"position": 1, "name": "Kontakt", "read_as": "email", "by": "option"},
+        {"position": 2, "name": "Telefon", "read_as": "ignored", "by": "option"},
+        {"position": 3, "name": "Mobil", "read_as": "phone", "by": "name"},
+    ]
+    assert warnings == []
+
+
+def test_every_header_is_described_and_unused_identifier_columns_warn() -> None:
+    names = ["Kundennummer", "E-Mail", "Kontakt", "Notiz", "email_sha256"]
+    sample = {
+        "Kundennummer": ["100234", "100235", "100236"],  # digits only: not taken for phones
+        "Kontakt": ["x@example.de", "y@example.de", ""],
+        "Notiz": ["ruft an: 030 1234567", "", "-"],
+    }
+    opts = FileOptions(columns=(("Fax", "ignore"),), id_type="phone")
+    plan = plan_columns(names, fmt="csv", delimiter=";", compressed=False, options=opts)
+    described, warnings = describe_columns(names, plan, opts, sample)
+    assert [(d["name"], d["read_as"]) for d in described] == [
+        ("Kundennummer", "ignored"), ("E-Mail", "email"), ("Kontakt", "ignored"),
+        ("Notiz", "ignored"), ("email_sha256", "email"),
+    ]  # fmt: skip
+    assert described[4]["hashed"] == "sha256"
+    assert [code for code, _ in warnings] == [
+        "unused_identifier_column", "columns_option_unmatched", "id_type_option_unused",
+    ]  # fmt: skip
+    assert "columns=Kontakt=email" in warnings[0][1]
+    assert "x@example.de" not in " ".join(m for _, m in warnings)  # never a value
+
+
+def test_headerless_files_are_described_as_one_column() -> None:
+    plan = plan_columns(
+        ["a@b.co"], fmt="csv", delimiter=",", compressed=False, options=FileOptions()
+    )
+    described, warnings = describe_columns(["a@b.co"], plan, FileOptions())
+    assert described == [
+        {
+            "position": 1,
+            "name": None,
+            "by": "shape",
+            "read_as": "email, phone or maid, by each line's shape",
+        }
+    ]
+    assert warnings == []
+
+
+def test_a_very_wide_file_is_described_in_bounded_space() -> None:
+    names = ["email", *(f"Kontakt {i}" for i in range(300))]
+    sample = {n: ["x@example.de"] for n in names}
+    opts = FileOptions()
+    plan = plan_columns(names, fmt="csv", delimiter=",", compressed=False, options=opts)
+    described, warnings = describe_columns(names, plan, opts, sample)
+    assert len(described) == 201
+    assert described[-1] == {"more_columns": 101}
+    assert len(warnings) == 11
+    assert warnings[-1][1] == "290 more ignored columns look like identifiers"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import json
 from typing import Any
 
 import pytest
@@ -15,16 +16,21 @@ from tiktok_connector.identity import IdType, hash_identifier
 from tiktok_connector.segments.chunks import ChunkWriter, HashFilter
 from tiktok_connector.segments.columns import plan_columns
 from tiktok_connector.segments.ingest import RangeProcessor
-from tiktok_connector.segments.keys import FileOptions
+from tiktok_connector.segments.options import FileOptions
 from tiktok_connector.segments.rejects import RejectWriter, safe_cell
+
+
+def sha(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
 
 
 class Rejects:
     def __init__(self) -> None:
-        self.rows: list[tuple[int, str, str]] = []
+        self.rows: list[tuple[int, str, str]] = []  # rejected rows
+        self.partial: list[tuple[int, str, str]] = []  # bad values of rows that were sent
 
-    def add(self, line: int, reason: str, column: str) -> None:
-        self.rows.append((line, reason, column))
+    def add(self, line: int, reason: str, column: str, partial: bool = False) -> None:
+        (self.partial if partial else self.rows).append((line, reason, column))
 
 
 def run(text: str, first: Any, fmt: str = "csv", **opts: Any) -> tuple[Any, list[str], Rejects]:
@@ -44,6 +50,11 @@ def check_accounting(stats: Any, out: list[str], rejects: Rejects, lines: int) -
     assert sum(stats.rejected_by_reason.values()) == stats.rejected
     assert len(rejects.rows) == stats.rejected
     assert len({r[0] for r in rejects.rows}) == stats.rejected  # one entry per rejected line
+    rejected_lines = {r[0] for r in rejects.rows}
+    assert not rejected_lines & {r[0] for r in rejects.partial}  # partial: accepted rows only
+    rejected_values = sum(counts[1] for counts in stats.identifiers.values())
+    # every bad value has a line: rejected rows name their first one, partial rows every one
+    assert len(rejects.partial) <= rejected_values
     assert len(out) == stats.accepted - stats.duplicates
     for counts in stats.identifiers.values():
         assert counts[0] >= 0
@@ -197,12 +208,15 @@ def test_reject_writer_uploads_with_header() -> None:
     w = RejectWriter()
     w.add(3, "invalid_email", "=HYPERLINK(1)")
     w.add(7, "invalid_phone", "Phone, mobile")
+    w.add(9, "invalid_phone", "Phone", partial=True)
     w.upload(s3=s3, bucket="b", key="rejects/j.csv", header=True)
     w.close()
+    assert w.count == 2  # rejected rows; the partial line is a sent row's bad value
     assert s3.objects["rejects/j.csv"].decode().splitlines() == [
-        "line,reason,column",
-        "3,invalid_email,'=HYPERLINK(1)",
-        '7,invalid_phone,"Phone, mobile"',
+        "line,reason,column,partial",
+        "3,invalid_email,'=HYPERLINK(1),no",
+        '7,invalid_phone,"Phone, mobile",no',
+        "9,invalid_phone,Phone,yes",
     ]
 
 
@@ -244,3 +258,87 @@ def test_rows_split_over_byte_ranges_are_each_counted_once(
         "lines": whole.lines, "read": whole.read, "accepted": whole.accepted,
         "rejected": whole.rejected, "blank": whole.blank,
     }  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- JSONL by own keys
+
+
+def run_jsonl(objects: list[dict[str, Any]], head: int, **opts: Any) -> tuple[Any, Any, Rejects]:
+    """Plan from the first ``head`` objects (the file's head), then read every object."""
+    plan = plan_columns(
+        objects[0], fmt="jsonl", delimiter="", compressed=False, options=FileOptions(**opts),
+        more_rows=objects[1:head],
+    )  # fmt: skip
+    out: list[str] = []
+    rejects = Rejects()
+    proc = RangeProcessor(plan, api="file", phone_region="US", sink=out.extend, rejects=rejects)
+    stats = proc.run([json.dumps(o) + "\n" for o in objects], skip_header=False)
+    return stats, (plan, out), rejects
+
+
+def test_jsonl_rows_are_read_by_their_own_keys() -> None:
+    # the head shows only `email`; later rows carry the same people pre-hashed
+    raw = [{"email": f"u{i}@example.com"} for i in range(3)]
+    hashed = [{"email_sha256": sha(f"u{i}@example.com")} for i in range(3, 6)]
+    stats, (plan, out), rejects = run_jsonl([*raw, *hashed], head=3)
+    assert plan.columns == ("EMAIL_SHA256",)
+    assert stats.accepted == 6
+    assert stats.rejected == 0
+    assert out == [sha(f"u{i}@example.com") for i in range(6)]
+    assert rejects.rows == rejects.partial == []
+
+
+def test_jsonl_head_union_plans_every_type_seen() -> None:
+    objects = [
+        {"email": "a@b.co"},
+        {"phone": "+12125550100"},
+        {"idfa": "6D92078A-8246-4BA4-AE5B-76104861E7DC"},
+    ]
+    stats, (plan, out), _ = run_jsonl(objects, head=3)
+    assert plan.columns == ("EMAIL_SHA256", "PHONE_SHA256", "IDFA_SHA256")
+    assert plan.calculate_type == "MULTIPLE_TYPES"
+    assert stats.accepted == 3
+    assert [line.count(",") for line in out] == [2, 2, 2]
+
+
+def test_jsonl_key_of_a_type_the_head_did_not_show_is_rejected_visibly() -> None:
+    objects = [
+        {"email": "a@b.co"},
+        {"phone": "+12125550100"},
+        {"email": "c@d.co", "tel": "2125550101"},
+    ]
+    stats, (plan, _), rejects = run_jsonl(objects, head=1)
+    assert plan.columns == ("EMAIL_SHA256",)
+    assert stats.accepted == 2
+    assert stats.rejected == 1
+    assert rejects.rows == [(2, "column_not_planned", "phone")]
+    assert rejects.partial == [(3, "column_not_planned", "tel")]
+    assert stats.findings == {"unplanned:phone": 1, "unplanned:tel": 1}
+    assert stats.identifiers["phone"] == [0, 2]
+
+
+def test_jsonl_keys_named_by_the_columns_option_are_planned_in_advance() -> None:
+    objects = [{"email": "a@b.co"}, {"Kontakt": "+12125550100"}]
+    stats, (plan, _), rejects = run_jsonl(objects, head=1, columns=(("kontakt", "phone"),))
+    assert plan.columns == ("EMAIL_SHA256", "PHONE_SHA256")
+    assert stats.accepted == 2
+    assert rejects.rows == []
+
+
+# ---------------------------------------------------------------------------- partial rows
+
+
+def test_a_bad_value_beside_a_good_one_gets_a_partial_reject_line() -> None:
+    text = "email,phone,work email\na@b.co,12,not-an-email\nbad,,\n,2125550100,\n"
+    stats, _, rejects = run(text, ["email", "phone", "work email"])
+    assert stats.accepted == 2
+    assert stats.rejected == 1
+    assert rejects.partial == [(2, "invalid_phone", "phone"), (2, "invalid_email", "work email")]
+    assert rejects.rows == [(3, "invalid_email", "email")]
+    assert stats.findings == {"invalid_phones": 1}
+
+
+def test_single_phone_column_counts_invalid_phones_for_the_region_warning() -> None:
+    stats, _, _ = run("phone\n12\n2125550100\n123\n", ["phone"])
+    assert stats.rejected_by_reason == {"invalid_phone": 2}
+    assert stats.findings == {"invalid_phones": 2}

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tiktok_connector.segments.encoding import TextEncoding, counting_substitutions
 from tiktok_connector.segments.keys import InvalidSegmentFile
 from tiktok_connector.segments.reader import (
     LineTooLongError,
@@ -101,19 +102,33 @@ def test_truncated_gzip_is_a_clear_error() -> None:
     assert err.value.code == "not_gzip"
 
 
-@pytest.mark.parametrize(
-    ("data", "code"),
-    [(b"\x00\x01\x02binary", "binary_file"), ("email\n".encode("utf-16"), "not_utf8")],
-)
-def test_binary_and_utf16_fail_early(data: bytes, code: str) -> None:
+def test_binary_fails_early() -> None:
     with pytest.raises(InvalidSegmentFile) as err:
-        open_text(_blocks(data, 1024), compressed=False).read()
-    assert err.value.code == code
+        open_text(_blocks(b"\x00\x01\x02binary", 1024), compressed=False).read()
+    assert err.value.code == "binary_file"
 
 
-def test_invalid_utf8_raises_decode_error() -> None:
+def test_invalid_utf8_raises_decode_error_when_strict() -> None:
     with pytest.raises(UnicodeDecodeError):
         open_text(_blocks(b"email\n\xff\xfe@x.com\n", 1024), compressed=False).read()
+
+
+def test_lenient_utf8_reads_stray_bytes_as_cp1252_and_counts_them() -> None:
+    lenient = TextEncoding(lenient=True)
+    data = "email,name\nm@x.de,Müller\n".encode("cp1252")
+    with counting_substitutions() as count:
+        text = open_text(_blocks(data, 7), compressed=False, encoding=lenient).read()
+    assert text == "email,name\nm@x.de,Müller\n"
+    assert count[0] == 1
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_is_read_with_its_codec_whatever_the_block_size(codec: str) -> None:
+    body = "E-Mail;Name\r\nzoë@example.com;Zoë\r\n"
+    data = body.encode(codec)
+    encoding = TextEncoding(codec if codec != "utf-16" else "utf-16-le", "bom", codec)
+    for size in (1, 3, 1024):
+        assert open_text(_blocks(data, size), compressed=False, encoding=encoding).read() == body
 
 
 def test_line_guard_bounds_memory() -> None:

@@ -19,6 +19,7 @@ A worker that finds its *own* job's ``ready`` entry knows the create call alread
 from __future__ import annotations
 
 import time
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -28,8 +29,9 @@ State = Literal["creating", "ready"]
 
 
 def audience_key(api: str, name: str) -> str:
-    """The sort key of an audience in the registry."""
-    return f"{api}#{name}"
+    """The sort key of an audience in the registry (the name NFC-normalised: a macOS folder
+    name arrives decomposed, and must find the same audience)."""
+    return f"{api}#{unicodedata.normalize('NFC', name)}"
 
 
 def staging_key(api: str, name: str, job_id: str) -> str:

@@ -379,6 +379,7 @@ class AudienceUploader:
 
     def _precheck_file(self, job: Mapping[str, Any]) -> None:
         """Fail early, before uploading anything, when finalize is bound to fail."""
+        refuse_replace_across_apis(self.registry, job)
         entry = self.registry.get(str(job["advertiser_id"]), file_key(job))
         action = job["action"]
         if (
@@ -390,7 +391,7 @@ class AudienceUploader:
             raise _exists(job)
         creatable = action == "append" and self.settings.allow_create_on_append
         if action in ("append", "remove") and entry is None and not creatable:
-            raise _not_found(job)
+            raise _not_found(job, self.registry)
 
     # ------------------------------------------------------------------ partner target
     def _partner_target(self, api: AudienceApi, job: dict[str, Any], lease: int) -> str:
@@ -404,6 +405,7 @@ class AudienceUploader:
         main = audience_key(SEGMENT_API, name)
         request_ids: list[str] = []
         if action == "replace":
+            refuse_replace_across_apis(self.registry, job)
             audience_id = self._create_once(
                 api,
                 job,
@@ -425,7 +427,7 @@ class AudienceUploader:
                     api, job, main, lease, exists_ok=True, request_ids=request_ids
                 )
             elif entry is None:
-                raise _not_found(job)
+                raise _not_found(job, self.registry)
             else:
                 raise RetryLaterError("the audience is being created by another job")
         # The create call's request id goes into the report (mapping calls are too many to keep).
@@ -712,7 +714,7 @@ class AudienceUploader:
             )
             if not creatable:
                 if entry is None:
-                    raise _not_found(item)
+                    raise _not_found(item, self.registry)
                 raise RetryLaterError("the audience is being created by another job")
             return self._create_once(
                 api,
@@ -803,12 +805,53 @@ def _exists(job: Mapping[str, Any]) -> JobFailure:
     )
 
 
-def _not_found(job: Mapping[str, Any]) -> JobFailure:
+_API_NAMES = {FILE_API: "customer-file", SEGMENT_API: "partner"}
+
+
+def other_api_entry(registry: AudienceRegistry, job: Mapping[str, Any]) -> AudienceEntry | None:
+    """The registry entry of the job's audience name under the *other* audience API, if any."""
+    other = SEGMENT_API if job["api"] == FILE_API else FILE_API
+    return registry.get(str(job["advertiser_id"]), audience_key(other, str(job["audience_name"])))
+
+
+def _other_api(job: Mapping[str, Any], entry: AudienceEntry) -> JobFailure:
+    this, other = _API_NAMES.get(str(job["api"]), "this"), _API_NAMES.get(entry.api, "other")
+    return JobFailure(
+        "audience_in_other_api",
+        f"no {this} audience named {job['audience_name']!r} is known for advertiser "
+        f"{job['advertiser_id']}, but a {other} audience of that name is: to change it, upload "
+        f"the file again with metadata audience-api={entry.api}. (A {job['action']} under "
+        f"audience-api={job['api']} would make a second TikTok audience with the same name; "
+        "if that is what you want, use create/.)",
+    )
+
+
+def _not_found(job: Mapping[str, Any], registry: AudienceRegistry) -> JobFailure:
+    other = other_api_entry(registry, job)
+    if other is not None:
+        return _other_api(job, other)
     return JobFailure(
         "audience_not_found",
-        f"no audience named {job['audience_name']!r} is known for advertiser "
-        f"{job['advertiser_id']}: create it first (or use replace, which creates it)",
+        f"no {_API_NAMES.get(str(job['api']), '')} audience named {job['audience_name']!r} is "
+        f"known to this connector for advertiser {job['advertiser_id']} (under either audience "
+        "API): create it first (a file under create/), or send this file to replace/, which "
+        "creates a new audience of that name — not if TikTok already holds one made elsewhere "
+        "(replace would make a second one: rename the folder instead)",
     )
+
+
+def refuse_replace_across_apis(registry: AudienceRegistry, job: Mapping[str, Any]) -> None:
+    """A ``replace`` of a name this connector knows only under the other audience API would
+    create a second TikTok audience of that name: refuse it, naming the other API."""
+    if job.get("action") != "replace":
+        return
+    this = registry.get(
+        str(job["advertiser_id"]), audience_key(str(job["api"]), str(job["audience_name"]))
+    )
+    if this is None:
+        other = other_api_entry(registry, job)
+        if other is not None:
+            raise _other_api(job, other)
 
 
 def _created_at(entry: Mapping[str, Any]) -> float:

@@ -2,9 +2,11 @@
 
 Entry points (the handler calls exactly one per record):
 
-* :func:`ingest_object` — an S3 ``ObjectCreated`` notification. Parses the key and metadata,
-  sniffs the file's head (compression, format, delimiter, header), creates the job (idempotent
-  per object version) and either processes the file as one range or, when it is larger than
+* :func:`ingest_object` — an S3 ``ObjectCreated`` notification. Parses the key and metadata
+  (:mod:`.options`), sniffs the file's head (compression, refused formats :mod:`.formats`,
+  encoding :mod:`.encoding`, format, delimiter, header), plans its columns (:mod:`.columns`),
+  creates the job (idempotent per object version; what was learned goes to the report, see
+  :mod:`.reading`) and either processes the file as one range or, when it is larger than
   ``INGEST_RANGE_BYTES``, sends one message per byte range to the ranges queue.
 * :func:`ingest_range` — one ranges-queue message ``{"type": "range", "job_id", "range",
   "start", "end"}``.
@@ -20,14 +22,16 @@ Accounting (DESIGN §3.7): a non-blank line is a row; a row is accepted when at 
 identifiers is valid, else rejected with the reason of its first invalid identifier
 (``no_identifier`` when its id cells are empty, ``malformed_row`` when it cannot be parsed), so
 ``read == accepted + rejected`` by construction and ``rejected_by_reason`` sums to ``rejected``.
+An accepted row's bad identifiers get rejects lines too, marked partial (:mod:`.rejects`).
 Per identifier type, valid and invalid values are counted separately. An accepted row whose every
 hash was already uploaded in this range is a ``duplicate`` (not written again; see
 :mod:`.chunks` for the bounded-memory dedupe). Each physical line is one row (a quoted field
 cannot span lines), which keeps byte ranges and line numbers exact and stops a stray quote from
 swallowing the rest of a file.
 
-A file that cannot be read (not gzip though named so, not UTF-8, binary, no identifier column,
-empty) ends as a ``failed`` report with a clear error; nothing is raised, so S3 does not retry.
+A file that cannot be read (not gzip though named so, a format we do not read, binary, a byte its
+encoding cannot decode, no identifier column, empty) ends as a ``failed`` report with a clear
+error and a header-only rejects file; nothing is raised, so S3 does not retry.
 Only infrastructure errors (S3, SQS, DynamoDB) propagate, to be retried by Lambda/SQS.
 """
 
@@ -51,7 +55,21 @@ from botocore.exceptions import ClientError
 
 from tiktok_connector.identity import HashAlg, Hasher, IdType, Surface
 from tiktok_connector.segments.chunks import ChunkInfo, ChunkWriter, HashFilter
-from tiktok_connector.segments.columns import AUTO, ColumnPlan, plan_columns
+from tiktok_connector.segments.columns import (
+    AUTO,
+    ColumnPlan,
+    describe_columns,
+    plan_columns,
+    read_as,
+)
+from tiktok_connector.segments.encoding import (
+    STRICT_UTF8,
+    TextEncoding,
+    choose_encoding,
+    counting_substitutions,
+    locate_undecodable,
+)
+from tiktok_connector.segments.formats import refuse_unsupported
 from tiktok_connector.segments.jobs import (
     RUNNING,
     JobError,
@@ -64,20 +82,32 @@ from tiktok_connector.segments.jobs import (
 )
 from tiktok_connector.segments.keys import (
     AudienceApi,
-    FileOptions,
     InvalidSegmentFile,
     is_folder_marker,
-    parse_options,
     parse_segment_key,
     validate_audience_name,
 )
-from tiktok_connector.segments.reader import GZIP_MAGIC, open_range, plan_ranges
+from tiktok_connector.segments.options import FileOptions, parse_options
+from tiktok_connector.segments.reader import (
+    GZIP_MAGIC,
+    gunzip_blocks,
+    open_range,
+    plan_ranges,
+    range_bytes,
+)
+from tiktok_connector.segments.reading import (
+    INVALID_PHONES,
+    SUBSTITUTED_BYTES,
+    count_unplanned,
+    reading_item,
+)
 from tiktok_connector.segments.rejects import RejectWriter, merge_parts, part_key
 from tiktok_connector.segments.settings import IngestSettings
 
 logger = logging.getLogger(__name__)
 
 HEAD_BYTES = 64 * 1024
+SAMPLE_LINES = 500  # lines of the head that plan JSONL keys and check ignored columns' values
 MAX_RANGES = 200
 FLUSH_LINES = 8192
 BATCH_CHARS = 256 * 1024  # single-column fast path: lines per batch ≈ this many characters
@@ -93,7 +123,12 @@ MALFORMED_ROW = "malformed_row"
 INVALID_VALUE = "invalid_value"
 AMBIGUOUS_HASH = "ambiguous_hash"
 MAID_PLATFORM_UNKNOWN = "maid_platform_unknown"
+COLUMN_NOT_PLANNED = "column_not_planned"
+INVALID_PHONE = "invalid_phone"
 _EMPTY = "empty"
+_UNSEEN = object()
+MAX_CACHED_KEYS = 4096
+MAX_LABEL_CHARS = 100
 
 
 @dataclass(slots=True)
@@ -141,12 +176,20 @@ class Head:
     """What the first bytes of a file tell."""
 
     compressed: bool
-    single_range: bool  # gzip or CR-only line ends: cannot be split by byte range
+    single_range: bool  # gzip, UTF-16 or CR-only line ends: cannot be split by byte range
     first_line: str | None  # first non-blank line, None when the head holds none
+    encoding: TextEncoding = STRICT_UTF8
+    lines: tuple[str, ...] = ()  # the first non-blank complete lines (up to SAMPLE_LINES)
+    notes: tuple[tuple[str, str], ...] = ()  # warnings about the encoding chosen
 
 
-def sniff_head(data: bytes, *, filename: str, size: int) -> Head:
-    """Inspect the first ``HEAD_BYTES`` of a file (``data``) of ``size`` bytes."""
+def sniff_head(
+    data: bytes, *, filename: str, size: int, declared_encoding: str | None = None
+) -> Head:
+    """Inspect the first ``HEAD_BYTES`` of a file (``data``) of ``size`` bytes.
+
+    ``declared_encoding`` is the ``encoding`` option. Raises :class:`InvalidSegmentFile` for a
+    file that is not text we read (see :mod:`.formats`, :mod:`.encoding`)."""
     named_gz = filename.lower().endswith(".gz")
     compressed = data.startswith(GZIP_MAGIC)
     if named_gz and not compressed:
@@ -159,25 +202,36 @@ def sniff_head(data: bytes, *, filename: str, size: int) -> Head:
         except zlib.error as exc:
             raise InvalidSegmentFile("not_gzip", "the file is not a valid gzip stream") from exc
         whole = whole and d.eof and not d.unconsumed_tail
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise InvalidSegmentFile("not_utf8", "the file is UTF-16 encoded; save it as UTF-8")
-    if b"\x00" in data:
-        raise InvalidSegmentFile("binary_file", "the file contains binary data, not UTF-8 text")
+    refuse_unsupported(data, filename=filename.removesuffix(".gz"))
+    encoding, notes = choose_encoding(data, declared=declared_encoding, whole=whole)
+    decoder = codecs.getincrementaldecoder(encoding.codec)(encoding.errors)
     try:
-        text = codecs.getincrementaldecoder("utf-8-sig")().decode(data, final=whole)
+        text = decoder.decode(data, final=whole)
     except UnicodeDecodeError as exc:
-        raise InvalidSegmentFile("not_utf8", "the file is not UTF-8 text") from exc
-    cr_only = b"\r" in data and b"\n" not in data
-    first = None
+        where = locate_undecodable([data], encoding) or (1, exc.start)
+        raise InvalidSegmentFile(
+            "undecodable",
+            f"line {where[0]} (byte offset {where[1]}) cannot be read as {encoding.name}, the "
+            "encoding metadata names; set the file's real encoding (utf-8, cp1252, latin-1, "
+            "utf-16) or save it as UTF-8",
+        ) from None
+    cr_only = "\r" in text and "\n" not in text
+    lines: list[str] = []
     for line in io.StringIO(text, newline=""):
-        if line.strip():
-            if not whole and not line.endswith(("\n", "\r")):
+        complete = whole or line.endswith(("\n", "\r"))
+        if not complete:
+            if not lines and line.strip():
                 raise InvalidSegmentFile(
                     "line_too_long", f"the first line is longer than {HEAD_BYTES // 1024} KiB"
                 )
-            first = line
             break
-    return Head(compressed, compressed or cr_only, first)
+        if line.strip():
+            lines.append(line)
+            if len(lines) >= SAMPLE_LINES:
+                break
+    first = lines[0] if lines else None
+    single = compressed or cr_only or encoding.single_range
+    return Head(compressed, single, first, encoding, tuple(lines), tuple(notes))
 
 
 # ----------------------------------------------------------------------------- row processing
@@ -305,6 +359,7 @@ class RangeProcessor:
         many = getattr(hasher, "many", None) or functools.partial(map, hasher)
         counter = stats.identifiers.setdefault(src.id_type, [0, 0])
         reasons = stats.rejected_by_reason
+        invalid_before = reasons.get(INVALID_PHONE, 0)
         add_reject = self.rejects.add
         label = src.label
         index = src.index or 0
@@ -362,6 +417,12 @@ class RangeProcessor:
             if pending:
                 sink(pending)
         dedupe.sync(used)
+        if src.id_type == "phone" and reasons.get(INVALID_PHONE, 0) > invalid_before:
+            # one column: each rejected row is one rejected value
+            findings = stats.findings
+            findings[INVALID_PHONES] = (
+                findings.get(INVALID_PHONES, 0) + reasons[INVALID_PHONE] - invalid_before
+            )
         counter[0] += accepted  # one column: its accepted values are the accepted rows
         stats.accepted += accepted
         stats.rejected += rejected
@@ -370,11 +431,16 @@ class RangeProcessor:
         return lineno
 
     def _run_general(self, lines: Iterator[str], lineno: int) -> int:
-        """Several identifier columns, JSONL, or header-less lines typed by shape."""
+        """Several identifier columns, JSONL, or header-less lines typed by shape.
+
+        A row is accepted when one of its identifiers is valid. Its bad identifiers still get
+        a line in the rejects file, marked partial; a rejected row gets one line, with its first
+        bad identifier's reason."""
         plan = self.plan
         stats = self.stats
         counts: dict[str, list[int]] = stats.identifiers
         reasons = stats.rejected_by_reason
+        findings = stats.findings
         add_reject = self.rejects.add
         seen = self.dedupe.add
         pending: list[str] = []
@@ -386,20 +452,23 @@ class RangeProcessor:
         auto = plan.sources[0].id_type == AUTO
         typer = _auto_typer(plan, self._api, self._region) if auto else None
         specs = []
-        if not auto:
+        if not auto and not jsonl:
             for src in plan.sources:
                 counter = counts.setdefault(src.id_type, [0, 0])
                 hasher = _hasher(src.id_type, src.alg, src.declared_hashed, self._api, self._region)
-                key: Any = src.field if jsonl else src.index
-                specs.append((key, src.slots[0], hasher, counter, src.label))
+                specs.append((src.index or 0, src.slots[0], hasher, counter, src.label))
+        key_of = self._key_reader() if jsonl else None
         first_label = plan.sources[0].label
-        accepted = rejected = blank = duplicates = 0
+        accepted = rejected = blank = duplicates = invalid_phones = 0
         str_type = str
         empty_row = [""] * ncols
+        bad: list[tuple[str, str]] | None
 
         for line in lines:
             lineno += 1
-            # -- general path -------------------------------------------------------------
+            bad = None  # (reason, column) of each bad identifier of this row
+            out = empty_row.copy()
+            ok = False
             if jsonl:
                 text = line.strip()
                 if not text:
@@ -414,56 +483,84 @@ class RangeProcessor:
                     reasons[MALFORMED_ROW] = reasons.get(MALFORMED_ROW, 0) + 1
                     add_reject(lineno, MALFORMED_ROW, "")
                     continue
-            else:
-                row = parse_line(line, delimiter)
-            out = empty_row.copy()
-            ok = False
-            first_reason = None
-            first_column = ""
-            if typer is not None:
-                value = row[0] if row else ""
-                if value and value.strip():
-                    slot, id_type, result = typer(value)
-                    counter = counts.setdefault(id_type, [0, 0])
-                    if result.__class__ is str_type:
-                        out[slot] = result
-                        counter[0] += 1
-                        ok = True
-                    elif result.reason != _EMPTY:
-                        counter[1] += 1
-                        first_reason = result.reason
-                        first_column = first_label
-            else:
-                for key, slot, hasher, counter, label in specs:
-                    if jsonl:
-                        raw = obj.get(key)
-                        if raw is None or raw == "":
-                            continue
-                        if raw.__class__ is not str_type:
-                            if isinstance(raw, bool) or not isinstance(raw, int | float):
-                                counter[1] += 1
-                                if first_reason is None:
-                                    first_reason, first_column = INVALID_VALUE, label
-                                continue
+                assert key_of is not None
+                for key, raw in obj.items():
+                    spec = key_of(key)
+                    if spec is None or raw is None or raw == "":
+                        continue
+                    slots, hasher, counter, label, unusable = spec
+                    if raw.__class__ is not str_type:
+                        if isinstance(raw, bool) or not isinstance(raw, int | float):
+                            raw = None  # a list, an object, true/false: not an identifier
+                        else:
                             if isinstance(raw, float) and raw.is_integer():
                                 raw = int(raw)
                             raw = str(raw)
-                        value = raw
-                    else:
-                        value = row[key] if key < len(row) else ""
+                    if raw is None or unusable:
+                        counter[1] += 1
+                        reason = unusable or INVALID_VALUE
+                        if unusable == COLUMN_NOT_PLANNED:
+                            count_unplanned(findings, label)
+                        bad = [(reason, label)] if bad is None else [*bad, (reason, label)]
+                        continue
+                    result = hasher(raw)
+                    if result.__class__ is not str_type:
+                        if result.reason != _EMPTY:
+                            counter[1] += 1
+                            if result.reason == INVALID_PHONE:
+                                invalid_phones += 1
+                            pair = (result.reason, label)
+                            bad = [pair] if bad is None else [*bad, pair]
+                        continue
+                    for slot in slots:
+                        if not out[slot] or out[slot] == result:
+                            out[slot] = result
+                            break
+                    else:  # more values of this type in the row than the plan has columns
+                        counter[1] += 1
+                        count_unplanned(findings, label)
+                        pair = (COLUMN_NOT_PLANNED, label)
+                        bad = [pair] if bad is None else [*bad, pair]
+                        continue
+                    counter[0] += 1
+                    ok = True
+            else:
+                row = parse_line(line, delimiter)
+                if typer is not None:
+                    value = row[0] if row else ""
+                    if value and value.strip():
+                        slot, id_type, result = typer(value)
+                        counter = counts.setdefault(id_type, [0, 0])
+                        if result.__class__ is str_type:
+                            out[slot] = result
+                            counter[0] += 1
+                            ok = True
+                        elif result.reason != _EMPTY:
+                            counter[1] += 1
+                            if result.reason == INVALID_PHONE:
+                                invalid_phones += 1
+                            bad = [(result.reason, first_label)]
+                else:
+                    for index, slot, hasher, counter, label in specs:
+                        value = row[index] if index < len(row) else ""
                         if not value:
                             continue
-                    result = hasher(value)
-                    if result.__class__ is str_type:
-                        out[slot] = result
-                        counter[0] += 1
-                        ok = True
-                    elif result.reason != _EMPTY:
-                        counter[1] += 1
-                        if first_reason is None:
-                            first_reason, first_column = result.reason, label
+                        result = hasher(value)
+                        if result.__class__ is str_type:
+                            out[slot] = result
+                            counter[0] += 1
+                            ok = True
+                        elif result.reason != _EMPTY:
+                            counter[1] += 1
+                            if result.reason == INVALID_PHONE:
+                                invalid_phones += 1
+                            pair = (result.reason, label)
+                            bad = [pair] if bad is None else [*bad, pair]
             if ok:
                 accepted += 1
+                if bad is not None:
+                    for reason, column in bad:
+                        add_reject(lineno, reason, column, True)
                 fresh = False
                 for k, hashed in enumerate(out):
                     if hashed:
@@ -480,15 +577,16 @@ class RangeProcessor:
                 else:
                     duplicates += 1
                 continue
-            if first_reason is None:
+            if bad is None:
                 if jsonl or any(c.strip() for c in row):
-                    first_reason, first_column = NO_IDENTIFIER, first_label
+                    bad = [(NO_IDENTIFIER, first_label)]
                 else:
                     blank += 1
                     continue
+            reason, column = bad[0]
             rejected += 1
-            reasons[first_reason] = reasons.get(first_reason, 0) + 1
-            add_reject(lineno, first_reason, first_column)
+            reasons[reason] = reasons.get(reason, 0) + 1
+            add_reject(lineno, reason, column)
 
         if pending:
             sink(pending)
@@ -496,18 +594,91 @@ class RangeProcessor:
         stats.rejected += rejected
         stats.blank += blank
         stats.duplicates += duplicates
+        if invalid_phones:
+            findings[INVALID_PHONES] = findings.get(INVALID_PHONES, 0) + invalid_phones
         return lineno
+
+    def _key_reader(self) -> Callable[[str], tuple[Any, ...] | None]:
+        """For JSONL: how each key of an object is read, looked up once per distinct key.
+
+        Returns ``key -> None`` (not an identifier key) or ``(slots, hasher, counter, label,
+        unusable)``: ``slots`` are the chunk columns of its type; ``unusable`` is the reason its
+        values cannot be used (``column_not_planned``: the job has no column of that type,
+        ``maid_platform_unknown``: a MAID key for the partner API), else ``""``."""
+        plan = self.plan
+        mapping = dict(plan.mapping)
+        slots_of: dict[str, tuple[int, ...]] = {}
+        for slot, column in enumerate(plan.columns):
+            slots_of[column] = (*slots_of.get(column, ()), slot)
+        counts = self.stats.identifiers
+        cache: dict[str, tuple[Any, ...] | None] = {}
+
+        def read(key: str) -> tuple[Any, ...] | None:
+            found = cache.get(key, _UNSEEN)
+            if found is not _UNSEEN:
+                return found  # type: ignore[return-value]
+            spec = read_as(key, mapping, plan.maid_hash)
+            entry: tuple[Any, ...] | None = None
+            if spec is not None:
+                label = key[:MAX_LABEL_CHARS]
+                slots = slots_of.get(spec.column, ())
+                unusable = "" if slots else COLUMN_NOT_PLANNED
+                if self._api == AudienceApi.SEGMENT and spec.id_type == "maid":
+                    unusable, hasher = MAID_PLATFORM_UNKNOWN, None
+                else:
+                    hasher = _hasher(
+                        spec.id_type, spec.alg, spec.declared_hashed, self._api, self._region
+                    )
+                counter = counts.setdefault(spec.id_type, [0, 0])
+                entry = (slots, hasher, counter, label, unusable)
+            if len(cache) < MAX_CACHED_KEYS:  # a hostile file's keys are unbounded
+                cache[key] = entry
+            return entry
+
+        return read
 
 
 # ----------------------------------------------------------------------------- orchestration
 
 
-def _error_code(exc: Exception) -> tuple[str, str]:
-    if isinstance(exc, InvalidSegmentFile):
-        return exc.code, exc.message
-    if isinstance(exc, UnicodeDecodeError):
-        return "not_utf8", "the file is not valid UTF-8 text (save it as UTF-8 / CSV UTF-8)"
-    return "unreadable_file", "the file could not be read"  # pragma: no cover
+def _undecodable(
+    s3: Any, source: dict[str, Any], plan: ColumnPlan, index: int, start: int, end: int
+) -> tuple[str, str]:
+    """The error of a range that stopped on a byte its encoding cannot decode: read the range
+    again (only on this failure path) to name the line and byte."""
+    encoding = TextEncoding.from_dict(plan.encoding)
+    blocks: Iterable[bytes] = range_bytes(
+        s3, source["bucket"], source["key"], source.get("version_id"),
+        start=start, end=end, compressed=plan.compressed,
+    )  # fmt: skip
+    if plan.compressed:
+        blocks = gunzip_blocks(blocks)
+    found = locate_undecodable(blocks, encoding)
+    if found is None:  # pragma: no cover - the first read failed, so this one does too
+        where = "a byte"
+    elif index == 0:
+        where = f"line {found[0]} (byte offset {found[1]}{' uncompressed' * plan.compressed})"
+    else:
+        where = (
+            f"line {found[0]} of byte range {index}, which begins with the first line starting "
+            f"at or after byte offset {start}"
+        )
+    how = {"option": "the encoding metadata names", "bom": "its byte order mark says"}
+    reason = how.get(encoding.how, "detected from the file's first 64 KiB")
+    return "undecodable", (
+        f"{where} cannot be read as {encoding.name} ({reason}); set metadata encoding to the "
+        "file's real encoding (utf-8, cp1252, latin-1, utf-16) or save it as UTF-8"
+    )
+
+
+def _write_empty_rejects(s3: Any, bucket: str, job_id: str) -> None:
+    """The rejects file of a job that failed before reading rows: its header only (every job
+    that ends has one)."""
+    writer = RejectWriter()
+    try:
+        writer.upload(s3=s3, bucket=bucket, key=rejects_key(job_id), header=True)
+    finally:
+        writer.close()
 
 
 def ingest_object(
@@ -544,6 +715,7 @@ def ingest_object(
         return IngestResult(job_id, "skipped", notes=["duplicate notification"])
 
     spec = JobSpec(job_id=job_id, bucket=bucket, key=key, version_id=source_version)
+    reading: dict[str, Any] | None = None
     try:
         seg = parse_segment_key(key)
         spec = JobSpec(
@@ -564,22 +736,36 @@ def ingest_object(
             retention_days=options.retention_days,
             phone_region=options.phone_region,
         )
+        reading = reading_item(options=options.echo(), warnings=options.warnings())
         validate_audience_name(seg.audience_name, options.api)
         size = int(head.get("ContentLength", 0))
         if size == 0:
             raise InvalidSegmentFile("empty_file", "the file is empty")
-        plan, ranges = _plan_file(
+        planned = _plan_file(
             s3, bucket, key, source_version, filename=seg.filename, size=size, options=options,
             range_bytes=settings.ingest_range_bytes,
         )  # fmt: skip
     except InvalidSegmentFile as exc:
+        spec = replace(spec, reading=reading)
         created, item = jobs.create(spec, error=JobError(exc.code, exc.message))
+        if created:
+            _write_empty_rejects(s3, settings.segments_bucket, job_id)
         jobs.write_report(item, s3=s3, bucket=settings.segments_bucket)
         logger.info("segment file refused", extra={"job_id": job_id, "code": exc.code})
         return IngestResult(job_id, item["status"], error=exc.code)
 
+    plan, ranges = planned.plan, planned.ranges
+    if options.retention_days is not None and seg.action in ("append", "remove"):
+        planned.reading["warnings"].append(
+            {
+                "code": "retention_days_unused",
+                "message": "metadata retention-days applies when an audience is created (create, "
+                f"or a replace that creates it); it was not applied to this {seg.action}",
+            }
+        )
     spec = replace(
         spec,
+        reading=planned.reading,
         columns=plan.columns,
         calculate_type=plan.calculate_type,
         ranges_total=len(ranges),
@@ -610,6 +796,16 @@ def _nothing_left(item: dict[str, Any]) -> bool:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedFile:
+    """How a file will be read (:class:`ColumnPlan`, byte ranges) and what the report says about
+    the reading (the job item's ``reading``, see :mod:`.reading`)."""
+
+    plan: ColumnPlan
+    ranges: list[tuple[int, int]]
+    reading: dict[str, Any]
+
+
 def _plan_file(
     s3: Any,
     bucket: str,
@@ -620,7 +816,7 @@ def _plan_file(
     size: int,
     options: FileOptions,
     range_bytes: int,
-) -> tuple[ColumnPlan, list[tuple[int, int]]]:
+) -> PlannedFile:
     kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key, "Range": f"bytes=0-{HEAD_BYTES - 1}"}
     if version_id:
         kwargs["VersionId"] = version_id
@@ -629,29 +825,59 @@ def _plan_file(
         data = body.read()
     finally:
         body.close()
-    head = sniff_head(data, filename=filename, size=size)
+    head = sniff_head(data, filename=filename, size=size, declared_encoding=options.encoding)
     if head.first_line is None:
         raise InvalidSegmentFile("empty_file", "the file holds no rows (only blank lines)")
     fmt, delimiter = _format_for(filename, head.first_line)
+    names: list[str]
+    sample: dict[str, list[str]] = {}
     if fmt == "jsonl":
-        try:
-            first: list[str] | dict[str, Any] = json.loads(head.first_line)
-        except (ValueError, RecursionError):
-            first = []
-        if not isinstance(first, dict):
+        objects = [_json_object(line) for line in head.lines]
+        first = objects[0]
+        if first is None:
             raise InvalidSegmentFile(
                 "invalid_format",
                 "a JSON Lines file holds one JSON object per line (JSON arrays are not read)",
             )
+        more = [o for o in objects[1:] if o is not None]
+        plan = plan_columns(
+            first, fmt=fmt, delimiter=delimiter, compressed=head.compressed, options=options,
+            more_rows=more,
+        )  # fmt: skip
+        names = list(dict.fromkeys(str(k) for o in (first, *more) for k in o))
+        for obj in (first, *more):
+            for k, v in obj.items():
+                if isinstance(v, str):
+                    sample.setdefault(str(k), []).append(v)
     else:
-        first = parse_line(head.first_line, delimiter)
-    plan = plan_columns(
-        first, fmt=fmt, delimiter=delimiter, compressed=head.compressed, options=options
+        names = parse_line(head.first_line, delimiter)
+        plan = plan_columns(
+            names, fmt=fmt, delimiter=delimiter, compressed=head.compressed, options=options
+        )
+        for line in head.lines[1:] if plan.header else ():
+            for name, value in zip(names, parse_line(line, delimiter), strict=False):
+                sample.setdefault(name, []).append(value)
+    plan = replace(plan, encoding=head.encoding.as_dict())
+    described, column_warnings = describe_columns(names, plan, options, sample)
+    reading = reading_item(
+        encoding=head.encoding.report(),
+        columns=described,
+        options=options.echo(),
+        warnings=[*options.warnings(), *head.notes, *column_warnings],
     )
     # The job item holds per-range counters (DynamoDB items stop at 400 KB): cap the count.
     range_bytes = max(range_bytes, -(-size // MAX_RANGES))
     ranges = [(0, size)] if head.single_range else plan_ranges(size, range_bytes)
-    return plan, ranges
+    return PlannedFile(plan, ranges, reading)
+
+
+def _json_object(line: str) -> dict[str, Any] | None:
+    """The JSON object on ``line``, or None (not JSON, or not an object)."""
+    try:
+        value = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _send_range_messages(
@@ -743,16 +969,25 @@ def process_range(
         text = open_range(
             s3, source["bucket"], source["key"], source.get("version_id"),
             start=start, end=end, compressed=plan.compressed,
+            encoding=TextEncoding.from_dict(plan.encoding),
         )  # fmt: skip
         try:
-            stats = processor.run(text, skip_header=plan.header and start == 0)
+            with counting_substitutions() as substituted:
+                stats = processor.run(text, skip_header=plan.header and start == 0)
         finally:
             text.close()
+        if substituted[0]:
+            stats.findings[SUBSTITUTED_BYTES] = substituted[0]
         chunks = writer.close()
     except (InvalidSegmentFile, UnicodeDecodeError) as exc:
         rejects.close()
-        code, message = _error_code(exc)
+        if isinstance(exc, InvalidSegmentFile):
+            code, message = exc.code, exc.message
+        else:
+            code, message = _undecodable(s3, source, plan, index, start, end)
         final = jobs.fail(job_id, code, message)
+        if final is not None:
+            _write_empty_rejects(s3, bucket, job_id)
         jobs.write_report(final or job_id, s3=s3, bucket=bucket)
         logger.info("segment file unreadable", extra={"job_id": job_id, "code": code})
         return IngestResult(job_id, "failed", len(ranges), index, error=code)

@@ -18,7 +18,7 @@ Every write is conditional, so each step is safe to run twice:
 
 Item attributes (see docs/architecture.md): ``job_id, status, source{bucket,key,version_id},
 advertiser_id, audience_name, action, api, retention_days, phone_region, columns, calculate_type,
-plan, ranges_total, ranges_done, ranges{<i>: stats}, chunks_total, chunks_done, done_chunks (SS),
+plan, reading, ranges_total, ranges_done, ranges{<i>: stats}, chunks_total, chunks_done, done_chunks (SS),
 file_paths{chunk_key: file_path}, tiktok{audience_id, request_ids}, error, finalizing,
 started_at, finished_at, expires_at``. Counters are kept per range (``ranges.<i>``) and summed when
 the report is rendered, which makes a redelivered range harmless.
@@ -36,6 +36,8 @@ from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+from tiktok_connector.segments.reading import report_sections, report_status
 
 RUNNING = "running"
 SUCCEEDED = "succeeded"
@@ -94,6 +96,7 @@ class RangeStats:
     chunks: int = 0
     identifiers: dict[str, list[int]] = field(default_factory=dict)  # type -> [accepted, rejected]
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    findings: dict[str, int] = field(default_factory=dict)  # counts for report warnings (reading)
 
     def as_item(self) -> dict[str, Any]:
         return {
@@ -108,6 +111,7 @@ class RangeStats:
                 t: {"accepted": a, "rejected": r} for t, (a, r) in self.identifiers.items()
             },
             "rejected_by_reason": dict(self.rejected_by_reason),
+            "findings": dict(self.findings),
         }
 
 
@@ -129,6 +133,7 @@ class JobSpec:
     calculate_type: str | None = None
     ranges_total: int = 1
     plan: Mapping[str, Any] | None = None
+    reading: Mapping[str, Any] | None = None  # encoding, columns, options, warnings (reading.py)
 
 
 def _plain(value: Any) -> Any:
@@ -235,6 +240,7 @@ class JobStore:
             "columns": list(spec.columns),
             "calculate_type": spec.calculate_type,
             "plan": json.dumps(spec.plan or {}, separators=(",", ":")),
+            "reading": dict(spec.reading) if spec.reading else None,
             "ranges_total": spec.ranges_total,
             "ranges_done": 0,
             "ranges": {},
@@ -483,6 +489,7 @@ def job_totals(item: Mapping[str, Any]) -> dict[str, Any]:
     rows = {"read": 0, "accepted": 0, "rejected": 0, "blank": 0, "duplicates": 0}
     identifiers: dict[str, dict[str, int]] = {}
     reasons: dict[str, int] = {}
+    findings: dict[str, int] = {}
     for stats in (item.get("ranges") or {}).values():
         for k in rows:
             rows[k] += int(stats.get(k, 0))
@@ -492,12 +499,20 @@ def job_totals(item: Mapping[str, Any]) -> dict[str, Any]:
             slot["rejected"] += int(counts.get("rejected", 0))
         for reason, n in (stats.get("rejected_by_reason") or {}).items():
             reasons[reason] = reasons.get(reason, 0) + int(n)
-    return {"rows": rows, "identifiers": identifiers, "rejected_by_reason": reasons}
+        for name, n in (stats.get("findings") or {}).items():
+            findings[name] = findings.get(name, 0) + int(n)
+    return {
+        "rows": rows,
+        "identifiers": identifiers,
+        "rejected_by_reason": reasons,
+        "findings": findings,
+    }
 
 
 def render_report(item: Mapping[str, Any]) -> dict[str, Any]:
-    """The report (keys fixed by DESIGN §3.7) of a job item."""
+    """The report of a job item: DESIGN §3.7's fixed keys, then §6b's (:mod:`.reading`)."""
     totals = job_totals(item)
+    additions = report_sections(item, totals)
     file_paths = item.get("file_paths") or {}
     tiktok = item.get("tiktok") or {}
     source = item.get("source") or {}
@@ -512,7 +527,7 @@ def render_report(item: Mapping[str, Any]) -> dict[str, Any]:
         "audience_name": item.get("audience_name"),
         "action": item.get("action"),
         "api": item.get("api"),
-        "status": item.get("status"),
+        "status": report_status(item.get("status"), additions["warnings"]),
         "rows": totals["rows"],
         "identifiers": dict(sorted(totals["identifiers"].items())),
         "rejected_by_reason": dict(sorted(totals["rejected_by_reason"].items())),
@@ -528,6 +543,7 @@ def render_report(item: Mapping[str, Any]) -> dict[str, Any]:
         "error": item.get("error"),
         "started_at": item.get("started_at"),
         "finished_at": item.get("finished_at"),
+        **additions,
     }
 
 

@@ -1,8 +1,9 @@
-"""Streaming access to segment files: byte ranges aligned to lines, gzip, UTF-8 text.
+"""Streaming access to segment files: byte ranges aligned to lines, gzip, decoded text.
 
 Memory stays flat whatever the file size: bytes flow through fixed-size blocks
 (``BLOCK_BYTES``) from the S3 body to a :class:`io.TextIOWrapper` that ``csv`` or the JSONL
-reader consume line by line. A line longer than ``MAX_LINE_BYTES`` stops the file (clear error)
+reader consume line by line, decoding with the file's encoding (:mod:`.encoding`; UTF-8 unless
+ingest chose another). A line longer than ``MAX_LINE_BYTES`` stops the file (clear error)
 rather than letting one pathological "line" (a binary file, a missing newline) fill memory.
 
 Byte ranges (docs/architecture.md "Byte-range fan-out"): range ``[start, end)`` owns exactly the
@@ -14,13 +15,13 @@ belongs to exactly one range, for any split points.
 
 from __future__ import annotations
 
-import codecs
 import gzip
 import io
 import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from tiktok_connector.segments.encoding import STRICT_UTF8, TextEncoding
 from tiktok_connector.segments.keys import InvalidSegmentFile
 
 BLOCK_BYTES = 64 * 1024
@@ -167,19 +168,13 @@ def gunzip_blocks(blocks: Iterable[bytes]) -> Iterator[bytes]:
 
 
 def sniff_binary(blocks: Iterable[bytes]) -> Iterator[bytes]:
-    """Fail early on content that is not UTF-8 text (NUL bytes, UTF-16 byte order marks)."""
+    """Fail early on binary content (NUL bytes in the first block) in a byte-oriented encoding."""
     first = True
     for block in blocks:
         if first:
             first = False
-            if block.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                raise InvalidSegmentFile(
-                    "not_utf8", "the file is UTF-16 encoded; save it as UTF-8 (CSV UTF-8)"
-                )
             if b"\x00" in block:
-                raise InvalidSegmentFile(
-                    "binary_file", "the file contains binary data, not UTF-8 text"
-                )
+                raise InvalidSegmentFile("binary_file", "the file contains binary data, not text")
         yield block
 
 
@@ -188,17 +183,23 @@ def open_text(
     *,
     compressed: bool,
     first_range: bool = True,
+    encoding: TextEncoding = STRICT_UTF8,
 ) -> io.TextIOWrapper:
-    """Text over ``blocks`` for ``csv`` / JSONL: UTF-8 (BOM dropped in the first range), strict
-    decoding, universal line endings left to ``csv`` (``newline=""``).
+    """Text over ``blocks`` for ``csv`` / JSONL in ``encoding`` (a byte order mark dropped in the
+    first range), universal line endings left to ``csv`` (``newline=""``).
     """
     stream: Iterable[bytes] = blocks
     if compressed:
         stream = gunzip_blocks(stream)
-    stream = guard_line_length(sniff_binary(stream))
+    if not encoding.single_range:  # UTF-16 text is full of NUL bytes
+        stream = sniff_binary(stream)
+    stream = guard_line_length(stream)
     raw = io.BufferedReader(BlockStream(stream), BLOCK_BYTES)
     return io.TextIOWrapper(
-        raw, encoding="utf-8-sig" if first_range else "utf-8", errors="strict", newline=""
+        raw,
+        encoding=encoding.codec_for(first_range=first_range),
+        errors=encoding.errors,
+        newline="",
     )
 
 
@@ -227,15 +228,34 @@ def open_range(
     start: int,
     end: int,
     compressed: bool,
+    encoding: TextEncoding = STRICT_UTF8,
 ) -> io.TextIOWrapper:
     """Text of the lines of byte range ``[start, end)`` of an S3 object (see module docs).
 
     A compressed file is always read whole (gzip cannot be entered mid-stream).
     """
+    return open_text(
+        range_bytes(s3, bucket, key, version_id, start=start, end=end, compressed=compressed),
+        compressed=compressed,
+        first_range=start == 0 or compressed,
+        encoding=encoding,
+    )
+
+
+def range_bytes(
+    s3: Any,
+    bucket: str,
+    key: str,
+    version_id: str | None,
+    *,
+    start: int,
+    end: int,
+    compressed: bool,
+) -> Iterator[bytes]:
+    """The (still compressed, for gzip: the whole object) bytes of range ``[start, end)``."""
     if compressed:
-        return open_text(s3_blocks(s3, bucket, key, version_id), compressed=True)
+        return s3_blocks(s3, bucket, key, version_id)
     offset = start - 1 if start > 0 else 0
-    blocks = range_blocks(
+    return range_blocks(
         s3_blocks(s3, bucket, key, version_id, first=offset), start, end, offset=offset
     )
-    return open_text(blocks, compressed=False, first_range=start == 0)

@@ -1,4 +1,9 @@
-"""The rejects file ``rejects/<job_id>.csv``: ``line,reason,column`` — never the raw value.
+"""The rejects file ``rejects/<job_id>.csv``: ``line,reason,column,partial`` — never the raw value.
+
+One line per rejected row (``partial`` = ``no``: the row was not sent; its first bad identifier's
+reason, as counted in ``rejected_by_reason``), and one line per bad identifier of a row that was
+sent for its other, valid identifiers (``partial`` = ``yes``: the row is in the audience, the
+value in ``column`` is not). So every value that did not reach TikTok has a line to look at.
 
 Each byte range spools its rejected rows (range-local line numbers) to a temporary file. A job
 of one range writes ``rejects/<job_id>.csv`` directly; a job of several writes parts
@@ -19,7 +24,7 @@ from typing import IO, Any
 
 from tiktok_connector.segments.reader import BlockStream, s3_blocks
 
-HEADER = "line,reason,column\r\n"
+HEADER = "line,reason,column,partial\r\n"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -34,7 +39,9 @@ def part_key(job_id: str, range_index: int) -> str:
 
 
 class RejectWriter:
-    """Spools ``line,reason,column`` rows of one range to a temporary file."""
+    """Spools ``line,reason,column,partial`` rows of one range to a temporary file.
+
+    ``count`` is the number of rejected rows (``partial`` ones not included)."""
 
     def __init__(self) -> None:
         self._file: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")  # noqa: SIM115
@@ -42,12 +49,16 @@ class RejectWriter:
         self._labels: dict[str, str] = {}
         self.count = 0
 
-    def add(self, line: int, reason: str, column: str) -> None:
+    def add(self, line: int, reason: str, column: str, partial: bool = False) -> None:
+        """A rejected row (or, with ``partial``, a bad value of a row that was sent)."""
         label = self._labels.get(column)
         if label is None:
-            label = self._labels[column] = safe_cell(column)
-        self._csv.writerow((line, reason, label))
-        self.count += 1
+            label = safe_cell(column)
+            if len(self._labels) < 1024:  # JSONL keys are the file's: keep the cache bounded
+                self._labels[column] = label
+        self._csv.writerow((line, reason, label, "yes" if partial else "no"))
+        if not partial:
+            self.count += 1
 
     def upload(self, *, s3: Any, bucket: str, key: str, header: bool) -> None:
         """Write the spooled rows (with the header line when ``header``) to ``key``."""
@@ -76,7 +87,7 @@ def merge_parts(
     """Merge the parts of a multi-range job into ``target_key``, shifting line numbers.
 
     ``line_counts[i]`` is the number of physical lines range ``i`` consumed. Streams part by part
-    (memory stays flat). Returns the number of reject rows written.
+    (memory stays flat). Returns the number of lines written (partial ones included).
     """
     counts = (
         [line_counts[i] for i in range(len(line_counts))]
