@@ -31,9 +31,9 @@ from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
 from tiktok_local.stack_file import (
-    REPO_ROOT,
     NoLocalStack,
     StackAlreadyRunning,
+    default_workdir,
     refuse_if_running,
     running_stack_names,
     stack_json_path,
@@ -247,8 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true")
     commands = parser.add_subparsers(dest="command", required=True)
     workdir_help = "the directory whose .local/ holds stack.json, logs and reports"
+    workdir = str(default_workdir())
     up = commands.add_parser("up", help="serve the local stack until interrupted")
-    up.add_argument("--workdir", default=str(REPO_ROOT), help=workdir_help)
+    up.add_argument("--workdir", default=workdir, help=workdir_help)
     up.add_argument(
         "--time-scale", type=float, default=None, help="default: tiktok_local.stack's (0.005)"
     )
@@ -257,13 +258,13 @@ def main(argv: list[str] | None = None) -> int:
     demo.set_defaults(func=cmd_demo)
     commands.add_parser("connect-link", help="print a signed, single-use /connect link")
     env = commands.add_parser("env", help="export lines for a shell beside `up`")
-    env.add_argument("--workdir", default=str(REPO_ROOT), help=workdir_help)
+    env.add_argument("--workdir", default=workdir, help=workdir_help)
     env.set_defaults(func=cmd_env)
     reports = commands.add_parser(
         "reports", help="download job reports and rejects into .local/reports/"
     )
     reports.add_argument("job_ids", nargs="*", metavar="JOB_ID", help="a job id or its prefix")
-    reports.add_argument("--workdir", default=str(REPO_ROOT), help=workdir_help)
+    reports.add_argument("--workdir", default=workdir, help=workdir_help)
     reports.set_defaults(func=cmd_reports)
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -4,8 +4,8 @@ Whoever runs it needs AWS credentials for the stack: it reads the state-key secr
 ticket nonce in the OAuth table (with a TTL) and prints ``<api>/connect?ticket=...``. Hand the link
 to the advertiser admin; it works once, until it expires.
 
-* Local stack: ``--stack-json`` (default: the repository's ``.local/stack.json``, written by
-  ``make up``) gives the moto endpoint, the table, the secret and the HTTP front's URL.
+* Local stack: ``--stack-json`` (default: ``.local/stack.json`` of the repository or of
+  ``$TIKTOK_LOCAL_WORKDIR``, written by ``make up``) gives the moto endpoint, the table, the secret and the HTTP front's URL.
 * Deployed stack: ``--stack-name NAME`` (``--region``, else the usual AWS chain) is looked up in
   CloudFormation for ``OAuthTableName``, ``StateKeySecretName`` and ``HttpApiUrl``; ``--api-url``
   overrides the last (a custom domain).
@@ -28,14 +28,13 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from tiktok_connector.oauth.store import NonceStore
 from tiktok_connector.oauth.tickets import DEFAULT_TICKET_TTL_SECONDS, connect_url, issue_ticket
 from tiktok_local.stack_file import (
-    REPO_ROOT,
     START_HINT,
     NoLocalStack,
+    default_workdir,
     running_stack_names,
     stack_json_path,
 )
 
-DEFAULT_STACK_JSON = stack_json_path(REPO_ROOT)
 DEFAULT_STACK_NAME = "tiktok-connector"
 
 
@@ -166,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         "--stack-json",
         type=Path,
         default=None,
-        help=f"local stack description (default {DEFAULT_STACK_JSON}, written by make up)",
+        help="local stack description (default .local/stack.json, written by make up)",
     )
     parser.add_argument(
         "--stack-name",
@@ -188,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                 region=args.region,
             )
         else:
-            stack_json = args.stack_json or DEFAULT_STACK_JSON
+            stack_json = args.stack_json or stack_json_path(default_workdir())
             if args.stack_json is None and not stack_json.exists():
                 raise ConnectLinkError(
                     f"no local stack ({stack_json} does not exist): {START_HINT}. For a "

@@ -70,6 +70,7 @@ from tiktok_local.resources import (
 )
 from tiktok_local.stack_file import (
     REPO_ROOT,
+    default_workdir,
     refuse_if_running,
     remove_if_unchanged,
     stack_json_path,
@@ -193,7 +194,7 @@ class LocalStack:
         if not _ACTIVE.acquire(blocking=False):
             raise RuntimeError("a LocalStack is already running in this process")
         ports = ports or Ports()
-        workdir = Path(workdir) if workdir is not None else REPO_ROOT
+        workdir = Path(workdir) if workdir is not None else default_workdir()
         cleanup: list[Callable[[], None]] = [_ACTIVE.release]
         try:
             return cls._start(

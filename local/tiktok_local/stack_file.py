@@ -7,7 +7,9 @@ connection error later. The file names the process serving the stack (``pid``), 
 ``make up`` in the same directory refuses to take over a live stack's file
 (:func:`refuse_if_running`), and a file left by a stack that was killed is recognised as stale.
 
-This module imports nothing heavy (no moto): the commands above start fast.
+The directory holding ``.local/`` is the repository unless ``TIKTOK_LOCAL_WORKDIR`` names another
+(:func:`default_workdir`; every command's ``--workdir`` defaults to it). This module imports nothing
+heavy (no moto): the commands above start fast.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 START_HINT = (
     "start `make up` first (it serves the local stack until Ctrl-C; run it in another shell)"
 )
+
+
+def default_workdir() -> Path:
+    """``$TIKTOK_LOCAL_WORKDIR`` when set, else the repository: the directory of ``.local/``."""
+    return Path(os.environ.get("TIKTOK_LOCAL_WORKDIR") or REPO_ROOT)
 
 
 class NoLocalStack(RuntimeError):
