@@ -67,7 +67,7 @@ reports: venv
 	@$(BIN)/python -m tiktok_local reports $(JOB)
 
 ## test: lint, cfn-lint, sam build and every test tier (the quicker targets below run one part)
-test: lint cfn-lint build browser
+test: lint cfn-lint build browser awscli
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## unit / integration / e2e / reliability / template-tests: one test tier (PYTEST_ARGS="-x -q")
@@ -76,7 +76,7 @@ unit: venv
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 integration: venv
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
-e2e: venv browser
+e2e: venv browser awscli
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 reliability: venv
 	$(BIN)/python -m pytest tests/reliability $(PYTEST_ARGS)

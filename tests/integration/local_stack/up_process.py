@@ -53,21 +53,26 @@ def tiktok_local(
 
 
 class UpProcess:
-    """A running ``up`` with ``.local/`` in ``workdir``; its output lines collect in ``lines``."""
+    """A running ``up`` with ``.local/`` in ``workdir``; its output lines collect in ``lines``.
 
-    def __init__(self, workdir: Path) -> None:
+    ``command`` replaces ``python -m tiktok_local up`` (e.g. ``["make", "up"]``); it runs in a
+    process group of its own, which :meth:`stop` interrupts as Ctrl-C in a terminal would.
+    """
+
+    def __init__(self, workdir: Path, command: list[str] | None = None) -> None:
         self.workdir = workdir
         self.stack_json = workdir / ".local" / "stack.json"
         self.log_file = workdir / ".local" / "logs" / "functions.log"
         self.lines: list[str] = []
         self._lock = threading.Lock()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tiktok_local", "up"],
+            command or [sys.executable, "-m", "tiktok_local", "up"],
             cwd=ROOT,
             env=clean_env(workdir),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=True,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -102,11 +107,11 @@ class UpProcess:
     def stop(self, timeout: float = 30) -> int:
         """SIGINT (Ctrl-C), then wait; returns the exit status."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            os.killpg(self.process.pid, signal.SIGINT)
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
         self._reader.join(timeout=5)
         return self.process.returncode
