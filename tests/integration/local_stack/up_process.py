@@ -29,8 +29,16 @@ PYTHONPATH = os.pathsep.join(
 
 
 def clean_env(workdir: Path | None = None) -> dict[str, str]:
-    """The test's environment without AWS or TikTok settings, with the local PYTHONPATH."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TIKTOK_"))}
+    """The test's environment without AWS or TikTok settings, with the local PYTHONPATH.
+
+    Without make's own variables either: under `make test`, a `make` the test runs would
+    otherwise act as a sub-make (and print "Entering directory" lines a person never sees).
+    """
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "TIKTOK_")) and k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")
+    }
     env["PYTHONPATH"] = PYTHONPATH
     if workdir is not None:
         env["TIKTOK_LOCAL_WORKDIR"] = str(workdir)
