@@ -84,7 +84,7 @@ def usage_summary(stack: LocalStack, log_path: Path | None = None) -> str:
         "  make connect-link     # open the link, click Confirm: advertisers authorized",
         '  eval "$(make -s env)" # aws CLI, moto endpoint, fake credentials, $SEGMENTS_BUCKET, ...',
         f"  aws s3 cp events/samples/buyers.csv {target}",
-        '  aws sqs send-message --queue-url "$EVENTS_QUEUE_URL" \\',
+        '  aws --endpoint-url "$AWS_ENDPOINT_URL" sqs send-message --queue-url "$EVENTS_QUEUE_URL" \\',
         "      --message-body file://events/samples/mparticle-batch.json \\",
         f"      --message-attributes {shlex.quote(attrs)}",
         "  make reports          # job reports and rejects into .local/reports/",
