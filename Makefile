@@ -5,6 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 TOOLS := .venv-tools
 SCAN := .venv-scan
+AWSCLI := .venv-aws
 BIN := $(VENV)/bin
 TBIN := $(TOOLS)/bin
 SBIN := $(SCAN)/bin
@@ -15,11 +16,19 @@ export SAM_CLI_TELEMETRY := 0
 PYTEST_ARGS ?=
 
 .PHONY: run up demo test unit integration e2e template-tests lint fmt typecheck cfn-lint build \
-        bench deploy connect-link browser clean venv tools scanner variants scan
+        bench deploy connect-link browser clean venv tools scanner variants scan \
+        help env reports reliability awscli
 
 venv: $(VENV)/.installed
 tools: $(TOOLS)/.installed
 scanner: $(SCAN)/.installed
+
+## help: list the targets (this text)
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST)
+
+## awscli: the aws CLI for the local walkthrough, in .venv-aws (make up installs it)
+awscli: $(AWSCLI)/.installed
 
 $(VENV)/.installed: requirements/dev.txt layers/connector/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,11 +47,17 @@ $(SCAN)/.installed: requirements/scan.txt
 	$(SBIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/scan.txt
 	touch $@
 
+# awscli pins PyYAML/docutils/rsa of its own: a venv apart from .venv-tools (SAM CLI's pins).
+$(AWSCLI)/.installed: requirements/awscli.txt
+	test -x $(AWSCLI)/bin/python || $(PYTHON) -m venv $(AWSCLI)
+	$(AWSCLI)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/awscli.txt
+	touch $@
+
 # `python -m tiktok_local` imports the layer, the function packages and the local stack the way
 # pytest's `pythonpath` (pyproject.toml) does — no sys.path tricks in the code.
 LOCAL_PYTHONPATH := $(subst $(eval) ,:,$(abspath layers/connector functions/oauth \
   functions/segment_ingest functions/audience_upload functions/event_forwarder local .))
-run up demo connect-link bench: export PYTHONPATH := $(LOCAL_PYTHONPATH)
+run up demo connect-link env reports bench: export PYTHONPATH := $(LOCAL_PYTHONPATH)
 
 ## run: set up and run the whole pipeline on the local stack, then print what reached TikTok
 run: venv
@@ -50,20 +65,33 @@ run: venv
 
 demo: run
 
-## up: serve the local stack until interrupted (writes .local/stack.json)
-up: venv
+## up: serve the local stack until Ctrl-C: one line per invocation and job here, function logs
+##   in .local/logs/functions.log, names in .local/stack.json (also installs the aws CLI)
+up: venv awscli
 	$(BIN)/python -m tiktok_local up
 
-## test: lint, cfn-lint, sam build and every test tier
-test: lint cfn-lint build browser
+## env: export lines for a shell beside make up: eval "$(make -s env)"
+env: venv
+	@$(BIN)/python -m tiktok_local env
+
+## reports: download job reports and rejects into .local/reports/ (JOB=<id or prefix>: one job)
+reports: venv
+	@$(BIN)/python -m tiktok_local reports $(JOB)
+
+## test: lint, cfn-lint, sam build and every test tier (the quicker targets below run one part)
+test: lint cfn-lint build browser awscli
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## unit / integration / e2e / reliability / template-tests: one test tier (PYTEST_ARGS="-x -q")
+## lint / fmt / cfn-lint: ruff and mypy; ruff format and fix; cfn-lint on template.yaml
 unit: venv
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 integration: venv
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
-e2e: venv browser
+e2e: venv browser awscli
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+reliability: venv
+	$(BIN)/python -m pytest tests/reliability $(PYTEST_ARGS)
 template-tests: venv
 	$(BIN)/python -m pytest tests/template $(PYTEST_ARGS)
 
@@ -107,13 +135,14 @@ browser:
 bench: venv
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-## connect-link: print a signed, single-use /connect link (deployed or local stack);
-##   LINK_ARGS="--label acme --stack-name tiktok-connector" (see docs/oauth.md)
+## connect-link: print a signed, single-use /connect link for the stack of make up, or a deployed
+##   one: LINK_ARGS="--label acme --stack-name tiktok-connector --region eu-west-1" (docs/oauth.md)
 connect-link: venv
 	$(BIN)/python -m tiktok_local connect-link $(LINK_ARGS)
 
+## deploy: sam build && sam deploy (ENV=prod: samconfig.toml's prod)
 deploy: build
 	$(TBIN)/sam deploy --config-env $${ENV:-default}
 
 clean:
-	rm -rf .aws-sam .local .pytest_cache .mypy_cache .ruff_cache .venv-scan
+	rm -rf .aws-sam .local .pytest_cache .mypy_cache .ruff_cache .venv-scan .venv-aws

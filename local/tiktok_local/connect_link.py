@@ -4,27 +4,37 @@ Whoever runs it needs AWS credentials for the stack: it reads the state-key secr
 ticket nonce in the OAuth table (with a TTL) and prints ``<api>/connect?ticket=...``. Hand the link
 to the advertiser admin; it works once, until it expires.
 
-* Local stack: ``--stack-json .local/stack.json`` (the default when that file exists) gives the
-  moto endpoint, the table, the secret and the HTTP front's URL.
-* Deployed stack: ``--stack-name`` (default ``tiktok-connector``) is looked up in CloudFormation
-  for ``OAuthTableName``, ``StateKeySecretName`` and ``HttpApiUrl``; ``--api-url`` overrides the
-  last (a custom domain).
+* Local stack: ``--stack-json`` (default: ``.local/stack.json`` of the repository or of
+  ``$TIKTOK_LOCAL_WORKDIR``, written by ``make up``) gives the moto endpoint, the table, the secret and the HTTP front's URL.
+* Deployed stack: ``--stack-name NAME`` (``--region``, else the usual AWS chain) is looked up in
+  CloudFormation for ``OAuthTableName``, ``StateKeySecretName`` and ``HttpApiUrl``; ``--api-url``
+  overrides the last (a custom domain).
+
+Neither given and no ``.local/stack.json``: it says to start ``make up`` (or to name a deployed
+stack) rather than guess. Every failure is one line on stderr (exit 2) that names the stack
+file, or the stack and region it looked for: never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from tiktok_connector.oauth.store import NonceStore
 from tiktok_connector.oauth.tickets import DEFAULT_TICKET_TTL_SECONDS, connect_url, issue_ticket
+from tiktok_local.stack_file import (
+    START_HINT,
+    NoLocalStack,
+    default_workdir,
+    running_stack_names,
+    stack_json_path,
+)
 
-DEFAULT_STACK_JSON = Path(".local/stack.json")
 DEFAULT_STACK_NAME = "tiktok-connector"
 
 
@@ -60,11 +70,11 @@ def link_for_local_stack(
     ttl_seconds: int = DEFAULT_TICKET_TTL_SECONDS,
     api_url: str | None = None,
 ) -> str:
-    """A connect link for the local stack described by ``stack_json``."""
+    """A connect link for the running local stack described by ``stack_json``."""
     try:
-        names = json.loads(stack_json.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConnectLinkError(f"cannot read {stack_json}: {exc}") from None
+        names = running_stack_names(stack_json)
+    except NoLocalStack as exc:
+        raise ConnectLinkError(str(exc)) from None
     # moto accepts any credentials; the local stack uses these fake ones.
     session = boto3.session.Session(
         aws_access_key_id="testing",
@@ -72,15 +82,20 @@ def link_for_local_stack(
         region_name=names["region"],
     )
     endpoint = names["aws_endpoint_url"]
-    return make_connect_link(
-        secretsmanager=session.client("secretsmanager", endpoint_url=endpoint),
-        dynamodb=session.client("dynamodb", endpoint_url=endpoint),
-        oauth_table=names["oauth_table"],
-        state_key_secret_name=names["state_key_secret_name"],
-        api_url=api_url or names["http_front_url"],
-        label=label,
-        ttl_seconds=ttl_seconds,
-    )
+    try:
+        return make_connect_link(
+            secretsmanager=session.client("secretsmanager", endpoint_url=endpoint),
+            dynamodb=session.client("dynamodb", endpoint_url=endpoint),
+            oauth_table=names["oauth_table"],
+            state_key_secret_name=names["state_key_secret_name"],
+            api_url=api_url or names["http_front_url"],
+            label=label,
+            ttl_seconds=ttl_seconds,
+        )
+    except (BotoCoreError, ClientError) as exc:
+        raise ConnectLinkError(
+            f"the local stack at {endpoint} ({stack_json}) did not answer as expected: {exc}"
+        ) from None
 
 
 def link_for_deployed_stack(
@@ -89,28 +104,54 @@ def link_for_deployed_stack(
     label: str = "",
     ttl_seconds: int = DEFAULT_TICKET_TTL_SECONDS,
     api_url: str | None = None,
+    region: str | None = None,
 ) -> str:
-    """A connect link for a deployed stack (credentials and region from the usual AWS chain)."""
-    session = boto3.session.Session()
+    """A connect link for a deployed stack (credentials, and the region unless given, from the
+    usual AWS chain)."""
+    session = boto3.session.Session(region_name=region)
+    region = session.region_name
+    if not region:
+        raise ConnectLinkError(
+            f"no AWS region to look for stack {stack_name} in: pass --region, or set AWS_REGION "
+            "(or a profile's region); for the local stack, " + START_HINT
+        )
+    where = f"stack {stack_name} in region {region}"
     try:
         stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
-    except Exception as exc:
-        raise ConnectLinkError(f"cannot describe stack {stack_name}: {exc}") from None
+    except NoCredentialsError:
+        raise ConnectLinkError(
+            f"no AWS credentials to look up {where}: sign in (aws configure / AWS_PROFILE)"
+        ) from None
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        if error.get("Code") == "ValidationError" and "does not exist" in error.get("Message", ""):
+            raise ConnectLinkError(
+                f"no CloudFormation {where} (for the account of your credentials): check "
+                "--stack-name and --region"
+            ) from None
+        raise ConnectLinkError(
+            f"cannot describe {where}: {error.get('Code')}: {error.get('Message')}"
+        ) from None
+    except BotoCoreError as exc:
+        raise ConnectLinkError(f"cannot describe {where}: {exc}") from None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     missing = [
         k for k in ("OAuthTableName", "StateKeySecretName", "HttpApiUrl") if k not in outputs
     ]
     if missing:
-        raise ConnectLinkError(f"stack {stack_name} has no output {', '.join(missing)}")
-    return make_connect_link(
-        secretsmanager=session.client("secretsmanager"),
-        dynamodb=session.client("dynamodb"),
-        oauth_table=outputs["OAuthTableName"],
-        state_key_secret_name=outputs["StateKeySecretName"],
-        api_url=api_url or outputs["HttpApiUrl"],
-        label=label,
-        ttl_seconds=ttl_seconds,
-    )
+        raise ConnectLinkError(f"{where} has no output {', '.join(missing)}")
+    try:
+        return make_connect_link(
+            secretsmanager=session.client("secretsmanager"),
+            dynamodb=session.client("dynamodb"),
+            oauth_table=outputs["OAuthTableName"],
+            state_key_secret_name=outputs["StateKeySecretName"],
+            api_url=api_url or outputs["HttpApiUrl"],
+            label=label,
+            ttl_seconds=ttl_seconds,
+        )
+    except (BotoCoreError, ClientError) as exc:
+        raise ConnectLinkError(f"cannot issue a ticket for {where}: {exc}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,24 +165,36 @@ def main(argv: list[str] | None = None) -> int:
         "--stack-json",
         type=Path,
         default=None,
-        help=f"local stack description (default {DEFAULT_STACK_JSON} when it exists)",
+        help="local stack description (default .local/stack.json, written by make up)",
     )
-    parser.add_argument("--stack-name", default=DEFAULT_STACK_NAME, help="deployed stack name")
+    parser.add_argument(
+        "--stack-name",
+        default=None,
+        help=f"deployed stack name (e.g. {DEFAULT_STACK_NAME}); looked up in CloudFormation",
+    )
+    parser.add_argument("--region", default=None, help="deployed stack's region")
     parser.add_argument(
         "--ttl", type=int, default=DEFAULT_TICKET_TTL_SECONDS, help="link lifetime in seconds"
     )
     args = parser.parse_args(argv)
-    stack_json = args.stack_json
-    if stack_json is None and DEFAULT_STACK_JSON.exists():
-        stack_json = DEFAULT_STACK_JSON
     try:
-        if stack_json is not None:
-            link = link_for_local_stack(
-                stack_json, label=args.label, ttl_seconds=args.ttl, api_url=args.api_url
+        if args.stack_name is not None and args.stack_json is None:
+            link = link_for_deployed_stack(
+                args.stack_name,
+                label=args.label,
+                ttl_seconds=args.ttl,
+                api_url=args.api_url,
+                region=args.region,
             )
         else:
-            link = link_for_deployed_stack(
-                args.stack_name, label=args.label, ttl_seconds=args.ttl, api_url=args.api_url
+            stack_json = args.stack_json or stack_json_path(default_workdir())
+            if args.stack_json is None and not stack_json.exists():
+                raise ConnectLinkError(
+                    f"no local stack ({stack_json} does not exist): {START_HINT}. For a "
+                    "deployed stack, name it: --stack-name NAME [--region REGION]"
+                )
+            link = link_for_local_stack(
+                stack_json, label=args.label, ttl_seconds=args.ttl, api_url=args.api_url
             )
     except (ConnectLinkError, ValueError) as exc:
         print(f"connect-link: {exc}", file=sys.stderr)

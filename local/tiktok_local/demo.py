@@ -140,6 +140,21 @@ def report_tiktok(stack: LocalStack, say: Say) -> dict[str, Any]:
 QUIET_HANDLERS = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
 
 
+def demo_stack_options(
+    *, time_scale: float | None = None, ports: Ports | None = None, verbose: bool = False
+) -> dict[str, Any]:
+    """The demo's ``LocalStack.start`` options: ephemeral ports and no ``stack.json``, so that
+    ``make run`` works beside a running ``make up`` and leaves its file alone."""
+    options: dict[str, Any] = {
+        "write_stack_json": False,
+        "ports": ports or Ports(),
+        "env_overrides": {} if verbose else dict(QUIET_HANDLERS),
+    }
+    if time_scale is not None:
+        options["time_scale"] = time_scale
+    return options
+
+
 def run_demo(
     say: Say = print,
     *,
@@ -149,13 +164,7 @@ def run_demo(
 ) -> int:
     """Run every step on a fresh stack; 0 when everything went well."""
     started = time.monotonic()
-    kwargs: dict[str, Any] = {
-        "write_stack_json": False,
-        "ports": ports or Ports(),
-        "env_overrides": {} if verbose else dict(QUIET_HANDLERS),
-    }
-    if time_scale is not None:
-        kwargs["time_scale"] = time_scale
+    kwargs = demo_stack_options(time_scale=time_scale, ports=ports, verbose=verbose)
     try:
         with LocalStack.start(**kwargs) as stack:
             for step in DEMO_STEPS:

@@ -30,6 +30,9 @@ sends Lambda's destination record to the ``OnFailure`` queue. moto's notificatio
 ``versionId`` and ``sequencer`` and encodes "/" in keys; :func:`enrich_moto_s3_events` fixes that
 (moto runs in this process).
 
+Each finished invocation is recorded (:attr:`Dispatcher.invocations`) and handed to
+:attr:`Dispatcher.on_invocation` when set (``make up`` prints a line for each).
+
 :meth:`Dispatcher.wait_idle` returns once every source queue is empty (visible, in flight and
 delayed), no invocation or async retry is pending, and that held for a short settle period.
 
@@ -152,6 +155,8 @@ class Invocation:
     message_ids: list[str]
     failed_ids: list[str]
     error: str | None = None
+    seconds: float = 0.0  # how long the handler ran
+    queue_url: str = ""  # the SQS source's queue ("" for S3 notifications)
 
 
 @dataclass
@@ -245,6 +250,8 @@ class Dispatcher:
         self.skipped: list[str] = []
         # The most recent invocations (bounded: `up` may run for days).
         self.invocations: deque[Invocation] = deque(maxlen=10_000)
+        # Called (on the invoking thread) with each recorded invocation; must not raise.
+        self.on_invocation: Callable[[Invocation], None] | None = None
         self._lock = threading.Lock()
         self._busy = 0
         self._timeouts: dict[str, int] = {}
@@ -424,6 +431,12 @@ class Dispatcher:
     def _record(self, invocation: Invocation) -> None:
         with self._lock:
             self.invocations.append(invocation)
+        observer = self.on_invocation
+        if observer is not None:
+            try:
+                observer(invocation)
+            except Exception:
+                log.exception("the invocation observer failed")
 
     # -- SQS ----------------------------------------------------------------------------------
     def _receive(self, source: SqsSource) -> list[dict[str, Any]]:
@@ -483,10 +496,12 @@ class Dispatcher:
         ids = [r["messageId"] for r in records]
         heartbeat = _VisibilityHeartbeat(self._sqs, source, messages)
         heartbeat.start()
+        started = time.monotonic()
         try:
             outcome, response, error = self._invoke(source.function, {"Records": records})
         finally:
             heartbeat.stop()
+        seconds = time.monotonic() - started
         failed: list[str] | None
         if outcome != "ok":
             failed = list(ids)
@@ -512,7 +527,16 @@ class Dispatcher:
                 ],
             )
         self._record(
-            Invocation(source.function.function_name, "sqs", outcome, ids, failed, error or None)
+            Invocation(
+                source.function.function_name,
+                "sqs",
+                outcome,
+                ids,
+                failed,
+                error or None,
+                seconds=seconds,
+                queue_url=source.queue_url,
+            )
         )
 
     # -- S3 (asynchronous invocation) -----------------------------------------------------------
@@ -554,7 +578,9 @@ class Dispatcher:
         attempts = 0
         while True:
             attempts += 1
+            started = time.monotonic()
             outcome, _response, error = self._invoke(source.function, event)
+            seconds = time.monotonic() - started
             keys = [r.get("s3", {}).get("object", {}).get("key", "") for r in event["Records"]]
             self._record(
                 Invocation(
@@ -564,6 +590,7 @@ class Dispatcher:
                     keys,
                     [] if outcome == "ok" else keys,
                     error or None,
+                    seconds=seconds,
                 )
             )
             if outcome == "ok":

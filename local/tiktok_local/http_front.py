@@ -9,6 +9,10 @@ response (``statusCode``, ``headers``, ``cookies``, ``body``, base64 when flagge
 A route with the ``AWS_IAM`` authorizer needs a SigV4 ``Authorization`` header (its signature is
 not checked locally). Unknown routes answer 404 ``{"message":"Not Found"}`` and a handler that
 raises answers 500 ``{"message":"Internal Server Error"}``, like API Gateway.
+
+:attr:`HttpFront.on_request`, when set, is called after each routed request with the function
+name, the method, the path (never the query string: it carries tickets and auth codes), the
+status and the seconds the handler took (``make up`` prints a line for each).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -182,6 +186,7 @@ class HttpFront:
         self.routes = sorted((_compile(r) for r in routes), key=_specificity)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self.on_request: Callable[[str, str, str, int, float], None] | None = None
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> HttpFront:
         self._server = make_server(host, port, self._app, threaded=True)
@@ -222,6 +227,7 @@ class HttpFront:
             return _json_response(403, "Forbidden")
         event = build_v2_event(request, route, params)
         context = self.function.context()
+        started = time.monotonic()
         try:
             result = self.function.resolve()(event, context)
         except Exception as exc:
@@ -231,8 +237,20 @@ class HttpFront:
                 type(exc).__name__,
                 route.route_key,
             )
-            return _json_response(500, "Internal Server Error")
-        return response_from_lambda(result)
+            response = _json_response(500, "Internal Server Error")
+        else:
+            response = response_from_lambda(result)
+        self._observe(request, response.status_code, time.monotonic() - started)
+        return response
+
+    def _observe(self, request: Request, status: int, seconds: float) -> None:
+        observer = self.on_request
+        if observer is None:
+            return
+        try:
+            observer(self.function.function_name, request.method, request.path, status, seconds)
+        except Exception:
+            log.exception("the request observer failed")
 
     def _app(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)

@@ -29,8 +29,12 @@ scaled-down values are capped at 5 s);
 everything else — receive counts, ``maxReceiveCount``, redrive — is real. ``stack.json`` records it.
 
 ``workdir/.local/stack.json`` is written atomically (temporary file + ``os.replace``) once every
-service is ready, and removed when the stack stops. One stack per process at a time (it owns
-``os.environ`` and moto's in-process backends).
+service is ready; it names the serving process (``pid``). A stack refuses to start when a live
+stack already owns that file (:class:`~tiktok_local.stack_file.StackAlreadyRunning`), and on stop
+it removes only the file it wrote itself, and only while the file still holds what it wrote: a
+stack started with ``write_stack_json=False`` (the demo, ``make run``) never touches the file of a
+``make up`` running beside it. One stack per process at a time (it owns ``os.environ`` and moto's
+in-process backends).
 """
 
 from __future__ import annotations
@@ -64,10 +68,16 @@ from tiktok_local.resources import (
     create_resources,
     seed_connection,
 )
+from tiktok_local.stack_file import (
+    REPO_ROOT,
+    default_workdir,
+    refuse_if_running,
+    remove_if_unchanged,
+    stack_json_path,
+)
 
 log = logging.getLogger("tiktok_local.stack")
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEMPLATE = REPO_ROOT / "template.yaml"
 # 750 s (chunk queue) x 0.005 = 3.75 s -> 4 s; 390 s (events) -> 2 s.
 DEFAULT_TIME_SCALE = 0.005
@@ -157,6 +167,8 @@ class LocalStack:
     _clients_lock: threading.Lock = field(default_factory=threading.Lock)
     _teardown: list[Callable[[], None]] = field(default_factory=list)
     _stopped: bool = False
+    # The text of the stack.json this stack wrote (None: it wrote none).
+    _stack_json_written: str | None = None
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -182,7 +194,7 @@ class LocalStack:
         if not _ACTIVE.acquire(blocking=False):
             raise RuntimeError("a LocalStack is already running in this process")
         ports = ports or Ports()
-        workdir = Path(workdir) if workdir is not None else REPO_ROOT
+        workdir = Path(workdir) if workdir is not None else default_workdir()
         cleanup: list[Callable[[], None]] = [_ACTIVE.release]
         try:
             return cls._start(
@@ -218,6 +230,8 @@ class LocalStack:
         concurrency_cap: int,
         env_overrides: dict[str, str],
     ) -> LocalStack:
+        if write_stack_json:
+            refuse_if_running(stack_json_path(workdir))
         tiktok_api_override = os.environ.get("TIKTOK_API_BASE_URL")
         tiktok_auth_override = os.environ.get("TIKTOK_AUTH_URL")
         model = TemplateModel.from_file(template, stack_name=STACK_NAME)
@@ -415,6 +429,7 @@ class LocalStack:
         )
         if connection_secret:
             names["default_connection_secret"] = connection_secret
+        names["pid"] = os.getpid()
         stack = cls(
             _clients=clients,
             workdir=workdir,
@@ -428,7 +443,8 @@ class LocalStack:
             _moto=moto,
         )
         if write_stack_json:
-            write_json_atomically(stack.stack_json_path, names)
+            refuse_if_running(stack.stack_json_path)  # another `up` may have won the race
+            stack._stack_json_written = write_json_atomically(stack.stack_json_path, names)
         # From here on stop() owns the teardown.
         stack._teardown = list(cleanup)
         cleanup.clear()
@@ -449,7 +465,7 @@ class LocalStack:
 
     @property
     def stack_json_path(self) -> Path:
-        return self.workdir / ".local" / "stack.json"
+        return stack_json_path(self.workdir)
 
     def client(self, service: str) -> Any:
         """A boto3 client for ``service`` on moto (cached; boto3 clients are thread-safe)."""
@@ -474,8 +490,8 @@ class LocalStack:
             return
         self._stopped = True
         self.dispatcher.signal_stop()  # pollers wind down while the servers shut
-        with contextlib.suppress(FileNotFoundError):
-            self.stack_json_path.unlink()
+        if self._stack_json_written is not None:
+            remove_if_unchanged(self.stack_json_path, self._stack_json_written)
         for undo in reversed(self._teardown):
             try:
                 undo()
@@ -556,12 +572,16 @@ def _names(
     return names
 
 
-def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` so readers see the old file or the whole new one, never a part."""
+def write_json_atomically(path: Path, data: dict[str, Any]) -> str:
+    """Write ``data`` so readers see the old file or the whole new one, never a part.
+
+    Returns the text written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+    return text
 
 
 def _apply_env(values: dict[str, str], remove: tuple[str, ...] = ()) -> dict[str, str | None]:

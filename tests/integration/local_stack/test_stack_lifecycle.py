@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ import requests
 
 from tiktok_local import stack as stack_module
 from tiktok_local.stack import LocalStack
+from tiktok_local.stack_file import StackAlreadyRunning
 
 
 def test_stack_json_is_written_once_everything_is_ready(
@@ -69,3 +73,57 @@ def test_only_one_stack_per_process(tmp_path: Path) -> None:
         pytest.raises(RuntimeError, match="already running"),
     ):
         LocalStack.start(workdir=tmp_path / "other")
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def _stack_json_of_a_live_stack(workdir: Path, listener: socket.socket) -> str:
+    """A stack.json as another `up` (this process, a listening port) would have written it."""
+    host, port = listener.getsockname()
+    path = workdir / ".local" / "stack.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"pid": os.getpid(), "aws_endpoint_url": f"http://{host}:{port}"})
+    path.write_text(text)
+    return text
+
+
+def test_a_stack_that_writes_no_stack_json_leaves_the_file_of_the_stack_beside_it(
+    tmp_path: Path,
+) -> None:
+    """The demo (`make run`) used to delete the stack.json of the `make up` running beside it."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        theirs = _stack_json_of_a_live_stack(tmp_path, listener)
+        with LocalStack.start(workdir=tmp_path, time_scale=0.001, write_stack_json=False):
+            pass
+        assert (tmp_path / ".local" / "stack.json").read_text() == theirs
+
+
+def test_a_stack_leaves_a_stack_json_that_another_stack_wrote_over_its_own(
+    tmp_path: Path,
+) -> None:
+    with LocalStack.start(workdir=tmp_path, time_scale=0.001) as stack:
+        stack.stack_json_path.write_text('{"pid": 1, "aws_endpoint_url": "http://127.0.0.1:9"}')
+    assert stack.stack_json_path.read_text().startswith('{"pid": 1,')
+
+
+def test_a_stack_refuses_the_stack_json_of_a_live_stack_but_replaces_a_stale_one(
+    tmp_path: Path,
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        theirs = _stack_json_of_a_live_stack(tmp_path, listener)
+        with pytest.raises(StackAlreadyRunning, match=f"pid {os.getpid()}"):
+            LocalStack.start(workdir=tmp_path, time_scale=0.001)
+        assert (tmp_path / ".local" / "stack.json").read_text() == theirs
+    # A stack killed with SIGKILL leaves its file behind: its process is gone, so it is taken over.
+    (tmp_path / ".local" / "stack.json").write_text(
+        theirs.replace(f'"pid": {os.getpid()}', f'"pid": {_dead_pid()}')
+    )
+    with LocalStack.start(workdir=tmp_path, time_scale=0.001) as stack:
+        assert json.loads(stack.stack_json_path.read_text())["pid"] == os.getpid()
+        assert stack.names["aws_endpoint_url"] in stack.stack_json_path.read_text()
+    assert not stack.stack_json_path.exists()
