@@ -20,10 +20,11 @@ from tiktok_local.emulator.rules import (
     AUTH_PARAMS,
     BATCH_SIZE,
     CALCULATE_TYPE,
-    CALCULATE_TYPES,
+    CREATE_CALCULATE_TYPES,
     EVENT_SOURCES,
     FILE_EMPTY,
     FILE_MISSING,
+    FILE_PATH_LENGTH,
     FILE_SIGNATURE,
     FILE_TYPE,
     ID_SCHEMA_TYPES,
@@ -36,6 +37,7 @@ from tiktok_local.emulator.rules import (
     SHA256_RE,
     TOKEN_EMPTY,
     TOKEN_INVALID,
+    UPLOAD_CALCULATE_TYPES,
     ApiError,
     algo_of,
     canonical_calculate_type,
@@ -66,10 +68,14 @@ SCOPE_WRITE_AUDIENCES = 31
 SCOPE_MEASUREMENT = 5
 SCOPE_PARENTS = {30: 3, 31: 3, 32: 3}
 
-SEGMENT_NAME_MAX = 70  # longer names are cut to 67 chars + "..." (reference §4.1)
-AUDIENCE_NAME_MAX = 128  # customer-file audience names (reference §3.3)
-MAX_FILE_PATHS = 500
+SEGMENT_NAME_MAX = 70  # contract: PA-02 — longer names are cut to 67 chars + "..."
+AUDIENCE_NAME_MAX = 128  # contract: CF-08 — customer-file audience names
+MAX_FILE_PATHS = 500  # contract: CF-04
 UPDATE_ACTIONS = ("APPEND", "REMOVE", "REPLACE")
+# contract: CF-11 — /dmp/custom_audience/list/ labels (audience_type); get returns them as type.
+TYPE_LABELS = {AUDIENCE_CUSTOMER_FILE: "Customer File Audience", AUDIENCE_PARTNER: "Partner"}
+EXPIRING_DAYS = 60  # contract: CF-12 — is_expiring within 60 days of expiry
+PROCESSING_MESSAGE = "The audience is being updated or under processing. Please try again later."
 
 Handler = Callable[[Request], dict[str, Any]]
 
@@ -230,7 +236,7 @@ class Api:
         advertiser_id = form["advertiser_id"] or ""
         self.authorize(record, SCOPE_WRITE_AUDIENCES, [advertiser_id])
         calculate_type = form["calculate_type"] or ""
-        if calculate_type not in CALCULATE_TYPES:
+        if calculate_type not in UPLOAD_CALCULATE_TYPES:  # contract: CF-02
             raise ApiError(CALCULATE_TYPE, f"Unsupported calculate_type {calculate_type!r}.")
         upload = request.files.get("file")
         if upload is None:
@@ -286,9 +292,12 @@ class Api:
         if not isinstance(name, str) or not 1 <= len(name) <= AUDIENCE_NAME_MAX:
             raise ApiError(PARAM, "custom_audience_name must be a string of 1-128 characters")
         calculate_type = body["calculate_type"]
-        if not isinstance(calculate_type, str) or calculate_type not in CALCULATE_TYPES:
+        # contract: CF-03 — a strict enum without MAID_* (those exist on upload only)
+        if not isinstance(calculate_type, str) or calculate_type not in CREATE_CALCULATE_TYPES:
             raise ApiError(CALCULATE_TYPE, f"Unsupported calculate_type {calculate_type!r}.")
         file_paths = require_str_list(body, "file_paths", max_items=MAX_FILE_PATHS)
+        if any(len(path) != FILE_PATH_LENGTH for path in file_paths):  # contract: CF-04
+            raise ApiError(PARAM, f"file_paths items must be {FILE_PATH_LENGTH} characters long")
         retention = body.get("retention_in_days")
         if retention is not None and not (is_int(retention) and 1 <= retention <= 365):
             raise ApiError(PARAM, "retention_in_days must be an integer from 1 to 365")
@@ -343,6 +352,8 @@ class Api:
                 raise ApiError(
                     PARAM, "This is a partner audience; change its members with /segment/mapping/."
                 )
+            if self.state.now() < audience.processing_until:  # contract: TM-01
+                raise ApiError(PARAM, PROCESSING_MESSAGE)
             if file_paths is not None:
                 incoming = self._files_members(
                     advertiser_id, file_paths, audience.calculate_type or ""
@@ -362,35 +373,61 @@ class Api:
                         f"least {minimum:,} members.",
                     )
                 audience.members = result
+                now = self.state.now()
+                audience.modified_time = now
+                audience.processing_until = now + self.config.audience_processing_seconds
                 self.state.record_history(audience, action, f"{len(file_paths)} file(s)")
             if name is not None:
                 audience.name = name
                 self.state.record_history(audience, "RENAME", "")
         return {}
 
+    def _audience_status(self, audience: Audience) -> dict[str, Any]:
+        """The status fields list and get share (contract CF-12, TM-02)."""
+        now = self.state.now()
+        if audience.retention_in_days:
+            expires = audience.create_time + audience.retention_in_days * 86400
+        else:
+            expires = audience.modified_time + 365 * 86400
+        processing = now < audience.processing_until
+        expired = now >= expires
+        return {
+            "cover_num": len(audience.members),
+            # is_valid: false while computing or after expiry (contract TM-02)
+            "is_valid": not processing and not expired,
+            "is_expiring": not expired and expires - now <= EXPIRING_DAYS * 86400,
+            "msg": "Calculating" if processing else ("Expired" if expired else ""),
+            "error_msg": "",
+            "create_time": _fmt_time(audience.create_time),
+            "expired_time": _fmt_time(expires),
+        }
+
     def _audience_details(self, audience: Audience) -> dict[str, Any]:
-        expiry_days = audience.retention_in_days or 365
+        """An audience as ``/dmp/custom_audience/list/`` shows it (contract CF-11, CF-12)."""
         return {
             "audience_id": audience.audience_id,
             "name": audience.name,
-            "audience_type": "Customer File"
-            if audience.kind == AUDIENCE_CUSTOMER_FILE
-            else "Partner",
+            "audience_type": TYPE_LABELS[audience.kind],
             "audience_sub_type": "NORMAL",
+            # only customer-file audiences have a calculate type
             "calculate_type": audience.calculate_type,
-            "cover_num": len(audience.members),
             "shared": False,
             "is_creator": True,
-            "is_valid": True,
-            "is_expiring": False,
             "is_auto_refresh": False,
             "owner_id": audience.advertiser_id,
-            "msg": "",
-            "error_msg": "",
-            "create_time": _fmt_time(audience.create_time),
-            "expired_time": _fmt_time(audience.create_time + expiry_days * 86400),
-            "retention_in_days": audience.retention_in_days,
+            "rule": None,
+            "lookalike_spec": None,
+            **self._audience_status(audience),
         }
+
+    def _get_details(self, audience: Audience) -> dict[str, Any]:
+        """An audience as ``/dmp/custom_audience/get/`` shows it: the SDK's response rule names
+        the type ``type`` (list calls it ``audience_type``) — contract CF-12."""
+        details = self._audience_details(audience)
+        details["type"] = details.pop("audience_type")
+        details["audience_enhancement"] = False
+        details["enhancement_status"] = None
+        return details
 
     @staticmethod
     def _int_arg(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -451,7 +488,7 @@ class Api:
                     {
                         "action": h["action"],
                         "action_detail": h["action_detail"],
-                        "editor": "API",
+                        "editor": "open_api",  # BUB get.go: uploads through the API
                         "msg": "",
                         "opt_time": _fmt_time(h["opt_time"]),
                     }
@@ -459,7 +496,7 @@ class Api:
                 ]
                 out.append(
                     {
-                        "audience_details": self._audience_details(audience),
+                        "audience_details": self._get_details(audience),
                         "audience_history": history,
                     }
                 )
@@ -579,6 +616,7 @@ class Api:
                     changes.append((audience_id, member))
         with self.state.lock:
             audiences: dict[str, Audience] = {}
+            now = self.state.now()
             for audience_id in {a for a, _ in changes}:
                 audience = self.state.audience(audience_id)
                 if audience is None or audience.advertiser_id not in advertiser_ids:
@@ -588,6 +626,8 @@ class Api:
                     )
                 if audience.kind != AUDIENCE_PARTNER:
                     raise ApiError(PARAM, f"Audience {audience_id} is not a partner audience.")
+                if now < audience.ready_at:  # contract: TM-03 (its code: PA-07)
+                    raise ApiError(PARAM, f"Audience {audience_id} is not ready for mappings yet.")
                 audiences[audience_id] = audience
             counts: dict[str, int] = {}
             for audience_id, member in changes:

@@ -14,6 +14,14 @@ QPS_GROUP_SEGMENT_MAPPING = "segment_mapping"
 QPS_GROUP_EVENTS = "events"
 
 
+# The local stack's TikTok in time: short windows, so `make run` still ends in seconds while every
+# follow-up file meets an audience that is still processing (contract TM-01, TM-03).
+LOCAL_STACK_TIMING: dict[str, float] = {
+    "audience_processing_seconds": 2.0,
+    "partner_ready_seconds": 1.0,
+}
+
+
 def _default_advertisers() -> dict[str, str]:
     return {
         "7100000000000000001": "Demo Advertiser One",
@@ -58,7 +66,14 @@ class EmulatorConfig:
     window across the group.
 
     ``clock``: wall-clock source (seconds); tests pass a frozen clock and move it with
-    ``state.advance_time``. Auth-code expiry and QPS windows both read it.
+    ``state.advance_time``. Auth-code expiry, QPS windows and the timing below all read it.
+
+    TikTok in time (docs/tiktok-contract.md, section TM), per test: ``audience_processing_seconds``
+    — after a create or an update TikTok processes a customer-file audience: updates are refused
+    with 40002 and ``/dmp/custom_audience/get/`` shows ``is_valid: false`` (TikTok documents up
+    to 48 h); ``partner_ready_seconds`` — a partner audience refuses mappings (40002) this long
+    after ``/segment/audience/`` created it (peers saw 1–2 minutes). Both default to 0 (instant);
+    the local stack uses :data:`LOCAL_STACK_TIMING`.
     """
 
     app_id: str = "7000000000000000001"
@@ -77,6 +92,8 @@ class EmulatorConfig:
     max_audiences_per_advertiser: int = 400
     min_update_members: int = 1_000
     auth_code_ttl_seconds: float = 3600.0
+    audience_processing_seconds: float = 0.0
+    partner_ready_seconds: float = 0.0
     seed: int = 0
     clock: Callable[[], float] | None = None
 
