@@ -14,14 +14,6 @@ QPS_GROUP_SEGMENT_MAPPING = "segment_mapping"
 QPS_GROUP_EVENTS = "events"
 
 
-# The local stack's TikTok in time: short windows, so `make run` still ends in seconds while every
-# follow-up file meets an audience that is still processing (contract TM-01, TM-03).
-LOCAL_STACK_TIMING: dict[str, float] = {
-    "audience_processing_seconds": 2.0,
-    "partner_ready_seconds": 1.0,
-}
-
-
 def _default_advertisers() -> dict[str, str]:
     return {
         "7100000000000000001": "Demo Advertiser One",
@@ -73,7 +65,7 @@ class EmulatorConfig:
     with 40002 and ``/dmp/custom_audience/get/`` shows ``is_valid: false`` (TikTok documents up
     to 48 h); ``partner_ready_seconds`` — a partner audience refuses mappings (40002) this long
     after ``/segment/audience/`` created it (peers saw 1–2 minutes). Both default to 0 (instant);
-    the local stack uses :data:`LOCAL_STACK_TIMING`.
+    the local stack uses :meth:`local_stack` (short windows).
     """
 
     app_id: str = "7000000000000000001"
@@ -96,6 +88,13 @@ class EmulatorConfig:
     partner_ready_seconds: float = 0.0
     seed: int = 0
     clock: Callable[[], float] | None = None
+
+    @classmethod
+    def local_stack(cls) -> EmulatorConfig:
+        """The local stack's emulator: TikTok in time with short windows, so `make run` still ends
+        in seconds while a follow-up file meets an audience that is still processing and a new
+        partner audience refuses its first mappings (contract TM-01, TM-03)."""
+        return cls(audience_processing_seconds=2.0, partner_ready_seconds=1.0)
 
     def redirect_uri_allowed(self, uri: str) -> bool:
         """True when ``uri`` is one of the app's registered redirect URLs."""
