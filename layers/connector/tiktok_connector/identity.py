@@ -818,7 +818,7 @@ _CUSTOMER_FILE_TYPES: Final = {
     (IdType.MAID, HashAlg.MD5): "MAID_MD5",
 }
 
-_SEGMENT_ID_SCHEMAS: Final = {
+_SEGMENT_ID_SCHEMAS: Final = {  # contract: PA-04
     (IdType.EMAIL, HashAlg.SHA256): "EMAIL_SHA256",
     (IdType.PHONE, HashAlg.SHA256): "PHONE_SHA256",
     (IdType.IDFA, HashAlg.SHA256): "IDFA_SHA256",

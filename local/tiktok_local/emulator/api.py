@@ -124,7 +124,7 @@ class Api:
         return require_object(body)
 
     def authenticate(self, request: Request) -> TokenRecord:
-        token = request.headers.get("Access-Token", "").strip()
+        token = request.headers.get("Access-Token", "").strip()  # contract: EN-02
         if not token:
             raise ApiError(TOKEN_EMPTY, "Access token is null. Send it in the Access-Token header.")
         record = self.state.token_record(token)
@@ -242,7 +242,7 @@ class Api:
         if upload is None:
             raise ApiError(FILE_MISSING, "The file part is missing.")
         filename = upload.filename or ""
-        # The suffix must be exactly .csv or .txt (reference §3.1); .CSV, .csv.gz, .zip fail.
+        # contract: CF-01 — the suffix is exactly .csv or .txt; .CSV, .csv.gz, .zip fail.
         if not (filename.endswith(".csv") or filename.endswith(".txt")):
             raise ApiError(
                 FILE_TYPE, "Unsupported file type: the file name must end in .csv or .txt."
@@ -251,6 +251,7 @@ class Api:
         if not content:
             raise ApiError(FILE_EMPTY, "The file is empty.")
         signature = form["file_signature"] or ""
+        # contract: CF-01 — file_signature is the MD5 of the file's bytes (40900 otherwise)
         if hashlib.md5(content).hexdigest() != signature.lower():  # noqa: S324 - TikTok's checksum
             raise ApiError(FILE_SIGNATURE, "file_signature does not match the MD5 of the file.")
         members, rows = parse_customer_file(content, calculate_type)
@@ -267,6 +268,7 @@ class Api:
                 raise ApiError(PARAM, f"file_path {path} does not exist.")
             if uploaded.advertiser_id != advertiser_id:
                 raise ApiError(PERMISSION, f"file_path {path} was uploaded by another advertiser.")
+            # contract: CF-09 — every file has the audience's calculate type (40909)
             if canonical_calculate_type(uploaded.calculate_type) != canonical_calculate_type(
                 calculate_type
             ):
@@ -344,7 +346,7 @@ class Api:
         if name is None and file_paths is None:
             raise ApiError(PARAM, "Provide custom_audience_name or file_paths")
         action = body.get("action", "REPLACE")
-        if action not in UPDATE_ACTIONS:
+        if action not in UPDATE_ACTIONS:  # contract: CF-10
             raise ApiError(PARAM, "action must be one of APPEND, REMOVE, REPLACE")
         with self.state.lock:
             audience = self._owned_audience(advertiser_id, body["custom_audience_id"])
@@ -365,7 +367,7 @@ class Api:
                 else:
                     result = set(incoming)
                 minimum = self.config.min_update_members
-                if len(result) < minimum:
+                if len(result) < minimum:  # contract: CF-10
                     raise ApiError(
                         PARAM,
                         f"{action} would leave the audience with {len(result)} members. TikTok "
@@ -528,7 +530,7 @@ class Api:
         advertiser_id = require_str(body, "advertiser_id")
         self.authorize(record, SCOPE_WRITE_AUDIENCES, [advertiser_id])
         action = body.get("action", "create")
-        if action not in ("create", "delete"):
+        if action not in ("create", "delete"):  # contract: PA-01
             raise ApiError(PARAM, 'action must be "create" or "delete" (lower-case)')
         if action == "delete":
             audience_id = require_str(body, "delete_audience_id")
@@ -555,10 +557,10 @@ class Api:
         advertiser_ids = require_str_list(body, "advertiser_ids")
         self.authorize(record, SCOPE_WRITE_AUDIENCES, advertiser_ids)
         action = body.get("action", "add")
-        if action not in ("add", "delete"):
+        if action not in ("add", "delete"):  # contract: PA-03
             raise ApiError(PARAM, 'action must be "add" or "delete" (lower-case)')
         schema_raw = require_str_list(body, "id_schema")
-        schema = [s.upper() for s in schema_raw]  # lower-case accepted (reference §4.2)
+        schema = [s.upper() for s in schema_raw]  # contract: PA-04 — lower-case accepted
         invalid = [s for s in schema_raw if s.upper() not in ID_SCHEMA_TYPES]
         if invalid:
             raise ApiError(
@@ -581,7 +583,7 @@ class Api:
         patterns = [SHA256_RE if algo_of(s) == "sha256" else MD5_RE for s in schema]
         entry_keys = {"id", "audience_ids"}
         for r, row in enumerate(batch):
-            if not isinstance(row, list) or len(row) != width:
+            if not isinstance(row, list) or len(row) != width:  # contract: PA-03
                 raise ApiError(
                     PARAM,
                     f"batch_data[{r}] must be an array of {width} entries (one per id_schema)",
@@ -596,7 +598,7 @@ class Api:
                 value = entry["id"]
                 if not isinstance(value, str):
                     raise ApiError(PARAM, f"batch_data[{r}][{c}].id must be a string")
-                if patterns[c].fullmatch(value) is None:
+                if patterns[c].fullmatch(value) is None:  # contract: ID-06
                     raise ApiError(
                         PII_NOT_HASHED,
                         f"batch_data[{r}][{c}].id is not a lower-case "

@@ -32,7 +32,7 @@ def _default_event_sources() -> dict[str, str]:
 
 
 def _default_qps() -> dict[str, float | None]:
-    # Basic tier (reference §2.3): 10 QPS for ordinary endpoints, 1,000 for the events endpoints
+    # contract: EN-08 — Basic tier: 10 QPS for ordinary endpoints, 1,000 for the events endpoints
     # at every tier, 10,000 for the Streaming (segment mapping) API.
     return {
         QPS_GROUP_OAUTH: 10,
@@ -78,11 +78,11 @@ class EmulatorConfig:
     event_sources: dict[str, str] = field(default_factory=_default_event_sources)
     qps: dict[str, float | None] = field(default_factory=_default_qps)
     qps_scope: str = "endpoint"
-    max_mapping_rows: int = 10_000
+    max_mapping_rows: int = 10_000  # contract: PA-05
     pixel_batch_max: int = 50
     events_max: int = 1_000
-    max_audiences_per_advertiser: int = 400
-    min_update_members: int = 1_000
+    max_audiences_per_advertiser: int = 400  # contract: CF-13
+    min_update_members: int = 1_000  # contract: CF-10
     auth_code_ttl_seconds: float = 3600.0
     audience_processing_seconds: float = 0.0
     partner_ready_seconds: float = 0.0

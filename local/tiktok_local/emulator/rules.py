@@ -32,7 +32,7 @@ FILE_TYPE = 40908
 CALCULATE_TYPE = 40909
 FILE_SPEC = 40915
 SYS_TIMEOUT = 50002
-THROTTLE_CODES = {40100, 40133, 40132, 40016, 61000}
+THROTTLE_CODES = {40100, 40133, 40132, 40016, 61000}  # contract: EN-04
 
 MESSAGES = {
     TOO_MANY_REQUESTS: "Too many requests. Please retry in some time.",
@@ -189,7 +189,7 @@ MAX_EVENT_TIME_SECONDS = 100_000_000_000
 
 # --------------------------------------------------------------------------- generic helpers
 def is_hash(value: object, algo: str) -> bool:
-    """Lower-case hex of the algorithm's length, anchored (reference §6.5)."""
+    """Lower-case hex of the algorithm's length, anchored (contract ID-01)."""
     if not isinstance(value, str):
         return False
     pattern = MD5_RE if algo == "md5" else SHA256_RE
@@ -380,7 +380,7 @@ def parse_customer_file(content: bytes, calculate_type: str) -> tuple[list[tuple
         for column, cell in zip(columns, cells, strict=True):
             if not cell:  # a MULTIPLE_TYPES row may lack some of its types
                 continue
-            if not is_hash(cell, algo_of(column)):
+            if not is_hash(cell, algo_of(column)):  # contract: ID-06
                 raise ApiError(
                     PII_NOT_HASHED,
                     f"Line {number}: value in column {column} is not a lower-case "

@@ -100,6 +100,19 @@ def test_more_values_of_a_header_than_the_audience_has_columns_continue_on_a_new
     ]
 
 
+def test_a_header_appears_at_most_three_times_extra_mobile_ids_go_on_extra_lines() -> None:
+    """CF-06: IDFA, GAID and MAID columns share the MAID headers; at most three of them."""
+    shape = FileShape.of_columns(["IDFA_SHA256", "IDFA_SHA256", "GAID_SHA256", "GAID_SHA256"])
+    assert shape.headers == ("MAID_SHA256", "MAID_SHA256", "MAID_SHA256")
+    source = ["IDFA_SHA256", "IDFA_SHA256", "GAID_SHA256", "GAID_SHA256"]
+    out = conform(chunk(source, [[h(1), h(2), h(3), h(4)]]), shape, name="A").decode()
+    assert out.splitlines() == [
+        "MAID_SHA256,MAID_SHA256,MAID_SHA256",
+        f"{h(1)},{h(2)},{h(3)}",
+        f"{h(4)},,",
+    ]
+
+
 COLUMNS = ["EMAIL_SHA256", "PHONE_SHA256", "IDFA_SHA256", "GAID_SHA256", "MAID_SHA256"]
 
 

@@ -34,6 +34,7 @@ from tiktok_connector.audiences.api import AudienceApi
 from tiktok_connector.audiences.waiting import AUDIENCE_PROCESSING, TikTokNotReady
 from tiktok_connector.tiktok import PermanentTikTokError
 
+# docs/tiktok-contract.md: CF-01 (upload), CF-08 (create), CF-10 (update), CF-11 (list), CF-12
 UPLOAD_PATH = "dmp/custom_audience/file/upload"
 CREATE_PATH = "dmp/custom_audience/create"
 UPDATE_PATH = "dmp/custom_audience/update"
@@ -42,10 +43,10 @@ GET_PATH = "dmp/custom_audience/get"
 
 PARAM_ERROR = 40002  # TikTok: parameter error; on update also "still processing" (TM-01)
 
-# TikTok recommends fewer than 50 file_paths per create/update request (reference §3.3/§3.4).
+# TikTok recommends fewer than 50 file_paths per create/update request (contract CF-04).
 MAX_FILE_PATHS_PER_CALL = 50
 
-# Our job actions → the update API's action (reference §3.4).
+# Our job actions → the update API's action (contract CF-10).
 UPDATE_ACTIONS = {"append": "APPEND", "remove": "REMOVE", "replace": "REPLACE"}
 
 

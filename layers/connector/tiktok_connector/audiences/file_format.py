@@ -104,7 +104,10 @@ class FileShape:
 
     @classmethod
     def of_columns(cls, columns: Iterable[str]) -> FileShape:
-        """The shape of a file with these chunk columns: one column → its own type."""
+        """The shape of a file with these chunk columns: one column → its own type. A header
+        appears at most :data:`MAX_PER_HEADER` times (CF-06): IDFA, GAID and MAID columns share
+        the MAID headers, so further columns are left out and :func:`conform` puts their values
+        on extra lines."""
         cols = tuple(str(c).upper() for c in columns)
         if not cols:
             raise ValueError("a customer file has at least one column")
@@ -113,7 +116,11 @@ class FileShape:
             raise ValueError(f"no customer-file type for column {unknown[0][:40]!r}")
         if len(cols) == 1:
             return cls(CALCULATE_TYPE_OF[cols[0]], cols)
-        return cls(MULTIPLE_TYPES, cols)
+        kept: list[str] = []
+        for column in cols:
+            if sum(HEADER_OF[k] == HEADER_OF[column] for k in kept) < MAX_PER_HEADER:
+                kept.append(column)
+        return cls(MULTIPLE_TYPES, tuple(kept))
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any] | None) -> FileShape | None:

@@ -19,10 +19,10 @@ from functools import cache
 from tiktok_connector.audiences.api import AudienceApi
 from tiktok_connector.identity import HashAlg, IdType, customer_file_type, segment_id_schema
 
-AUDIENCE_PATH = "segment/audience"
-MAPPING_PATH = "segment/mapping"
+AUDIENCE_PATH = "segment/audience"  # contract: PA-01
+MAPPING_PATH = "segment/mapping"  # contract: PA-03
 
-# Our job actions → the mapping API's action (reference §4.2).
+# Our job actions → the mapping API's action (contract PA-03).
 MAPPING_ACTIONS = {"create": "add", "append": "add", "replace": "add", "remove": "delete"}
 
 
