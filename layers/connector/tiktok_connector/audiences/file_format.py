@@ -22,6 +22,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tiktok_connector.segments.columns import AUTO
+from tiktok_connector.segments.jobs import job_plan
+
 MULTIPLE_TYPES = "MULTIPLE_TYPES"
 
 # Chunk column → TikTok's header name (contract CF-05).
@@ -232,3 +235,16 @@ def job_shape(job: Mapping[str, Any], *, headerless_auto: bool) -> FileShape:
         if present:
             columns = present
     return FileShape.of_columns(columns)
+
+
+def is_headerless_auto(job: Mapping[str, Any]) -> bool:
+    """A header-less file whose lines were typed by their shape (DESIGN §3.7)."""
+    sources = (job_plan(job).get("columns") or {}).get("sources") or []
+    return bool(sources) and sources[0].get("id_type") == AUTO
+
+
+def settled_shape(job: Mapping[str, Any]) -> FileShape:
+    """The shape recorded on the job item (the upload side settles it on the first chunk); the
+    job's own for an item that has none (a job from before shapes were recorded)."""
+    recorded = FileShape.from_item(job.get("shape"))
+    return recorded or job_shape(job, headerless_auto=is_headerless_auto(job))

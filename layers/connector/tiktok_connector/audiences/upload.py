@@ -62,9 +62,11 @@ from tiktok_connector.audiences.file_format import (
     DoesNotFit,
     FileShape,
     conform,
+    is_headerless_auto,
     job_shape,
     misfits,
     present_columns,
+    settled_shape,
 )
 from tiktok_connector.audiences.registry import (
     AudienceEntry,
@@ -75,15 +77,13 @@ from tiktok_connector.audiences.registry import (
 from tiktok_connector.audiences.settings import UploadSettings
 from tiktok_connector.audiences.waiting import (
     AUDIENCE_PROCESSING,
-    PARTNER_NOT_READY,
     WAITING_FOR_TIKTOK,
     TikTokNotReady,
     WaitPolicy,
     gave_up_message,
     waiting_record,
 )
-from tiktok_connector.segments.columns import AUTO
-from tiktok_connector.segments.jobs import RUNNING, SUCCEEDED, JobError, JobStore, job_plan
+from tiktok_connector.segments.jobs import RUNNING, SUCCEEDED, JobError, JobStore
 from tiktok_connector.tiktok import (
     HTTP_ERROR_CODE,
     NETWORK_ERROR_CODE,
@@ -98,8 +98,6 @@ from tiktok_connector.tokens import TokenNotFoundError
 logger = Logger(child=True)
 
 OBJECT_MISSING = 40007  # TikTok: the object does not exist
-# Mapping refusals that, just after our own create, mean "not ready yet" (contract PA-07).
-PARTNER_NOT_READY_CODES = frozenset({40001, 40002, OBJECT_MISSING})
 
 FILE_API = "file"
 SEGMENT_API = "segment"
@@ -503,7 +501,7 @@ class AudienceUploader:
         if entry is not None and entry.ready and job["action"] != "create":
             shape = FileShape.from_item(entry.shape)
         if shape is None:
-            shape = job_shape(job, headerless_auto=_headerless_auto(job))
+            shape = job_shape(job, headerless_auto=is_headerless_auto(job))
         item = self.jobs.settle_shape(str(job["job_id"]), shape.as_item())
         settled = FileShape.from_item((item or {}).get("shape")) or shape
         job["shape"] = settled.as_item()
@@ -524,23 +522,16 @@ class AudienceUploader:
                 batch_size=self.settings.segment_batch_size,
             )
         except PermanentTikTokError as exc:
-            created_at = self._partner_created_at(job, audience_id)
-            window_ends = (created_at or 0.0) + self.settings.partner_ready_window_seconds
-            if (
-                exc.code not in PARTNER_NOT_READY_CODES
-                or created_at is None
-                or self.clock() >= window_ends
-            ):
-                raise
-            raise TikTokNotReady(
-                PARTNER_NOT_READY,
-                f"partner audience {audience_id} was created moments ago and TikTok does not "
-                f"take mappings into it yet (code {exc.code}); the job tries again later.",
+            waiting = partner.not_ready(
+                exc,
                 audience_id=audience_id,
-                request_id=exc.request_id,
-                code=exc.code,
-                gives_up_at=window_ends,
-            ) from None
+                created_at=self._partner_created_at(job, audience_id),
+                window=self.settings.partner_ready_window_seconds,
+                now=self.clock(),
+            )
+            if waiting is None:
+                raise
+            raise waiting from None
         return sent
 
     def _partner_created_at(self, job: Mapping[str, Any], audience_id: str) -> float | None:
@@ -732,7 +723,7 @@ class AudienceUploader:
                 key,
                 job_id=job_id,
                 audience_id=audience_id,
-                shape=_job_shape(job).as_item() if file_api else None,
+                shape=settled_shape(job).as_item() if file_api else None,
             )
         except Exception:
             # TikTok holds the audience but the registry does not know it: keep the claim (its
@@ -770,7 +761,7 @@ class AudienceUploader:
                         api,
                         advertiser_id,
                         name=name,
-                        calculate_type=_job_shape(job).calculate_type,
+                        calculate_type=settled_shape(job).calculate_type,
                         file_paths=next(customer_file.groups(file_paths or [])),
                         retention_days=job.get("retention_days"),
                         retry=False,
@@ -798,7 +789,7 @@ class AudienceUploader:
         partner audience) — never TikTok's type label, whose wording we do not control
         (contract CF-11)."""
         since -= 60
-        wanted = _job_shape(job).calculate_type if job["api"] == FILE_API else ""
+        wanted = settled_shape(job).calculate_type if job["api"] == FILE_API else ""
         page = 1
         while True:
             response = api.call(
@@ -922,20 +913,6 @@ class AudienceUploader:
 def file_key(job: Mapping[str, Any]) -> str:
     """Registry key of a job's customer-file audience."""
     return audience_key(FILE_API, str(job["audience_name"]))
-
-
-def _job_shape(job: Mapping[str, Any]) -> FileShape:
-    """The job's settled customer-file shape (recorded by the chunk uploads); the job's own
-    columns for an item that has none (a job from before shapes were recorded)."""
-    return FileShape.from_item(job.get("shape")) or job_shape(
-        job, headerless_auto=_headerless_auto(job)
-    )
-
-
-def _headerless_auto(job: Mapping[str, Any]) -> bool:
-    """A header-less file whose lines were typed by their shape (DESIGN §3.7)."""
-    sources = (job_plan(job).get("columns") or {}).get("sources") or []
-    return bool(sources) and sources[0].get("id_type") == AUTO
 
 
 def _sequence(job: Mapping[str, Any]) -> str:
