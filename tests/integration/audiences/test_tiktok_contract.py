@@ -342,3 +342,34 @@ def test_a_partner_refusal_after_the_readiness_window_fails_the_job(world: World
     assert report["status"] == "failed"
     assert report["error"]["code"] == "40002"
     assert world.requeued == []
+
+
+def test_a_follow_up_waits_for_its_audience_to_be_created_to_learn_its_shape(
+    world: World,
+) -> None:
+    claim = world.registry.claim(
+        ADV, "file#Racing", name="Racing", api="file", job_id="creator", lease_seconds=300
+    )
+    assert claim.won
+    job_id, bodies = world.new_job(
+        name="Racing", action="append", chunks=one_column(emails(0, 10), 10)
+    )
+    uploads = world.calls(UPLOAD)
+    with pytest.raises(RetryLaterError):
+        world.deliver(bodies[0])
+    assert world.calls(UPLOAD) == uploads
+
+    e, p = emails(100, 1200), phones(100, 1200)
+    created = world.emu.state.add_audience(ADV, "Racing", "customer_file", "MULTIPLE_TYPES")
+    world.registry.complete(
+        ADV,
+        "file#Racing",
+        job_id="creator",
+        audience_id=created.audience_id,
+        shape={"calculate_type": "MULTIPLE_TYPES", "columns": ["EMAIL_SHA256", "PHONE_SHA256"]},
+    )
+    created.members = {("EMAIL_SHA256", x) for x in e} | {("PHONE_SHA256", x) for x in p}
+    world.deliver(bodies[0])
+
+    succeeded(world, job_id)
+    assert world.members(created.audience_id) == set(e) | set(p) | set(emails(0, 10))

@@ -483,6 +483,15 @@ class AudienceUploader:
         creatable = action == "append" and self.settings.allow_create_on_append
         if action in ("append", "remove") and entry is None and not creatable:
             raise _not_found(job)
+        if (
+            action != "create"
+            and entry is not None
+            and not entry.ready
+            and entry.owner_job_id != job["job_id"]
+            and not job.get("shape")
+        ):
+            # the audience's id types (its shape) are known once its creator is done
+            raise RetryLaterError("the audience this file changes is being created by another job")
         shape = self._shape(job, entry)
         present = present_columns(job)  # None while ranges are still being read
         bad = misfits(shape, present or [])
