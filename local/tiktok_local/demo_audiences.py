@@ -61,7 +61,10 @@ def wait_for_jobs(stack: LocalStack, timeout: float = WAIT_SECONDS) -> list[dict
     while True:
         sources = _keys(s3, bucket, "segments/")
         reports = _reports(s3, bucket)
-        settled = len(reports) >= len(sources) and all(r["status"] != "running" for r in reports)
+        unfinished = ("running", "waiting_for_tiktok")  # a job waiting for TikTok still runs
+        settled = len(reports) >= len(sources) and all(
+            r["status"] not in unfinished for r in reports
+        )
         if settled or time.monotonic() >= deadline:
             return reports
         stack.wait_idle(min(5.0, max(0.1, deadline - time.monotonic())))

@@ -42,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import socket
 import threading
@@ -270,7 +271,7 @@ class LocalStack:
         if with_emulator:
             from tiktok_local.emulator import EmulatorConfig, EmulatorServer
 
-            emulator = EmulatorServer(config=EmulatorConfig()).start(
+            emulator = EmulatorServer(config=EmulatorConfig.local_stack()).start(
                 host="127.0.0.1", port=ports.emulator
             )
             cleanup.append(emulator.stop)
@@ -340,6 +341,12 @@ class LocalStack:
         union["POWERTOOLS_SERVICE_NAME"] = f"{STACK_NAME}-local"
         union.setdefault("POWERTOOLS_METRICS_NAMESPACE", "TikTokConnector")
         union.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon locally
+        # A job waiting for TikTok looks again after delays scaled like the visibility timeouts
+        # (the emulator's processing windows are short here too: EmulatorConfig.local_stack).
+        for name, seconds in (("FIRST", 60), ("MAX", 900)):
+            union.setdefault(
+                f"TIKTOK_WAIT_{name}_DELAY_SECONDS", str(math.ceil(seconds * time_scale))
+            )
         union.update(env_overrides)
         saved_functions_env = _apply_env({k: v for k, v in union.items() if v != ""})
         cleanup.append(lambda: _restore_env(saved_functions_env))

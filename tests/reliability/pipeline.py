@@ -49,6 +49,10 @@ ENV = {
     "POWERTOOLS_LOG_LEVEL": "DEBUG",
 }
 FAULT_KINDS = ("http_500", "code_50002", "throttle", "slow", "drop", "drop_after_apply")
+# Report statuses of a job that has not ended (a job waiting for TikTok is still running).
+UNFINISHED = ("running", "waiting_for_tiktok")
+PROCESSING_SECONDS = 6.0
+PARTNER_READY_SECONDS = 1.0
 
 
 # ----------------------------------------------------------------------------- workload
@@ -319,6 +323,12 @@ class Pipeline:
             env_overrides=ENV,
         )
         assert stack.emulator is not None
+        # TikTok in time, as the local stack has it (EmulatorConfig.local_stack) but with a
+        # processing window long enough that every follow-up file of the workload meets its
+        # audience still processing (contract TM-01); new partner audiences refuse their first
+        # mappings (TM-03).
+        stack.emulator.config.audience_processing_seconds = PROCESSING_SECONDS
+        stack.emulator.config.partner_ready_seconds = PARTNER_READY_SECONDS
         # import every handler now (their loggers appear), then capture them as well
         for sqs_source in stack.dispatcher.sqs_sources:
             sqs_source.function.resolve()
@@ -448,7 +458,9 @@ class Pipeline:
         while True:
             reports = self.reports()
             done = {
-                k: reports[k] for k in keys if k in reports and reports[k]["status"] != "running"
+                k: reports[k]
+                for k in keys
+                if k in reports and reports[k]["status"] not in UNFINISHED
             }
             if len(done) == len(keys) or time.monotonic() > deadline:
                 return done
@@ -524,6 +536,22 @@ class Pipeline:
         problems += self.check_jobs_settled()
         problems += self.check_dlqs(work)
         problems += self.check_invocations()
+        return problems
+
+    def check_waited_for_tiktok(self) -> list[str]:
+        """TikTok's passing states did happen (else this run proves nothing about them): an
+        update refused while its audience was processing, mappings refused into a partner
+        audience just created — and no job failed for them (check_audiences)."""
+        requests = self.emulator.state.requests
+        problems = []
+        for path, label in (
+            ("/dmp/custom_audience/update/", "update refused while processing"),
+            ("/segment/mapping/", "mapping refused by a partner audience not ready yet"),
+        ):
+            if not any(r["path"].endswith(path) and r["code"] == 40002 for r in requests):
+                problems.append(f"no {label} happened")
+        if "waiting for TikTok" not in self.logs.text():
+            problems.append("no job waited for TikTok")
         return problems
 
     def check_invocations(self) -> list[str]:

@@ -574,6 +574,8 @@ ENVIRONMENT = {
         "TIKTOK_API_BASE_URL",
         "SEGMENT_BATCH_SIZE",
         "ALLOW_CREATE_ON_APPEND",
+        "CHUNK_QUEUE_URL",
+        "TIKTOK_MAX_WAIT_HOURS",
     },
     "EventForwarderFunction": {
         "CONNECTIONS_SECRET_PREFIX",

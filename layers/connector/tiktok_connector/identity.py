@@ -7,18 +7,19 @@ Vocabulary
                  first_name, last_name, zip, city, state, country.
     ``HashAlg``  sha256, md5 (lower-case hex output, UTF-8 input, no salt).
     ``Surface``  events (Events API), segment_api (partner audiences), customer_file
-                 (``/dmp/custom_audience/file/upload/``). It decides the phone format.
+                 (``/dmp/custom_audience/file/upload/``). It decides the phone format and
+                 whether e-mails get the audience ``+tag`` rule.
     ``Reason``   machine-readable rejection reasons that reports count (``empty``,
                  ``invalid_email``, ``invalid_phone``, ``invalid_maid``, ``zeroed_maid``,
                  ``not_a_hash``, ``hash_type_mismatch``, ``invalid_text``).
     ``Rejected`` the value a normalizer returns instead of raising for ordinary bad data.
 
 Normalizers (each ``(value: str, ...) -> str | Rejected``; none raises for any ``str`` input)
-    ``normalize_email(value, *, fold=False)``
+    ``normalize_email(value, *, audience=False)``
         trim, lower-case; exactly one ``@``, a non-empty local part, a domain with a dot, no
-        whitespace or control characters inside. ``fold=True`` drops ``+tag`` and dots from
-        the local part (the Gmail-style rule of TikTok's older customer-file help page); off by
-        default because it changes the hash of addresses where dots matter.
+        whitespace or control characters inside. ``audience=True`` also drops ``+`` and what
+        follows it up to ``@`` (TikTok's customer-file e-mail rule, used for customer files and
+        partner audiences; contract ID-02); dots stay. The Events API keeps trim + lower-case.
     ``normalize_phone(value, *, region="US", surface=Surface.EVENTS)``
         accepted when ``phonenumbers`` parses it with a country code (from the number or the
         default ``region``) and ``is_possible_number`` holds. Output ``+E.164`` for the
@@ -47,7 +48,7 @@ Hashing
     ``is_sha256_hex(s)`` / ``is_md5_hex(s)``: anchored 64 / 32 hex chars, any case, after strip.
 
 ``Hasher(id_type, *, alg=SHA256, surface=CUSTOMER_FILE, phone_region="US",
-declared_hashed=False, fold_email=False)``
+declared_hashed=False)``
     Built once per column or field; ``hasher(value) -> str | Rejected`` on the hot path.
     - blank → ``empty``;
     - already a hash of ``alg`` (trimmed, anchored) → passed through lower-cased, never
@@ -56,6 +57,8 @@ declared_hashed=False, fold_email=False)``
       where such a value is an ordinary raw id, e.g. a dash-less UUID, and is hashed);
     - ``declared_hashed=True`` (an ``email_sha256`` column …) and not a hash → ``not_a_hash``;
     - otherwise normalized, then hashed; city/state/country are normalized and NOT hashed.
+    - e-mails on the audience surfaces (customer file, segment API) get the audience rule
+      (``+tag`` dropped); on the events surface trim + lower-case only.
     ``Hasher`` is a ``functools.partial`` so the per-value call stays on the C call path; the
     tightest loops may bind ``hasher.func`` (the bare closure) instead, and
     ``hasher.many(values) -> list[str | Rejected]`` does a whole column batch at once (same
@@ -141,7 +144,8 @@ class HashAlg(StrEnum):
 
 
 class Surface(StrEnum):
-    """Where a value is going; decides the phone format (``+E.164`` or digits only)."""
+    """Where a value is going; decides the phone format (``+E.164`` or digits only) and the
+    e-mail rule (audience surfaces drop ``+tag``, contract ID-02)."""
 
     EVENTS = "events"
     SEGMENT_API = "segment_api"
@@ -246,24 +250,29 @@ def _is_email(s: str) -> bool:
     )
 
 
-def _fold_local_part(email: str) -> str:
+def _drop_plus_tag(email: str) -> str:
+    """``name+tag@domain`` → ``name@domain`` (``""`` when nothing is left before the ``+``).
+
+    ``email`` is a checked address: exactly one ``@``. Dots stay (contract ID-02)."""
     local, _, domain = email.partition("@")
-    local = local.partition("+")[0].replace(".", "")
+    local = local.partition("+")[0]
     return f"{local}@{domain}" if local else ""
 
 
-def normalize_email(value: str, *, fold: bool = False) -> str | Rejected:
+def normalize_email(value: str, *, audience: bool = False) -> str | Rejected:
     """Trim and lower-case an email; ``Rejected`` if it is not an address.
 
-    ``fold=True`` also drops ``+tag`` and dots from the local part (off by default).
+    ``audience=True`` (customer files and partner audiences) also drops ``+`` and what follows
+    it up to ``@``, TikTok's audience e-mail rule (contract ID-02). The Events API uses
+    ``audience=False``.
     """
     s = value.strip().lower()
     if not s:
         return _EMPTY
     if not _is_email(s):
         return _INVALID_EMAIL
-    if fold:
-        s = _fold_local_part(s)
+    if audience and "+" in s:
+        s = _drop_plus_tag(s)
         if not s:
             return _INVALID_EMAIL
     return s
@@ -558,7 +567,6 @@ def _build_hash_function(
     surface: Surface,
     phone_region: str,
     declared_hashed: bool,
-    fold_email: bool,
 ) -> tuple[_HashFn, _ManyFn]:
     """One specialised closure per column (and its batch form): everything is bound once,
     nothing is built per value."""
@@ -589,14 +597,17 @@ def _build_hash_function(
 
     if id_type is IdType.EMAIL:
         invalid, ascii_email, is_email = _INVALID_EMAIL, _ASCII_EMAIL, _is_email
+        # Audiences drop "+tag" (contract ID-02); the Events API does not.
+        audience = surface is not Surface.EVENTS
+        drop_tag = _drop_plus_tag
 
         def email(value: str) -> str | Rejected:
             s = value.strip().lower()
             # Address checks first: they are the common case, and a hash (no "@") fails them.
             # The ASCII regex answers most addresses in one call; is_email handles the rest.
             if ascii_email(s) is not None or is_email(s):
-                if fold_email:
-                    s = _fold_local_part(s)
+                if audience and "+" in s:
+                    s = drop_tag(s)
                     if not s:
                         return invalid
                 # is_email refused surrogates (not printable): encode() cannot fail here.
@@ -610,9 +621,19 @@ def _build_hash_function(
                 return mismatch
             return invalid
 
-        if fold_email:
-            return email, _many(email)
         strip, lower = str.strip, str.lower
+        if audience:
+
+            def many_audience_emails(values: Iterable[str]) -> list[str | Rejected]:
+                # As many_emails below; an address with a "+" takes email()'s tag rule.
+                return [
+                    digest(s.encode()).hexdigest()
+                    if "+" not in s and ascii_email(s) is not None
+                    else email(s)
+                    for s in map(lower, map(strip, values))
+                ]
+
+            return email, many_audience_emails
 
         def many_emails(values: Iterable[str]) -> list[str | Rejected]:
             # strip/lower run in C over the batch and clean ASCII addresses are hashed inline
@@ -717,7 +738,6 @@ class Hasher(functools.partial[str | Rejected]):
     surface: Surface
     phone_region: str
     declared_hashed: bool
-    fold_email: bool
     many: Callable[[Iterable[str]], list[str | Rejected]]
     """``hasher.many(values)``: the results of ``[hasher(v) for v in values]``, faster."""
 
@@ -729,19 +749,14 @@ class Hasher(functools.partial[str | Rejected]):
         surface: Surface | str = Surface.CUSTOMER_FILE,
         phone_region: str = DEFAULT_PHONE_REGION,
         declared_hashed: bool = False,
-        fold_email: bool = False,
     ) -> Hasher:
         id_type, alg, surface = IdType(id_type), HashAlg(alg), Surface(surface)
         region = _check_region(phone_region)
-        fn, many = _build_hash_function(id_type, alg, surface, region, declared_hashed, fold_email)
+        fn, many = _build_hash_function(id_type, alg, surface, region, declared_hashed)
         self = super().__new__(cls, fn)
         self.many = many
         self.id_type, self.alg, self.surface = id_type, alg, surface
-        self.phone_region, self.declared_hashed, self.fold_email = (
-            region,
-            declared_hashed,
-            fold_email,
-        )
+        self.phone_region, self.declared_hashed = region, declared_hashed
         return self
 
     @property
@@ -753,7 +768,7 @@ class Hasher(functools.partial[str | Rejected]):
         return (
             f"Hasher({self.id_type.value!r}, alg={self.alg.value!r}, "
             f"surface={self.surface.value!r}, phone_region={self.phone_region!r}, "
-            f"declared_hashed={self.declared_hashed}, fold_email={self.fold_email})"
+            f"declared_hashed={self.declared_hashed})"
         )
 
 
@@ -764,7 +779,6 @@ def _cached_hasher(
     surface: Surface | str,
     phone_region: str,
     declared_hashed: bool,
-    fold_email: bool,
 ) -> Hasher:
     return Hasher(
         id_type,
@@ -772,7 +786,6 @@ def _cached_hasher(
         surface=surface,
         phone_region=phone_region,
         declared_hashed=declared_hashed,
-        fold_email=fold_email,
     )
 
 
@@ -784,10 +797,9 @@ def hash_identifier(
     surface: Surface | str = Surface.CUSTOMER_FILE,
     phone_region: str = DEFAULT_PHONE_REGION,
     declared_hashed: bool = False,
-    fold_email: bool = False,
 ) -> str | Rejected:
     """Normalize and hash one value (a cached ``Hasher``; build your own for loops)."""
-    hasher = _cached_hasher(id_type, alg, surface, phone_region, declared_hashed, fold_email)
+    hasher = _cached_hasher(id_type, alg, surface, phone_region, declared_hashed)
     return hasher(value)
 
 
@@ -806,7 +818,7 @@ _CUSTOMER_FILE_TYPES: Final = {
     (IdType.MAID, HashAlg.MD5): "MAID_MD5",
 }
 
-_SEGMENT_ID_SCHEMAS: Final = {
+_SEGMENT_ID_SCHEMAS: Final = {  # contract: PA-04
     (IdType.EMAIL, HashAlg.SHA256): "EMAIL_SHA256",
     (IdType.PHONE, HashAlg.SHA256): "PHONE_SHA256",
     (IdType.IDFA, HashAlg.SHA256): "IDFA_SHA256",

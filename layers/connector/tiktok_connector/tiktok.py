@@ -24,6 +24,7 @@ from typing import Any
 
 import requests
 
+# docs/tiktok-contract.md: EN-03 (success), EN-04 (throttling), EN-05 (token), EN-06 (retryable)
 OK_CODES = frozenset({0, 20001})
 THROTTLE_CODES = frozenset({40100, 40133, 40132, 40016, 61000})
 TOKEN_CODES = frozenset({40102, 40104, 40105, 40106})

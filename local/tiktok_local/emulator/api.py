@@ -20,10 +20,11 @@ from tiktok_local.emulator.rules import (
     AUTH_PARAMS,
     BATCH_SIZE,
     CALCULATE_TYPE,
-    CALCULATE_TYPES,
+    CREATE_CALCULATE_TYPES,
     EVENT_SOURCES,
     FILE_EMPTY,
     FILE_MISSING,
+    FILE_PATH_LENGTH,
     FILE_SIGNATURE,
     FILE_TYPE,
     ID_SCHEMA_TYPES,
@@ -37,6 +38,7 @@ from tiktok_local.emulator.rules import (
     SHA256_RE,
     TOKEN_EMPTY,
     TOKEN_INVALID,
+    UPLOAD_CALCULATE_TYPES,
     ApiError,
     algo_of,
     canonical_calculate_type,
@@ -79,10 +81,14 @@ SCOPE_PARENTS = {
     SCOPE_REPORT_CONVERSION_EVENT: SCOPE_MEASUREMENT,
 }
 
-SEGMENT_NAME_MAX = 70  # longer names are cut to 67 chars + "..." (reference §4.1)
-AUDIENCE_NAME_MAX = 128  # customer-file audience names (reference §3.3)
-MAX_FILE_PATHS = 500
+SEGMENT_NAME_MAX = 70  # contract: PA-02 — longer names are cut to 67 chars + "..."
+AUDIENCE_NAME_MAX = 128  # contract: CF-08 — customer-file audience names
+MAX_FILE_PATHS = 500  # contract: CF-04
 UPDATE_ACTIONS = ("APPEND", "REMOVE", "REPLACE")
+# contract: CF-11 — /dmp/custom_audience/list/ labels (audience_type); get returns them as type.
+TYPE_LABELS = {AUDIENCE_CUSTOMER_FILE: "Customer File Audience", AUDIENCE_PARTNER: "Partner"}
+EXPIRING_DAYS = 60  # contract: CF-12 — is_expiring within 60 days of expiry
+PROCESSING_MESSAGE = "The audience is being updated or under processing. Please try again later."
 
 Handler = Callable[[Request], dict[str, Any]]
 
@@ -133,7 +139,7 @@ class Api:
         return require_object(body)
 
     def authenticate(self, request: Request) -> TokenRecord:
-        token = request.headers.get("Access-Token", "").strip()
+        token = request.headers.get("Access-Token", "").strip()  # contract: EN-02
         if not token:
             raise ApiError(TOKEN_EMPTY, "Access token is null. Send it in the Access-Token header.")
         record = self.state.token_record(token)
@@ -262,13 +268,13 @@ class Api:
         advertiser_id = form["advertiser_id"] or ""
         self.authorize(record, SCOPE_WRITE_AUDIENCES, [advertiser_id])
         calculate_type = form["calculate_type"] or ""
-        if calculate_type not in CALCULATE_TYPES:
+        if calculate_type not in UPLOAD_CALCULATE_TYPES:  # contract: CF-02
             raise ApiError(CALCULATE_TYPE, f"Unsupported calculate_type {calculate_type!r}.")
         upload = request.files.get("file")
         if upload is None:
             raise ApiError(FILE_MISSING, "The file part is missing.")
         filename = upload.filename or ""
-        # The suffix must be exactly .csv or .txt (reference §3.1); .CSV, .csv.gz, .zip fail.
+        # contract: CF-01 — the suffix is exactly .csv or .txt; .CSV, .csv.gz, .zip fail.
         if not (filename.endswith(".csv") or filename.endswith(".txt")):
             raise ApiError(
                 FILE_TYPE, "Unsupported file type: the file name must end in .csv or .txt."
@@ -277,6 +283,7 @@ class Api:
         if not content:
             raise ApiError(FILE_EMPTY, "The file is empty.")
         signature = form["file_signature"] or ""
+        # contract: CF-01 — file_signature is the MD5 of the file's bytes (40900 otherwise)
         if hashlib.md5(content).hexdigest() != signature.lower():  # noqa: S324 - TikTok's checksum
             raise ApiError(FILE_SIGNATURE, "file_signature does not match the MD5 of the file.")
         members, rows = parse_customer_file(content, calculate_type)
@@ -293,6 +300,7 @@ class Api:
                 raise ApiError(PARAM, f"file_path {path} does not exist.")
             if uploaded.advertiser_id != advertiser_id:
                 raise ApiError(PERMISSION, f"file_path {path} was uploaded by another advertiser.")
+            # contract: CF-09 — every file has the audience's calculate type (40909)
             if canonical_calculate_type(uploaded.calculate_type) != canonical_calculate_type(
                 calculate_type
             ):
@@ -318,9 +326,12 @@ class Api:
         if not isinstance(name, str) or not 1 <= len(name) <= AUDIENCE_NAME_MAX:
             raise ApiError(PARAM, "custom_audience_name must be a string of 1-128 characters")
         calculate_type = body["calculate_type"]
-        if not isinstance(calculate_type, str) or calculate_type not in CALCULATE_TYPES:
+        # contract: CF-03 — a strict enum without MAID_* (those exist on upload only)
+        if not isinstance(calculate_type, str) or calculate_type not in CREATE_CALCULATE_TYPES:
             raise ApiError(CALCULATE_TYPE, f"Unsupported calculate_type {calculate_type!r}.")
         file_paths = require_str_list(body, "file_paths", max_items=MAX_FILE_PATHS)
+        if any(len(path) != FILE_PATH_LENGTH for path in file_paths):  # contract: CF-04
+            raise ApiError(PARAM, f"file_paths items must be {FILE_PATH_LENGTH} characters long")
         retention = body.get("retention_in_days")
         if retention is not None and not (is_int(retention) and 1 <= retention <= 365):
             raise ApiError(PARAM, "retention_in_days must be an integer from 1 to 365")
@@ -367,7 +378,7 @@ class Api:
         if name is None and file_paths is None:
             raise ApiError(PARAM, "Provide custom_audience_name or file_paths")
         action = body.get("action", "REPLACE")
-        if action not in UPDATE_ACTIONS:
+        if action not in UPDATE_ACTIONS:  # contract: CF-10
             raise ApiError(PARAM, "action must be one of APPEND, REMOVE, REPLACE")
         with self.state.lock:
             audience = self._owned_audience(advertiser_id, body["custom_audience_id"])
@@ -375,6 +386,8 @@ class Api:
                 raise ApiError(
                     PARAM, "This is a partner audience; change its members with /segment/mapping/."
                 )
+            if self.state.now() < audience.processing_until:  # contract: TM-01
+                raise ApiError(PARAM, PROCESSING_MESSAGE)
             if file_paths is not None:
                 incoming = self._files_members(
                     advertiser_id, file_paths, audience.calculate_type or ""
@@ -386,7 +399,7 @@ class Api:
                 else:
                     result = set(incoming)
                 minimum = self.config.min_update_members
-                if len(result) < minimum:
+                if len(result) < minimum:  # contract: CF-10
                     raise ApiError(
                         PARAM,
                         f"{action} would leave the audience with {len(result)} members. TikTok "
@@ -394,35 +407,61 @@ class Api:
                         f"least {minimum:,} members.",
                     )
                 audience.members = result
+                now = self.state.now()
+                audience.modified_time = now
+                audience.processing_until = now + self.config.audience_processing_seconds
                 self.state.record_history(audience, action, f"{len(file_paths)} file(s)")
             if name is not None:
                 audience.name = name
                 self.state.record_history(audience, "RENAME", "")
         return {}
 
+    def _audience_status(self, audience: Audience) -> dict[str, Any]:
+        """The status fields list and get share (contract CF-12, TM-02)."""
+        now = self.state.now()
+        if audience.retention_in_days:
+            expires = audience.create_time + audience.retention_in_days * 86400
+        else:
+            expires = audience.modified_time + 365 * 86400
+        processing = now < audience.processing_until
+        expired = now >= expires
+        return {
+            "cover_num": len(audience.members),
+            # is_valid: false while computing or after expiry (contract TM-02)
+            "is_valid": not processing and not expired,
+            "is_expiring": not expired and expires - now <= EXPIRING_DAYS * 86400,
+            "msg": "Calculating" if processing else ("Expired" if expired else ""),
+            "error_msg": "",
+            "create_time": _fmt_time(audience.create_time),
+            "expired_time": _fmt_time(expires),
+        }
+
     def _audience_details(self, audience: Audience) -> dict[str, Any]:
-        expiry_days = audience.retention_in_days or 365
+        """An audience as ``/dmp/custom_audience/list/`` shows it (contract CF-11, CF-12)."""
         return {
             "audience_id": audience.audience_id,
             "name": audience.name,
-            "audience_type": "Customer File"
-            if audience.kind == AUDIENCE_CUSTOMER_FILE
-            else "Partner",
+            "audience_type": TYPE_LABELS[audience.kind],
             "audience_sub_type": "NORMAL",
+            # only customer-file audiences have a calculate type
             "calculate_type": audience.calculate_type,
-            "cover_num": len(audience.members),
             "shared": False,
             "is_creator": True,
-            "is_valid": True,
-            "is_expiring": False,
             "is_auto_refresh": False,
             "owner_id": audience.advertiser_id,
-            "msg": "",
-            "error_msg": "",
-            "create_time": _fmt_time(audience.create_time),
-            "expired_time": _fmt_time(audience.create_time + expiry_days * 86400),
-            "retention_in_days": audience.retention_in_days,
+            "rule": None,
+            "lookalike_spec": None,
+            **self._audience_status(audience),
         }
+
+    def _get_details(self, audience: Audience) -> dict[str, Any]:
+        """An audience as ``/dmp/custom_audience/get/`` shows it: the SDK's response rule names
+        the type ``type`` (list calls it ``audience_type``) — contract CF-12."""
+        details = self._audience_details(audience)
+        details["type"] = details.pop("audience_type")
+        details["audience_enhancement"] = False
+        details["enhancement_status"] = None
+        return details
 
     @staticmethod
     def _int_arg(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -483,7 +522,7 @@ class Api:
                     {
                         "action": h["action"],
                         "action_detail": h["action_detail"],
-                        "editor": "API",
+                        "editor": "open_api",  # BUB get.go: uploads through the API
                         "msg": "",
                         "opt_time": _fmt_time(h["opt_time"]),
                     }
@@ -491,7 +530,7 @@ class Api:
                 ]
                 out.append(
                     {
-                        "audience_details": self._audience_details(audience),
+                        "audience_details": self._get_details(audience),
                         "audience_history": history,
                     }
                 )
@@ -523,7 +562,7 @@ class Api:
         advertiser_id = require_str(body, "advertiser_id")
         self.authorize(record, SCOPE_WRITE_AUDIENCES, [advertiser_id])
         action = body.get("action", "create")
-        if action not in ("create", "delete"):
+        if action not in ("create", "delete"):  # contract: PA-01
             raise ApiError(PARAM, 'action must be "create" or "delete" (lower-case)')
         if action == "delete":
             audience_id = require_str(body, "delete_audience_id")
@@ -550,10 +589,10 @@ class Api:
         advertiser_ids = require_str_list(body, "advertiser_ids")
         self.authorize(record, SCOPE_WRITE_AUDIENCES, advertiser_ids)
         action = body.get("action", "add")
-        if action not in ("add", "delete"):
+        if action not in ("add", "delete"):  # contract: PA-03
             raise ApiError(PARAM, 'action must be "add" or "delete" (lower-case)')
         schema_raw = require_str_list(body, "id_schema")
-        schema = [s.upper() for s in schema_raw]  # lower-case accepted (reference §4.2)
+        schema = [s.upper() for s in schema_raw]  # contract: PA-04 — lower-case accepted
         invalid = [s for s in schema_raw if s.upper() not in ID_SCHEMA_TYPES]
         if invalid:
             raise ApiError(
@@ -576,7 +615,7 @@ class Api:
         patterns = [SHA256_RE if algo_of(s) == "sha256" else MD5_RE for s in schema]
         entry_keys = {"id", "audience_ids"}
         for r, row in enumerate(batch):
-            if not isinstance(row, list) or len(row) != width:
+            if not isinstance(row, list) or len(row) != width:  # contract: PA-03
                 raise ApiError(
                     PARAM,
                     f"batch_data[{r}] must be an array of {width} entries (one per id_schema)",
@@ -591,7 +630,7 @@ class Api:
                 value = entry["id"]
                 if not isinstance(value, str):
                     raise ApiError(PARAM, f"batch_data[{r}][{c}].id must be a string")
-                if patterns[c].fullmatch(value) is None:
+                if patterns[c].fullmatch(value) is None:  # contract: ID-06
                     raise ApiError(
                         PII_NOT_HASHED,
                         f"batch_data[{r}][{c}].id is not a lower-case "
@@ -611,6 +650,7 @@ class Api:
                     changes.append((audience_id, member))
         with self.state.lock:
             audiences: dict[str, Audience] = {}
+            now = self.state.now()
             for audience_id in {a for a, _ in changes}:
                 audience = self.state.audience(audience_id)
                 if audience is None or audience.advertiser_id not in advertiser_ids:
@@ -620,6 +660,8 @@ class Api:
                     )
                 if audience.kind != AUDIENCE_PARTNER:
                     raise ApiError(PARAM, f"Audience {audience_id} is not a partner audience.")
+                if now < audience.ready_at:  # contract: TM-03 (its code: PA-07)
+                    raise ApiError(PARAM, f"Audience {audience_id} is not ready for mappings yet.")
                 audiences[audience_id] = audience
             counts: dict[str, int] = {}
             for audience_id, member in changes:

@@ -39,7 +39,7 @@ def _default_event_source_owners() -> dict[str, str]:
 
 
 def _default_qps() -> dict[str, float | None]:
-    # Basic tier (reference §2.3): 10 QPS for ordinary endpoints, 1,000 for the events endpoints
+    # contract: EN-08 — Basic tier: 10 QPS for ordinary endpoints, 1,000 for the events endpoints
     # at every tier, 10,000 for the Streaming (segment mapping) API.
     return {
         QPS_GROUP_OAUTH: 10,
@@ -68,7 +68,14 @@ class EmulatorConfig:
     belongs to the first advertiser of ``advertisers``.
 
     ``clock``: wall-clock source (seconds); tests pass a frozen clock and move it with
-    ``state.advance_time``. Auth-code expiry and QPS windows both read it.
+    ``state.advance_time``. Auth-code expiry, QPS windows and the timing below all read it.
+
+    TikTok in time (docs/tiktok-contract.md, section TM), per test: ``audience_processing_seconds``
+    — after a create or an update TikTok processes a customer-file audience: updates are refused
+    with 40002 and ``/dmp/custom_audience/get/`` shows ``is_valid: false`` (TikTok documents up
+    to 48 h); ``partner_ready_seconds`` — a partner audience refuses mappings (40002) this long
+    after ``/segment/audience/`` created it (peers saw 1–2 minutes). Both default to 0 (instant);
+    the local stack uses :meth:`local_stack` (short windows).
     """
 
     app_id: str = "7000000000000000001"
@@ -82,12 +89,14 @@ class EmulatorConfig:
     event_source_owners: dict[str, str] = field(default_factory=_default_event_source_owners)
     qps: dict[str, float | None] = field(default_factory=_default_qps)
     qps_scope: str = "endpoint"
-    max_mapping_rows: int = 10_000
+    max_mapping_rows: int = 10_000  # contract: PA-05
     pixel_batch_max: int = 50
     events_max: int = 1_000
-    max_audiences_per_advertiser: int = 400
-    min_update_members: int = 1_000
+    max_audiences_per_advertiser: int = 400  # contract: CF-13
+    min_update_members: int = 1_000  # contract: CF-10
     auth_code_ttl_seconds: float = 3600.0
+    audience_processing_seconds: float = 0.0
+    partner_ready_seconds: float = 0.0
     seed: int = 0
     clock: Callable[[], float] | None = None
 
@@ -97,6 +106,13 @@ class EmulatorConfig:
         if owner is not None:
             return owner
         return next(iter(self.advertisers), None)
+
+    @classmethod
+    def local_stack(cls) -> EmulatorConfig:
+        """The local stack's emulator: TikTok in time with short windows, so `make run` still ends
+        in seconds while a follow-up file meets an audience that is still processing and a new
+        partner audience refuses its first mappings (contract TM-01, TM-03)."""
+        return cls(audience_processing_seconds=2.0, partner_ready_seconds=1.0)
 
     def redirect_uri_allowed(self, uri: str) -> bool:
         """True when ``uri`` is one of the app's registered redirect URLs."""

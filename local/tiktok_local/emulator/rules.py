@@ -1,7 +1,7 @@
-"""Validation rules, each tied to a fact in ``tiktok-api-reference.md`` and TikTok's error code.
+"""Validation rules, each tied to a row of ``docs/tiktok-contract.md`` and TikTok's error code.
 
 Pure functions: they take request data and raise :class:`ApiError` with TikTok's code; nothing
-here touches emulator state.
+here touches emulator state. Code enforcing a contract row names it (``# contract: CF-03``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ FILE_TYPE = 40908
 CALCULATE_TYPE = 40909
 FILE_SPEC = 40915
 SYS_TIMEOUT = 50002
-THROTTLE_CODES = {40100, 40133, 40132, 40016, 61000}
+THROTTLE_CODES = {40100, 40133, 40132, 40016, 61000}  # contract: EN-04
 
 MESSAGES = {
     TOO_MANY_REQUESTS: "Too many requests. Please retry in some time.",
@@ -69,23 +69,35 @@ SUPPORTED_CURRENCIES = frozenset(_CURRENCY_LIST.split())
 # contract: EV-16
 APP_ID_RE = re.compile(r"[0-9]+|[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+")
 
-# Customer-file encryption types (reference §3.2). MAID_* are upload aliases of FIRST_*.
-CALCULATE_TYPES = {
-    "EMAIL_SHA256",
-    "PHONE_SHA256",
-    "IDFA_SHA256",
-    "IDFA_MD5",
-    "GAID_SHA256",
-    "GAID_MD5",
-    "FIRST_SHA256",
-    "FIRST_MD5",
-    "MAID_SHA256",
-    "MAID_MD5",
-    "MULTIPLE_TYPES",
+# contract: CF-03 — /dmp/custom_audience/create/ takes a strict enum without MAID_*.
+CREATE_CALCULATE_TYPES = frozenset(
+    {
+        "EMAIL_SHA256",
+        "PHONE_SHA256",
+        "IDFA_SHA256",
+        "IDFA_MD5",
+        "GAID_SHA256",
+        "GAID_MD5",
+        "FIRST_SHA256",
+        "FIRST_MD5",
+        "MULTIPLE_TYPES",
+    }
+)
+# contract: CF-02 — the upload enum adds MAID_* with FIRST_*'s values.
+UPLOAD_CALCULATE_TYPES = CREATE_CALCULATE_TYPES | {"MAID_SHA256", "MAID_MD5"}
+# contract: CF-05 — the header names TikTok documents for customer files (case as documented;
+# matched case-insensitively), and the member type each column's values have. IDFA and GAID both
+# go under the MAID headers (CF-07).
+FILE_HEADERS = {
+    "EMAIL_SHA256": "EMAIL_SHA256",
+    "PHONE_SHA256": "PHONE_SHA256",
+    "MAID_SHA256": "FIRST_SHA256",
+    "MAID_MD5": "FIRST_MD5",
 }
-# Column names a MULTIPLE_TYPES file may carry in its header row (every hashed type).
-FILE_COLUMN_TYPES = CALCULATE_TYPES - {"MULTIPLE_TYPES"}
-MAX_SAME_HEADER = 3  # HC: each header at most 3 times in one multi-ID file
+MAX_SAME_HEADER = 3  # contract: CF-06 — each header at most 3 times in one multi-ID file
+FILE_PATH_LENGTH = 16  # contract: CF-04 — create's file_paths items are exactly 16 characters
+_HEADER_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9_ ]*")
+_ALL_HEX = re.compile(r"[0-9A-Fa-f]+")
 
 # Segment API id_schema values (reference §4.2). GAID_* are file names, not valid here.
 ID_SCHEMA_TYPES = {
@@ -188,7 +200,7 @@ MAX_EVENT_TIME_SECONDS = 100_000_000_000
 
 # --------------------------------------------------------------------------- generic helpers
 def is_hash(value: object, algo: str) -> bool:
-    """Lower-case hex of the algorithm's length, anchored (reference §6.5)."""
+    """Lower-case hex of the algorithm's length, anchored (contract ID-01)."""
     if not isinstance(value, str):
         return False
     pattern = MD5_RE if algo == "md5" else SHA256_RE
@@ -287,17 +299,30 @@ def is_http_url(value: object) -> bool:
 
 # --------------------------------------------------------------------------- customer files
 def canonical_calculate_type(calculate_type: str) -> str:
-    """MAID_* upload aliases carry the same internal values as FIRST_* (reference §3.2)."""
+    """MAID_* upload aliases carry the same internal values as FIRST_* (contract CF-02)."""
     if calculate_type.startswith("MAID_"):
         return "FIRST_" + calculate_type[len("MAID_") :]
     return calculate_type
+
+
+def header_fits(header_type: str, calculate_type: str) -> bool:
+    """Does a single-type file's header (a member type, see FILE_HEADERS) match its
+    calculate_type? The MAID headers cover IDFA, GAID and mixed files alike (contract CF-07)."""
+    wanted = canonical_calculate_type(calculate_type)
+    if header_type in ("FIRST_SHA256", "FIRST_MD5"):
+        alg = header_type.rsplit("_", 1)[1]
+        return wanted in (f"IDFA_{alg}", f"GAID_{alg}", f"FIRST_{alg}")
+    return wanted == header_type
 
 
 def parse_customer_file(content: bytes, calculate_type: str) -> tuple[list[tuple[str, str]], int]:
     """Parse an uploaded customer file into members; returns (members, data rows).
 
     One identifier per line for a single type, with an optional header row naming the type
-    (TikTok's template); ``MULTIPLE_TYPES`` files need a header naming each column's type.
+    (TikTok's template; the help centre asks for it, whether the API requires it is not
+    documented, so it stays optional here); ``MULTIPLE_TYPES`` files need a header naming each
+    column with TikTok's documented names (``Email_SHA256``, ``Phone_SHA256``, ``MAID_SHA256``,
+    ``MAID_MD5``). A header row with other names is refused (40915).
 
     Codes: a value that is not a lower-case hex hash of the column's type is raw or wrongly
     hashed PII, so it gets 40062 (PII_NOT_HASHED) — the most specific code TikTok has for "this
@@ -317,25 +342,34 @@ def parse_customer_file(content: bytes, calculate_type: str) -> tuple[list[tuple
     multiple = calculate_type == "MULTIPLE_TYPES"
     rows = csv.reader(lines)  # TikTok's files are CSV: a quoted header or cell is legal
     first = [c.strip().upper() for c in next(rows)]
-    has_header = all(c in FILE_COLUMN_TYPES for c in first)
+    # A first row of names, not hashes, is a header row; only the documented names are known.
+    has_header = all(_HEADER_LIKE.fullmatch(c) and not _ALL_HEX.fullmatch(c) for c in first)
+    if has_header:
+        unknown = [c for c in first if c not in FILE_HEADERS]
+        if unknown:
+            raise ApiError(  # contract: CF-05
+                FILE_SPEC,
+                f"Unknown header {unknown[0][:40]}: customer files name their columns "
+                "Email_SHA256, Phone_SHA256, MAID_SHA256 or MAID_MD5",
+            )
     if multiple:
         if not has_header:
             raise ApiError(
                 FILE_SPEC, "MULTIPLE_TYPES files need a header row naming each column's id type"
             )
-        columns = first
-        for name in set(columns):
-            if columns.count(name) > MAX_SAME_HEADER:
+        for name in set(first):
+            if first.count(name) > MAX_SAME_HEADER:  # contract: CF-06
                 raise ApiError(
                     FILE_SPEC, f"Header {name} appears more than {MAX_SAME_HEADER} times"
                 )
+        columns = [FILE_HEADERS[c] for c in first]
     else:
         if has_header:
             if len(first) != 1:
                 raise ApiError(
                     FILE_SPEC, f"{calculate_type} files have one column; use MULTIPLE_TYPES"
                 )
-            if canonical_calculate_type(first[0]) != canonical_calculate_type(calculate_type):
+            if not header_fits(FILE_HEADERS[first[0]], calculate_type):  # contract: CF-07
                 raise ApiError(
                     CALCULATE_TYPE,
                     f"File header {first[0]} does not match calculate_type {calculate_type}",
@@ -357,7 +391,7 @@ def parse_customer_file(content: bytes, calculate_type: str) -> tuple[list[tuple
         for column, cell in zip(columns, cells, strict=True):
             if not cell:  # a MULTIPLE_TYPES row may lack some of its types
                 continue
-            if not is_hash(cell, algo_of(column)):
+            if not is_hash(cell, algo_of(column)):  # contract: ID-06
                 raise ApiError(
                     PII_NOT_HASHED,
                     f"Line {number}: value in column {column} is not a lower-case "

@@ -211,6 +211,7 @@ class EmulatorServer:
     def _envelope(
         self, request: Request, code: int, message: str, data: dict[str, Any], fault: str | None
     ) -> Response:
+        # contract: EN-03 — HTTP 200, the body's code decides; data {} on errors; EN-09 request_id
         request_id = self.state.new_request_id()
         self._log(request, 200, code, request_id, fault)
         return _json({"code": code, "message": message, "request_id": request_id, "data": data})
@@ -218,7 +219,7 @@ class EmulatorServer:
     def _api_call(self, request: Request, environ: dict[str, Any]) -> Response:
         api_path = request.path[len(API_PREFIX) :]
         route = self._routes.get(api_path)
-        if route is None:
+        if route is None:  # contract: EN-01 — unknown path or no trailing slash: HTTP 404
             self._log(request, 404, None, self.state.new_request_id())
             return Response("404 page not found", status=404, mimetype="text/plain")
         method, handler = route
@@ -252,7 +253,7 @@ class EmulatorServer:
             elif fault.kind == "drop_after_apply":
                 after_apply = fault
 
-        if not self._within_qps(request, api_path):
+        if not self._within_qps(request, api_path):  # contract: EN-08 (code: EN-04)
             return self._envelope(request, TOO_MANY_REQUESTS, MESSAGES[TOO_MANY_REQUESTS], {}, None)
 
         lost = after_apply.kind if after_apply is not None else None

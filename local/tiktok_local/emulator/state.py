@@ -80,6 +80,9 @@ class Audience:
     retention_in_days: int | None = None
     members: set[Member] = field(default_factory=set)
     history: list[dict[str, Any]] = field(default_factory=list)
+    modified_time: float = 0.0  # last create/update (the expiry clock without retention)
+    processing_until: float = 0.0  # customer file: updates refused before this (TM-01)
+    ready_at: float = 0.0  # partner: mappings refused before this (TM-03)
 
     def summary(self, *, with_members: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -90,6 +93,8 @@ class Audience:
             "calculate_type": self.calculate_type,
             "retention_in_days": self.retention_in_days,
             "create_time": self.create_time,
+            "processing_until": self.processing_until,
+            "ready_at": self.ready_at,
             "member_count": len(self.members),
             "history": [dict(h) for h in self.history],
         }
@@ -261,7 +266,10 @@ class EmulatorState:
         self, advertiser_id: str, calculate_type: str, members: list[Member], rows: int, size: int
     ) -> str:
         with self.lock:
-            file_path = f"dmp/{advertiser_id}/{secrets.token_hex(16)}.csv"
+            # contract: CF-04 — file paths are 16 characters (create's file_paths items)
+            file_path = secrets.token_hex(8)
+            while file_path in self._files:
+                file_path = secrets.token_hex(8)
             self._files[file_path] = UploadedFile(
                 file_path, advertiser_id, calculate_type, members, rows, size, self.now()
             )
@@ -300,16 +308,22 @@ class EmulatorState:
     ) -> Audience:
         with self.lock:
             audience_id = f"{8_000_000_000_000_000_000 + next(self._audience_seq)}"
+            now = self.now()
             audience = Audience(
                 audience_id=audience_id,
                 advertiser_id=advertiser_id,
                 name=name,
                 kind=kind,
                 calculate_type=calculate_type,
-                create_time=self.now(),
+                create_time=now,
                 retention_in_days=retention_in_days,
                 members=set(members),
+                modified_time=now,
             )
+            if kind == AUDIENCE_CUSTOMER_FILE:
+                audience.processing_until = now + self.config.audience_processing_seconds
+            else:
+                audience.ready_at = now + self.config.partner_ready_seconds
             self._audiences[audience_id] = audience
             self.record_history(audience, "CREATE", action_detail)
             return audience

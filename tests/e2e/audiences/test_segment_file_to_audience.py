@@ -59,7 +59,10 @@ def report_for(stack: LocalStack, key: str, timeout: float = 60.0) -> dict[str, 
         stack.wait_idle(5.0)
         for obj in s3.list_objects_v2(Bucket=bucket, Prefix="reports/").get("Contents", []):
             report = json.loads(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
-            if report["source"]["key"] == key and report["status"] != "running":
+            if report["source"]["key"] == key and report["status"] not in (
+                "running",
+                "waiting_for_tiktok",
+            ):
                 return report
     raise AssertionError(f"no finished report for {key}")
 

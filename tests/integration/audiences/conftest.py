@@ -19,6 +19,7 @@ import pytest
 from moto import mock_aws
 
 from tiktok_connector.audiences.api import Pacer
+from tiktok_connector.audiences.file_format import id_type_of
 from tiktok_connector.audiences.registry import AudienceRegistry
 from tiktok_connector.audiences.settings import UploadSettings
 from tiktok_connector.audiences.upload import AudienceUploader, Outcome
@@ -65,6 +66,7 @@ class World:
     token: str
     make_uploader: Callable[..., AudienceUploader]
     uploader: AudienceUploader
+    requeued: list[tuple[str, int]]  # (body, delay) put back on the chunk queue after a wait
     seq: list[int] = field(default_factory=lambda: [0])
 
     def new_job(
@@ -78,9 +80,11 @@ class World:
         calculate_type: str | None = None,
         advertiser_id: str = ADV,
         retention_days: int | None = None,
+        headerless: bool = False,
     ) -> tuple[str, list[str]]:
         """Lay down a job as ingest does; ``chunks`` are lists of rows (one hash per column,
-        ``""`` where missing). Returns ``(job_id, chunk message bodies)`` in chunk order."""
+        ``""`` where missing). Returns ``(job_id, chunk message bodies)`` in chunk order.
+        ``headerless``: a file without a header, typed line by line (ingest's "auto" plan)."""
         self.seq[0] += 1
         job_id = f"{self.seq[0]:032x}"
         if calculate_type is None:
@@ -97,10 +101,18 @@ class World:
             retention_days=retention_days,
             columns=tuple(columns),
             calculate_type=calculate_type,
+            plan={"columns": {"sources": [{"id_type": "auto" if headerless else "email"}]}},
         )
         self.jobs.create(spec)
         rows = sum(len(c) for c in chunks)
-        self.jobs.record_range(job_id, 0, RangeStats(read=rows, accepted=rows, chunks=len(chunks)))
+        identifiers: dict[str, list[int]] = {}
+        for chunk in chunks:
+            for row in chunk:
+                for column, value in zip(columns, row, strict=True):
+                    counts = identifiers.setdefault(id_type_of(column), [0, 0])
+                    counts[0] += bool(value)
+        stats = RangeStats(read=rows, accepted=rows, chunks=len(chunks), identifiers=identifiers)
+        self.jobs.record_range(job_id, 0, stats)
         bodies = []
         for seq, chunk in enumerate(chunks):
             key = f"chunks/{job_id}/0000-{seq:05d}.csv"
@@ -124,6 +136,11 @@ class World:
     def deliver(self, body: str, *, remaining: float = 60.0) -> Outcome:
         return self.uploader.handle(body, remaining_seconds=remaining)
 
+    def deliver_requeued(self) -> list[Outcome]:
+        """Deliver what waiting jobs put back on the queue (once each, in order)."""
+        pending, self.requeued[:] = list(self.requeued), []
+        return [self.deliver(body) for body, _ in pending]
+
     def report(self, job_id: str) -> dict[str, Any]:
         obj = self.s3.get_object(Bucket=BUCKET, Key=f"reports/{job_id}.json")
         return json.loads(obj["Body"].read())
@@ -143,6 +160,9 @@ def one_column(hashes: Sequence[str], size: int) -> list[list[list[str]]]:
 @pytest.fixture
 def world(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     emulator.reset()
+    # TikTok in time is off unless a test switches it on (contract TM-01, TM-03)
+    emulator.config.audience_processing_seconds = 0.0
+    emulator.config.partner_ready_seconds = 0.0
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -194,6 +214,10 @@ def world(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> Iterator
         jobs = JobStore(JOBS, dynamodb=ddb)
         registry = AudienceRegistry(table=AUDIENCES, dynamodb=ddb)
         ddb_resource = boto3.resource("dynamodb", region_name=REGION)
+        requeued: list[tuple[str, int]] = []
+
+        def requeue(body: str, delay: int) -> None:
+            requeued.append((body, delay))
 
         def make_uploader(**overrides: Any) -> AudienceUploader:
             use = settings.model_copy(update=overrides.pop("settings", {}))
@@ -210,6 +234,7 @@ def world(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> Iterator
                 ),
                 "s3": s3,
                 "pacer": Pacer(1000.0),
+                "requeue": requeue,
             }
             kwargs.update(overrides)
             return AudienceUploader(**kwargs)
@@ -225,4 +250,5 @@ def world(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> Iterator
             token=token,
             make_uploader=make_uploader,
             uploader=make_uploader(),
+            requeued=requeued,
         )

@@ -34,11 +34,11 @@ class CrashingRegistry(AudienceRegistry):
         super().__init__(*args, **kwargs)
         self.failure: BaseException | None = failure
 
-    def complete(self, advertiser_id: str, key: str, *, job_id: str, audience_id: str) -> None:
+    def complete(self, advertiser_id: str, key: str, **kwargs: Any) -> None:
         if self.failure is not None:
             failure, self.failure = self.failure, None
             raise failure
-        super().complete(advertiser_id, key, job_id=job_id, audience_id=audience_id)
+        super().complete(advertiser_id, key, **kwargs)
 
 
 def crash_once(world: World, failure: BaseException) -> tuple[AudienceUploader, Clock]:

@@ -90,7 +90,7 @@ class Api:
     def upload_hashes(
         self, hashes: list[str], *, calculate_type: str = "EMAIL_SHA256", header: bool = True
     ) -> str:
-        lines = ([calculate_type] if header else []) + hashes
+        lines = ([header_for(calculate_type)] if header else []) + hashes
         body = self.upload(("\n".join(lines) + "\n").encode(), calculate_type=calculate_type)
         assert body["code"] == 0, body
         return str(body["data"]["file_path"])
@@ -114,6 +114,14 @@ class Api:
         )
         assert body["code"] == 0, body
         return str(body["data"]["audience_id"])
+
+
+def header_for(calculate_type: str) -> str:
+    """TikTok's documented header of a single-type file (contract CF-05, CF-07)."""
+    kind, _, alg = calculate_type.partition("_")
+    if kind in ("IDFA", "GAID", "FIRST", "MAID"):
+        return f"MAID_{alg}"
+    return f"{kind.title()}_{alg}"
 
 
 def no_qps_config(**overrides: Any) -> EmulatorConfig:

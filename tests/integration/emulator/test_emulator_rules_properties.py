@@ -14,7 +14,7 @@ from werkzeug.test import Client
 from tiktok_local.emulator import EmulatorConfig, EmulatorServer
 from tiktok_local.emulator.consent import redirect_with
 from tiktok_local.emulator.rules import (
-    FILE_COLUMN_TYPES,
+    FILE_HEADERS,
     ApiError,
     parse_customer_file,
     validate_event,
@@ -48,7 +48,7 @@ def test_single_type_files_parse_to_their_hashes(hashes, header, newline, bom, b
             s.strip()
             and "," not in s
             and not HEX64.fullmatch(s.strip())
-            and s.strip().upper() not in FILE_COLUMN_TYPES
+            and s.strip().upper() not in FILE_HEADERS
             and not any(c in s for c in "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
         )
     ),

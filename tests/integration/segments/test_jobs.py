@@ -22,7 +22,8 @@ from .conftest import BUCKET
 REPORT_KEYS = [
     # DESIGN §3.7
     "job_id", "source", "advertiser_id", "audience_name", "action", "api", "status", "rows",
-    "identifiers", "rejected_by_reason", "chunks", "tiktok", "error", "started_at", "finished_at",
+    "identifiers", "rejected_by_reason", "chunks", "tiktok", "error", "waiting", "started_at",
+    "finished_at",
     # DESIGN §6b
     "encoding", "columns", "options", "warnings",
 ]  # fmt: skip

@@ -14,7 +14,6 @@ from tiktok_connector.audiences.upload import (
     ChunkMessage,
     FinalizeMessage,
     PoisonMessageError,
-    calculate_type_of,
     chunk_file_name,
     explain,
     ordered_file_paths,
@@ -99,10 +98,10 @@ def test_chunk_file_name_ends_in_csv_and_is_unique_per_chunk() -> None:
     assert "/" not in a
 
 
-def test_calculate_type_comes_from_the_job_or_its_columns() -> None:
-    assert calculate_type_of({"calculate_type": "PHONE_SHA256"}) == "PHONE_SHA256"
-    assert calculate_type_of({"columns": ["EMAIL_SHA256"]}) == "EMAIL_SHA256"
-    assert calculate_type_of({"columns": ["EMAIL_SHA256", "PHONE_SHA256"]}) == "MULTIPLE_TYPES"
+def test_messages_serialise_back_to_what_they_were_parsed_from() -> None:
+    chunk = ChunkMessage(JOB, f"chunks/{JOB}/0000-00001.csv", 12, "ab" * 16)
+    assert parse_message(chunk.body()) == chunk
+    assert parse_message(FinalizeMessage(JOB).body()) == FinalizeMessage(JOB)
 
 
 def test_file_paths_are_ordered_by_chunk_key_and_blank_ones_skipped() -> None:

@@ -57,3 +57,21 @@ def test_a_short_row_is_padded_with_placeholders() -> None:
     digest = hashlib.sha256(b"a").hexdigest()
     _, rows = partner.read_chunk(f"EMAIL_SHA256,PHONE_SHA256\n{digest}\n".encode())
     assert list(partner.mapping_rows(rows, "7")) == [[{"id": digest, "audience_ids": ["7"]}, {}]]
+
+
+def test_a_mapping_refusal_is_not_ready_only_just_after_our_own_create() -> None:
+    """Contract PA-07 / TM-03: within the window after our create, 40001/40002/40007 wait."""
+    from tiktok_connector.audiences.partner import not_ready
+    from tiktok_connector.tiktok import PermanentTikTokError
+
+    refused = PermanentTikTokError(40002, "not ready", request_id="r1", path="segment/mapping")
+    waiting = not_ready(refused, audience_id="A", created_at=100.0, window=600.0, now=160.0)
+    assert waiting is not None
+    assert waiting.reason == "partner_audience_not_ready"
+    assert waiting.gives_up_at == 700.0
+    assert waiting.request_id == "r1"
+    assert not waiting.resume_with_finalize  # the chunk itself comes back
+    assert not_ready(refused, audience_id="A", created_at=100.0, window=600.0, now=700.0) is None
+    assert not_ready(refused, audience_id="A", created_at=None, window=600.0, now=160.0) is None
+    other = PermanentTikTokError(40062, "PII not hashed", path="segment/mapping")
+    assert not_ready(other, audience_id="A", created_at=100.0, window=600.0, now=160.0) is None

@@ -14,6 +14,7 @@ from tiktok_connector.identity import (
     HashAlg,
     Hasher,
     IdType,
+    Reason,
     Rejected,
     Surface,
     normalize_email,
@@ -33,7 +34,7 @@ NORMALIZERS: list[Callable[[str], str | Rejected]] = [
     normalize_name,
     normalize_zip,
     normalize_location,
-    lambda v: normalize_email(v, fold=True),
+    lambda v: normalize_email(v, audience=True),
     lambda v: normalize_phone(v, region="GB", surface=Surface.CUSTOMER_FILE),
 ]
 
@@ -41,7 +42,7 @@ HASHERS = [
     Hasher(id_type, alg=alg, surface=surface, declared_hashed=declared)
     for id_type in IdType
     for alg in HashAlg
-    for surface in (Surface.EVENTS, Surface.CUSTOMER_FILE)
+    for surface in (Surface.EVENTS, Surface.CUSTOMER_FILE, Surface.SEGMENT_API)
     for declared in (False, True)
     if not (declared and id_type in {IdType.CITY, IdType.STATE, IdType.COUNTRY})
 ]
@@ -103,7 +104,7 @@ def test_lone_surrogates_never_crash(value: str) -> None:
 @given(values=st.lists(identifier_text, max_size=8))
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_batch_form_gives_the_per_value_results(values: list[str]) -> None:
-    for hasher in [*HASHERS, Hasher(IdType.EMAIL, fold_email=True)]:
+    for hasher in HASHERS:
         assert hasher.many(values) == [hasher(v) for v in values]
         assert hasher.many(iter(values)) == [hasher.func(v) for v in values]
 
@@ -133,7 +134,7 @@ def test_huge_inputs_do_not_crash(value: str) -> None:
 def test_normalizers_are_idempotent(value: str) -> None:
     for normalize in (
         normalize_email,
-        lambda v: normalize_email(v, fold=True),
+        lambda v: normalize_email(v, audience=True),
         normalize_maid,
         normalize_external_id,
         normalize_name,
@@ -187,8 +188,9 @@ def test_an_md5_is_never_hashed_again(digest: str, left: str, right: str) -> Non
             assert hasher(left + digest + right) == digest.lower()
 
 
-NORMALIZER_OF = {
-    IdType.EMAIL: normalize_email,
+NORMALIZER_OF: dict[IdType, Callable[[str], str | Rejected]] = {
+    # Hasher's default surface is the customer file: the audience e-mail rule (contract ID-02).
+    IdType.EMAIL: lambda v: normalize_email(v, audience=True),
     IdType.IDFA: normalize_maid,
     IdType.GAID: normalize_maid,
     IdType.MAID: normalize_maid,
@@ -213,6 +215,28 @@ def test_hasher_is_hash_of_the_normalizer(value: str) -> None:
             except UnicodeEncodeError:
                 continue
         assert Hasher(id_type)(value) == expected, id_type
+    events = normalize_email(value)
+    if isinstance(events, str):
+        events = hashlib.sha256(events.encode()).hexdigest()
+    assert Hasher(IdType.EMAIL, surface=Surface.EVENTS)(value) == events
+
+
+@given(value=st.one_of(email_like, identifier_text))
+@settings(deadline=None)
+@example("John.Smith+promo@Gmail.com")
+@example("+only@tag.io")
+def test_audience_email_is_the_events_email_without_its_plus_tag(value: str) -> None:
+    events = normalize_email(value)
+    audience = normalize_email(value, audience=True)
+    if isinstance(events, Rejected):
+        assert audience == events
+        return
+    local, _, domain = events.partition("@")
+    kept = local.split("+")[0]
+    assert audience == (f"{kept}@{domain}" if kept else Rejected(Reason.INVALID_EMAIL))
+    if isinstance(audience, str):
+        assert "+" not in audience.partition("@")[0]
+        assert audience.count(".") == events.count(".") - local.count(".") + kept.count(".")
     for surface in Surface:
         phone = normalize_phone(value, surface=surface)
         if isinstance(phone, str):

@@ -119,14 +119,33 @@ def test_email_rejects_non_addresses(raw: str) -> None:
     assert Hasher(IdType.EMAIL)(raw) == Rejected(Reason.INVALID_EMAIL)
 
 
-def test_email_folding_is_off_by_default_and_opt_in() -> None:
-    raw = "John.Smith+promo@gmail.com"
-    assert normalize_email(raw) == "john.smith+promo@gmail.com"
-    assert normalize_email(raw, fold=True) == "johnsmith@gmail.com"
-    assert Hasher(IdType.EMAIL, fold_email=True)(raw) == sha("johnsmith@gmail.com")
-    assert Hasher(IdType.EMAIL)(raw) == sha("john.smith+promo@gmail.com")
-    # Folding that leaves no local part is not an address.
-    assert normalize_email("+tag@gmail.com", fold=True) == Rejected(Reason.INVALID_EMAIL)
+def test_audience_emails_drop_the_plus_tag_and_keep_dots_events_keep_both() -> None:
+    """Contract ID-02: customer files and partner audiences drop "+" and what follows it up to
+    "@"; dots stay; the Events API only trims and lower-cases."""
+    raw = " John.Smith+Promo+2@Gmail.com "
+    assert normalize_email(raw) == "john.smith+promo+2@gmail.com"
+    assert normalize_email(raw, audience=True) == "john.smith@gmail.com"
+    for surface in (Surface.CUSTOMER_FILE, Surface.SEGMENT_API):
+        hasher = Hasher(IdType.EMAIL, surface=surface)
+        assert hasher(raw) == sha("john.smith@gmail.com")
+        assert hasher.many([raw, "a+b@x.io", "plain@x.io"]) == [
+            sha("john.smith@gmail.com"),
+            sha("a@x.io"),
+            sha("plain@x.io"),
+        ]
+    events = Hasher(IdType.EMAIL, surface=Surface.EVENTS)
+    assert events(raw) == sha("john.smith+promo+2@gmail.com")
+    assert events.many([raw]) == [sha("john.smith+promo+2@gmail.com")]
+    # A "+" in the domain is not a tag (the rule stops at "@").
+    assert normalize_email("a@b+c.io", audience=True) == "a@b+c.io"
+    # Dropping the tag must leave a local part.
+    assert normalize_email("+tag@gmail.com", audience=True) == Rejected(Reason.INVALID_EMAIL)
+    assert Hasher(IdType.EMAIL)("+tag@gmail.com") == Rejected(Reason.INVALID_EMAIL)
+
+
+def test_prehashed_audience_emails_pass_through_unchanged() -> None:
+    digest = sha("someone+tag@example.com")  # hashed by the sender without the tag rule
+    assert Hasher(IdType.EMAIL)(f" {digest.upper()} ") == digest
 
 
 # --- phone ------------------------------------------------------------------------------------

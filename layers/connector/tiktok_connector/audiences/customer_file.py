@@ -13,25 +13,40 @@ Why re-running :func:`apply_files` after a crash is safe (exactly-once reasoning
 * ``create`` is the one call that is not idempotent; the caller guards it with the audience
   registry (a claim owned by the job, completed with the new id) and, on a later run, turns it
   into ``APPEND`` of every group against the id it recorded.
+
+TikTok processes an audience after each create or update and refuses updates meanwhile (40002,
+contract TM-01). :func:`apply_files` tells that from a permanent refusal by the audience's own
+status (:func:`audience_status`) and raises :class:`~.waiting.TikTokNotReady`; the caller records
+how many groups went through (``on_applied``) and resumes from there (``start``), so a sequence
+of several calls survives any number of waits.
 """
 
 from __future__ import annotations
 
+import calendar
 import hashlib
-from collections.abc import Iterator, Sequence
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from tiktok_connector.audiences.api import AudienceApi
+from tiktok_connector.audiences.waiting import AUDIENCE_PROCESSING, TikTokNotReady
+from tiktok_connector.tiktok import PermanentTikTokError
 
+# docs/tiktok-contract.md: CF-01 (upload), CF-08 (create), CF-10 (update), CF-11 (list), CF-12
 UPLOAD_PATH = "dmp/custom_audience/file/upload"
 CREATE_PATH = "dmp/custom_audience/create"
 UPDATE_PATH = "dmp/custom_audience/update"
 LIST_PATH = "dmp/custom_audience/list"
+GET_PATH = "dmp/custom_audience/get"
 
-# TikTok recommends fewer than 50 file_paths per create/update request (reference §3.3/§3.4).
+PARAM_ERROR = 40002  # TikTok: parameter error; on update also "still processing" (TM-01)
+
+# TikTok recommends fewer than 50 file_paths per create/update request (contract CF-04).
 MAX_FILE_PATHS_PER_CALL = 50
 
-# Our job actions → the update API's action (reference §3.4).
+# Our job actions → the update API's action (contract CF-10).
 UPDATE_ACTIONS = {"append": "APPEND", "remove": "REMOVE", "replace": "REPLACE"}
 
 
@@ -127,6 +142,105 @@ def update_audience(
     return response.request_id
 
 
+@dataclass(frozen=True, slots=True)
+class AudienceStatus:
+    """What ``/dmp/custom_audience/get/`` says about an audience (contract CF-12, TM-02)."""
+
+    is_valid: bool
+    expired: bool
+    msg: str
+    cover_num: int
+    calculate_type: str
+
+    @property
+    def processing(self) -> bool:
+        """Not usable and not expired: TikTok is still computing it (TM-02)."""
+        return not self.is_valid and not self.expired
+
+
+def audience_status(
+    api: AudienceApi, advertiser_id: str, audience_id: str, *, now: float | None = None
+) -> AudienceStatus:
+    """The audience's status from ``/dmp/custom_audience/get/``."""
+    response = api.call(
+        "GET",
+        GET_PATH,
+        advertiser_id,
+        params={
+            "advertiser_id": advertiser_id,
+            "custom_audience_ids": json.dumps([audience_id]),
+            "history_size": 1,
+        },
+    )
+    found = [
+        entry.get("audience_details") or {}
+        for entry in response.data.get("list") or []
+        if isinstance(entry, Mapping)
+    ]
+    details = next((d for d in found if str(d.get("audience_id")) == audience_id), None)
+    if details is None:
+        details = found[0] if found else {}
+    expires = tiktok_time(details.get("expired_time"))
+    current = time.time() if now is None else now
+    return AudienceStatus(
+        is_valid=details.get("is_valid") is True,
+        expired=expires is not None and expires <= current,
+        msg=str(details.get("msg") or "")[:200],
+        cover_num=int(details.get("cover_num") or 0),
+        calculate_type=str(details.get("calculate_type") or ""),
+    )
+
+
+def tiktok_time(raw: object) -> float | None:
+    """TikTok's ``YYYY-MM-DD HH:MM:SS`` (UTC) as a Unix time; None when absent or unreadable."""
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return float(raw)
+    if isinstance(raw, str):
+        try:
+            return float(calendar.timegm(time.strptime(raw, "%Y-%m-%d %H:%M:%S")))
+        except ValueError:
+            return None
+    return None
+
+
+def update_or_wait(
+    api: AudienceApi,
+    advertiser_id: str,
+    *,
+    audience_id: str,
+    file_paths: Sequence[str],
+    action: str,
+) -> str:
+    """:func:`update_audience`, where a 40002 that TikTok's own status explains as processing
+    raises :class:`~.waiting.TikTokNotReady` instead (contract TM-01, TM-02).
+
+    A 40002 on a usable audience is permanent (the 1,000-member rule, or another parameter
+    error) — but processing may have ended between the refusal and our look, so the call is
+    made once more before it counts as permanent."""
+    for attempt in (1, 2):
+        try:
+            return update_audience(
+                api, advertiser_id, audience_id=audience_id, file_paths=file_paths, action=action
+            )
+        except PermanentTikTokError as exc:
+            if exc.code != PARAM_ERROR:
+                raise
+            status = audience_status(api, advertiser_id, audience_id)
+            if status.processing:
+                raise TikTokNotReady(
+                    AUDIENCE_PROCESSING,
+                    f"TikTok is still processing audience {audience_id} (is_valid false"
+                    f"{': ' + status.msg if status.msg else ''}) and refused the {action}; "
+                    "the job tries again later.",
+                    audience_id=audience_id,
+                    request_id=exc.request_id,
+                    code=exc.code,
+                ) from None
+            if attempt == 2 or status.expired:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def apply_files(
     api: AudienceApi,
     advertiser_id: str,
@@ -134,23 +248,32 @@ def apply_files(
     audience_id: str,
     action: str,
     file_paths: Sequence[str],
-    skip_first_group: bool = False,
+    start: int = 0,
+    on_applied: Callable[[int, str], None] | None = None,
 ) -> list[str]:
     """Apply ``file_paths`` to an existing audience with the update ``action`` (``APPEND``,
-    ``REMOVE``, ``REPLACE``) in groups of ≤ 50.
+    ``REMOVE``, ``REPLACE``) in groups of ≤ 50, from group ``start`` on.
 
     A ``REPLACE`` of more than one group replaces with the first group and appends the others.
-    ``skip_first_group`` is for a just-created audience (its create call carried group one).
-    Returns the request ids.
+    ``start`` skips groups already applied (group one of a just-created audience went with its
+    create call; a resumed job skips what went through before it waited). ``on_applied(n,
+    request_id)`` runs after each call, ``n`` being the groups applied so far. Returns the
+    request ids. Raises :class:`~.waiting.TikTokNotReady` while TikTok processes the audience.
     """
     request_ids: list[str] = []
     for index, group in enumerate(groups(file_paths)):
-        if index == 0 and skip_first_group:
+        if index < start:
             continue
         step = action if index == 0 or action != "REPLACE" else "APPEND"
-        request_ids.append(
-            update_audience(
-                api, advertiser_id, audience_id=audience_id, file_paths=group, action=step
-            )
+        request_id = update_or_wait(
+            api, advertiser_id, audience_id=audience_id, file_paths=group, action=step
         )
+        request_ids.append(request_id)
+        if on_applied is not None:
+            on_applied(index + 1, request_id)
     return request_ids
+
+
+def group_count(file_paths: Sequence[str]) -> int:
+    """How many create/update groups ``file_paths`` make."""
+    return -(-len(file_paths) // MAX_FILE_PATHS_PER_CALL)

@@ -17,13 +17,17 @@ from collections.abc import Iterator, Sequence
 from functools import cache
 
 from tiktok_connector.audiences.api import AudienceApi
+from tiktok_connector.audiences.waiting import PARTNER_NOT_READY, TikTokNotReady
 from tiktok_connector.identity import HashAlg, IdType, customer_file_type, segment_id_schema
+from tiktok_connector.tiktok import PermanentTikTokError
 
-AUDIENCE_PATH = "segment/audience"
-MAPPING_PATH = "segment/mapping"
+AUDIENCE_PATH = "segment/audience"  # contract: PA-01
+MAPPING_PATH = "segment/mapping"  # contract: PA-03
 
-# Our job actions → the mapping API's action (reference §4.2).
+# Our job actions → the mapping API's action (contract PA-03).
 MAPPING_ACTIONS = {"create": "add", "append": "add", "replace": "add", "remove": "delete"}
+# Mapping refusals that, just after our own create, mean "not ready yet" (contract PA-07).
+NOT_READY_CODES = frozenset({40001, 40002, 40007})
 
 
 class UnsupportedColumnError(ValueError):
@@ -158,3 +162,27 @@ def send_chunk(
         sent += len(batch)
         request_ids.append(response.request_id)
     return sent, request_ids
+
+
+def not_ready(
+    exc: PermanentTikTokError,
+    *,
+    audience_id: str,
+    created_at: float | None,
+    window: float,
+    now: float,
+) -> TikTokNotReady | None:
+    """A mapping refusal read as "the audience is not ready yet" (contract TM-03, PA-07): a
+    refusal code TikTok may give, within ``window`` seconds of our own create of the audience
+    (``created_at``, None when we did not create it). None: the refusal is what it says."""
+    if exc.code not in NOT_READY_CODES or created_at is None or now >= created_at + window:
+        return None
+    return TikTokNotReady(
+        PARTNER_NOT_READY,
+        f"partner audience {audience_id} was created moments ago and TikTok does not take "
+        f"mappings into it yet (code {exc.code}); the job tries again later.",
+        audience_id=audience_id,
+        request_id=exc.request_id,
+        code=exc.code,
+        gives_up_at=created_at + window,
+    )

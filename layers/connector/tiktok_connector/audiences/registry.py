@@ -14,6 +14,11 @@ Creating an audience is a two-step protocol so that two jobs racing on one name 
 
 A worker that finds its *own* job's ``ready`` entry knows the create call already went through
 (e.g. it crashed after recording it) and must not create again.
+
+A ready entry also remembers what later jobs need to know about the audience: ``created_at``
+(partner audiences refuse mappings for a while after creation, contract TM-03) and, for
+customer-file audiences, ``shape`` — the calculate type and columns of its files, which every
+follow-up file is conformed to (TikTok refuses files of another type, contract CF-09).
 """
 
 from __future__ import annotations
@@ -52,6 +57,8 @@ class AudienceEntry:
     lease_until: float
     audience_id: str | None = None
     claimed_at: float = 0.0
+    created_at: float | None = None  # when our create call returned (ready entries)
+    shape: dict[str, Any] | None = None  # customer file: {"calculate_type", "columns"}
 
     @property
     def ready(self) -> bool:
@@ -133,20 +140,35 @@ class AudienceRegistry:
         old = response.get("Attributes")
         return ClaimResult(won=True, entry=None, taken_over=_entry(old) if old else None)
 
-    def complete(self, advertiser_id: str, key: str, *, job_id: str, audience_id: str) -> None:
-        """Record the created audience (only the claim's owner may)."""
+    def complete(
+        self,
+        advertiser_id: str,
+        key: str,
+        *,
+        job_id: str,
+        audience_id: str,
+        shape: dict[str, Any] | None = None,
+    ) -> None:
+        """Record the created audience (only the claim's owner may), its creation time and, for
+        a customer-file audience, the ``shape`` of its files."""
+        now = _num(self.clock())
+        expression = "SET #state = :ready, audience_id = :aid, updated_at = :now, created_at = :now"
+        values: dict[str, Any] = {
+            ":ready": {"S": "ready"},
+            ":aid": {"S": audience_id},
+            ":job": {"S": job_id},
+            ":now": {"N": now},
+        }
+        if shape:
+            expression += ", shape = :shape"
+            values[":shape"] = _shape_attr(shape)
         self.dynamodb.update_item(
             TableName=self.table,
             Key=_key(advertiser_id, key),
-            UpdateExpression="SET #state = :ready, audience_id = :aid, updated_at = :now",
+            UpdateExpression=expression,
             ConditionExpression="owner_job_id = :job",
             ExpressionAttributeNames={"#state": "state"},
-            ExpressionAttributeValues={
-                ":ready": {"S": "ready"},
-                ":aid": {"S": audience_id},
-                ":job": {"S": job_id},
-                ":now": {"N": _num(self.clock())},
-            },
+            ExpressionAttributeValues=values,
         )
 
     def release(self, advertiser_id: str, key: str, *, job_id: str) -> None:
@@ -191,7 +213,15 @@ class AudienceRegistry:
         )
 
     def point(
-        self, advertiser_id: str, key: str, *, name: str, api: str, job_id: str, audience_id: str
+        self,
+        advertiser_id: str,
+        key: str,
+        *,
+        name: str,
+        api: str,
+        job_id: str,
+        audience_id: str,
+        created_at: float | None = None,
     ) -> None:
         """Make ``key`` name ``audience_id`` (a partner ``replace`` taking the name over)."""
         now = self.clock()
@@ -207,6 +237,7 @@ class AudienceRegistry:
                 "lease_until": {"N": _num(now)},
                 "audience_id": {"S": audience_id},
                 "updated_at": {"N": _num(now)},
+                "created_at": {"N": _num(now if created_at is None else created_at)},
             },
         )
 
@@ -226,7 +257,28 @@ def _entry(item: dict[str, Any]) -> AudienceEntry:
         lease_until=float(item.get("lease_until", {}).get("N", "0")),
         audience_id=s("audience_id") or None,
         claimed_at=float(item.get("updated_at", {}).get("N", "0")),
+        created_at=float(item["created_at"]["N"]) if "N" in item.get("created_at", {}) else None,
+        shape=_shape_value(item.get("shape")),
     )
+
+
+def _shape_attr(shape: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "M": {
+            "calculate_type": {"S": str(shape["calculate_type"])},
+            "columns": {"L": [{"S": str(c)} for c in shape["columns"]]},
+        }
+    }
+
+
+def _shape_value(attr: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not attr or "M" not in attr:
+        return None
+    m = attr["M"]
+    return {
+        "calculate_type": m.get("calculate_type", {}).get("S", ""),
+        "columns": [c.get("S", "") for c in m.get("columns", {}).get("L", [])],
+    }
 
 
 def _key(advertiser_id: str, key: str) -> dict[str, dict[str, str]]:

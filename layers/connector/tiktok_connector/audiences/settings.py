@@ -31,6 +31,18 @@ class UploadSettings(ConnectorSettings):
     claim_lease_seconds: int = Field(default=300, ge=1)
     # Seconds of the invocation kept back from TikTok retries to record the outcome.
     deadline_margin_seconds: float = Field(default=3.0, ge=0)
+    # Waiting out TikTok states that pass (audiences/waiting.py, contract TM-*): a waiting job's
+    # message goes back on the chunk queue (CHUNK_QUEUE_URL) with a delay that grows from the
+    # first to the max delay (SQS allows 900 s); the job fails only after TIKTOK_MAX_WAIT_HOURS
+    # (48: the longest processing time TikTok documents). Without a queue URL the record is
+    # handed back to SQS instead (a redelivery, which counts towards maxReceiveCount).
+    chunk_queue_url: str = ""
+    tiktok_max_wait_hours: float = Field(default=48.0, gt=0)
+    tiktok_wait_first_delay_seconds: int = Field(default=60, ge=0, le=900)
+    tiktok_wait_max_delay_seconds: int = Field(default=900, ge=0, le=900)
+    # A partner audience refuses mappings for a while after /segment/audience/ created it (peers
+    # saw 1–2 minutes, contract TM-03): a refusal within this window of our own create waits.
+    partner_ready_window_seconds: float = Field(default=600.0, ge=0)
 
 
 upload_settings = settings_getter(UploadSettings)

@@ -30,6 +30,15 @@ Exactly once:
   nothing. A ``replace`` builds a fresh partner audience under a per-job staging key and moves the
   name onto it when the last chunk is in (the segment API has no replace), so the name never
   points at a half-built audience.
+
+Follow-up files fit their audience (:mod:`.file_format`): every customer file of a job is written
+with one shape — the audience's recorded calculate type and columns when it exists, the job's own
+otherwise — and a file whose ids the audience cannot hold fails before anything is uploaded.
+
+TikTok states that pass (an audience still processing, a partner audience not yet ready) are
+waited out (:mod:`.waiting`): the job records ``waiting``, its report says
+``waiting_for_tiktok``, and the message comes back later with a growing delay; a finalize of
+several update calls resumes after the groups TikTok already took (``applied_groups``).
 """
 
 from __future__ import annotations
@@ -49,6 +58,16 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from tiktok_connector.audiences import customer_file, partner
 from tiktok_connector.audiences.api import AudienceApi, DeadlineExceeded, Pacer, TokenSource
+from tiktok_connector.audiences.file_format import (
+    DoesNotFit,
+    FileShape,
+    conform,
+    is_headerless_auto,
+    job_shape,
+    misfits,
+    present_columns,
+    settled_shape,
+)
 from tiktok_connector.audiences.registry import (
     AudienceEntry,
     AudienceRegistry,
@@ -56,6 +75,14 @@ from tiktok_connector.audiences.registry import (
     staging_key,
 )
 from tiktok_connector.audiences.settings import UploadSettings
+from tiktok_connector.audiences.waiting import (
+    AUDIENCE_PROCESSING,
+    WAITING_FOR_TIKTOK,
+    TikTokNotReady,
+    WaitPolicy,
+    gave_up_message,
+    waiting_record,
+)
 from tiktok_connector.segments.jobs import RUNNING, SUCCEEDED, JobError, JobStore
 from tiktok_connector.tiktok import (
     HTTP_ERROR_CODE,
@@ -105,10 +132,21 @@ class ChunkMessage:
     rows: int = 0
     md5: str | None = None
 
+    def body(self) -> str:
+        """The message as the chunk queue carries it (to put it back after a wait)."""
+        message: dict[str, Any] = {"type": "chunk", "job_id": self.job_id}
+        message.update(chunk_key=self.chunk_key, rows=self.rows)
+        if self.md5:
+            message["md5"] = self.md5
+        return json.dumps(message, separators=(",", ":"))
+
 
 @dataclass(frozen=True, slots=True)
 class FinalizeMessage:
     job_id: str
+
+    def body(self) -> str:
+        return json.dumps({"type": "finalize", "job_id": self.job_id}, separators=(",", ":"))
 
 
 def parse_message(body: str) -> ChunkMessage | FinalizeMessage:
@@ -145,7 +183,9 @@ class Outcome:
     """What happened to one record (for logs and metrics)."""
 
     job_id: str
-    result: str  # uploaded | duplicate | finalized | failed | job_ended | waiting
+    # uploaded | duplicate | finalized | failed | job_ended | waiting (for other chunks) |
+    # waiting_for_tiktok (a TikTok state that passes; the message comes back later)
+    result: str
     chunks_uploaded: int = 0
     rows_sent: int = 0
     job_status: str | None = None
@@ -182,6 +222,11 @@ def explain(exc: TikTokError) -> str:
             "delete unused audiences in TikTok Ads Manager, or use append/replace on an "
             "existing one."
         )
+    if exc.code == 40909 and path in (customer_file.UPDATE_PATH, customer_file.CREATE_PATH):
+        return (
+            f"{message} — TikTok takes only files of the audience's own calculate type (the id "
+            "types it was created with)."
+        )
     if exc.code == OBJECT_MISSING and path == customer_file.UPDATE_PATH:
         return (
             f"{message} — the audience this name pointed at no longer exists at TikTok (deleted "
@@ -211,7 +256,10 @@ class AudienceUploader:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        requeue: Callable[[str, int], None] | None = None,
     ) -> None:
+        """``requeue(body, delay_seconds)`` puts a message back on the chunk queue after a
+        delay (a job waiting for TikTok); without it such a record is handed back to SQS."""
         self.settings = settings
         self.jobs = jobs
         self.registry = registry
@@ -222,6 +270,12 @@ class AudienceUploader:
         self.clock = clock
         self.monotonic = monotonic
         self.sleep = sleep
+        self.requeue = requeue
+        self.wait_policy = WaitPolicy(
+            first_delay=settings.tiktok_wait_first_delay_seconds,
+            max_delay=settings.tiktok_wait_max_delay_seconds,
+            max_wait=settings.tiktok_max_wait_hours * 3600.0,
+        )
 
     # ------------------------------------------------------------------ entry point
     def handle(
@@ -286,7 +340,50 @@ class AudienceUploader:
             self._fail(job_id, exc.error, outcome)
         except partner.UnsupportedColumnError as exc:  # a chunk header the job did not declare
             self._fail(job_id, JobError("unsupported_id_type", str(exc)), outcome)
+        except DoesNotFit as exc:
+            self._fail(job_id, JobError("audience_type_mismatch", str(exc)), outcome)
+        except TikTokNotReady as exc:
+            self._wait(message, exc, outcome)
         return outcome
+
+    def _wait(
+        self, message: ChunkMessage | FinalizeMessage, exc: TikTokNotReady, outcome: Outcome
+    ) -> None:
+        """TikTok is in a state that passes: record the wait, put the message back with a
+        delay, or fail the job once the wait is over (see :mod:`.waiting`)."""
+        job_id = message.job_id
+        fresh = self.jobs.get(job_id)
+        if fresh is None or fresh.get("status") != RUNNING:
+            outcome.result, outcome.job_status = "job_ended", (fresh or {}).get("status")
+            return
+        previous = fresh.get("waiting") if isinstance(fresh.get("waiting"), dict) else None
+        record, give_up = waiting_record(previous, exc, now=self.clock(), policy=self.wait_policy)
+        if give_up:
+            code = "tiktok_still_processing" if exc.reason == AUDIENCE_PROCESSING else str(exc.code)
+            message_text = gave_up_message(record, hours=self.settings.tiktok_max_wait_hours)
+            self._fail(job_id, JobError(code, message_text, exc.request_id or None), outcome)
+            return
+        if self.requeue is None:
+            raise RetryLaterError(exc.message)
+        item = self.jobs.record_waiting(job_id, record)
+        if item is None:
+            outcome.result = "job_ended"
+            return
+        self.jobs.write_report(item, s3=self.s3, bucket=self.settings.segments_bucket)
+        body = FinalizeMessage(job_id).body() if exc.resume_with_finalize else message.body()
+        self.requeue(body, int(record["delay"]))
+        logger.warning(
+            "waiting for TikTok; the message comes back later",
+            extra={
+                "job_id": job_id,
+                "reason": exc.reason,
+                "audience_id": exc.audience_id,
+                "delay_seconds": record["delay"],
+                "waiting_since": record["since"],
+            },
+        )
+        outcome.result = WAITING_FOR_TIKTOK
+        outcome.job_status = WAITING_FOR_TIKTOK
 
     def _fail(self, job_id: str, error: JobError, outcome: Outcome) -> None:
         logger.warning(
@@ -331,28 +428,20 @@ class AudienceUploader:
             return job
         advertiser_id = str(job["advertiser_id"])
         if job["api"] == FILE_API:
-            self._precheck_file(job)
+            shape = self._precheck_file(job)
         content = self._read_chunk(message)
         if job["api"] == FILE_API:
             uploaded = customer_file.upload_file(
                 api,
                 advertiser_id,
-                calculate_type=calculate_type_of(job),
+                calculate_type=shape.calculate_type,
                 file_name=chunk_file_name(message.chunk_key),
-                content=content,
+                content=conform(content, shape, name=str(job["audience_name"])),
             )
             file_path = uploaded.file_path
         else:
             audience_id = self._partner_target(api, job, lease)
-            sent, _ = partner.send_chunk(
-                api,
-                advertiser_id,
-                audience_id=audience_id,
-                content=content,
-                action=partner.MAPPING_ACTIONS[str(job["action"])],
-                batch_size=self.settings.segment_batch_size,
-            )
-            outcome.rows_sent = sent
+            outcome.rows_sent = self._map_chunk(api, job, audience_id, content)
             file_path = ""
         item = self.jobs.mark_chunk_done(job["job_id"], message.chunk_key, file_path)
         if item is None:
@@ -361,6 +450,8 @@ class AudienceUploader:
             return self.jobs.get(job["job_id"])
         outcome.result = "uploaded"
         outcome.chunks_uploaded = 1
+        if item.get("waiting") and job["api"] == SEGMENT_API:
+            self.jobs.clear_waiting(job["job_id"])  # TikTok took the mappings it refused before
         return item
 
     def _read_chunk(self, message: ChunkMessage) -> bytes:
@@ -377,8 +468,9 @@ class AudienceUploader:
             )
         return content
 
-    def _precheck_file(self, job: Mapping[str, Any]) -> None:
-        """Fail early, before uploading anything, when finalize is bound to fail."""
+    def _precheck_file(self, job: dict[str, Any]) -> FileShape:
+        """Fail early, before uploading anything, when finalize is bound to fail; return the
+        shape every file of the job is written with (decided once, see :meth:`_shape`)."""
         refuse_replace_across_apis(self.registry, job)
         entry = self.registry.get(str(job["advertiser_id"]), file_key(job))
         action = job["action"]
@@ -392,6 +484,77 @@ class AudienceUploader:
         creatable = action == "append" and self.settings.allow_create_on_append
         if action in ("append", "remove") and entry is None and not creatable:
             raise _not_found(job, self.registry)
+        if (
+            action != "create"
+            and entry is not None
+            and not entry.ready
+            and entry.owner_job_id != job["job_id"]
+            and not job.get("shape")
+        ):
+            # the audience's id types (its shape) are known once its creator is done
+            raise RetryLaterError("the audience this file changes is being created by another job")
+        shape = self._shape(job, entry)
+        present = present_columns(job)  # None while ranges are still being read
+        bad = misfits(shape, present or [])
+        if bad:
+            raise DoesNotFit(bad, shape, str(job["audience_name"]))
+        return shape
+
+    def _shape(self, job: dict[str, Any], entry: AudienceEntry | None) -> FileShape:
+        """The calculate type and columns of every customer file of this job: the audience's
+        own when it exists and its shape is recorded (follow-up files fit their audience), the
+        job's otherwise. Recorded on the job item once, so all its chunks agree."""
+        recorded = FileShape.from_item(job.get("shape"))
+        if recorded is not None:
+            return recorded
+        shape = None
+        if entry is not None and entry.ready and job["action"] != "create":
+            shape = FileShape.from_item(entry.shape)
+        if shape is None:
+            shape = job_shape(job, headerless_auto=is_headerless_auto(job))
+        item = self.jobs.settle_shape(str(job["job_id"]), shape.as_item())
+        settled = FileShape.from_item((item or {}).get("shape")) or shape
+        job["shape"] = settled.as_item()
+        return settled
+
+    def _map_chunk(
+        self, api: AudienceApi, job: Mapping[str, Any], audience_id: str, content: bytes
+    ) -> int:
+        """Map a chunk's rows into a partner audience. A refusal shortly after our own create
+        of that audience is TikTok not being ready yet (contract TM-03): wait, don't fail."""
+        try:
+            sent, _ = partner.send_chunk(
+                api,
+                str(job["advertiser_id"]),
+                audience_id=audience_id,
+                content=content,
+                action=partner.MAPPING_ACTIONS[str(job["action"])],
+                batch_size=self.settings.segment_batch_size,
+            )
+        except PermanentTikTokError as exc:
+            waiting = partner.not_ready(
+                exc,
+                audience_id=audience_id,
+                created_at=self._partner_created_at(job, audience_id),
+                window=self.settings.partner_ready_window_seconds,
+                now=self.clock(),
+            )
+            if waiting is None:
+                raise
+            raise waiting from None
+        return sent
+
+    def _partner_created_at(self, job: Mapping[str, Any], audience_id: str) -> float | None:
+        """When we created the partner audience ``audience_id`` (registry), None if unknown."""
+        name = str(job["audience_name"])
+        keys = [audience_key(SEGMENT_API, name)]
+        if job["action"] == "replace":
+            keys.insert(0, staging_key(SEGMENT_API, name, job["job_id"]))
+        for key in keys:
+            entry = self.registry.get(str(job["advertiser_id"]), key)
+            if entry is not None and entry.audience_id == audience_id:
+                return entry.created_at
+        return None
 
     # ------------------------------------------------------------------ partner target
     def _partner_target(self, api: AudienceApi, job: dict[str, Any], lease: int) -> str:
@@ -451,7 +614,8 @@ class AudienceUploader:
 
         ``exists_ok`` — an audience another job created under this key is used (else
         ``audience_exists``). ``file_paths`` (customer file) go into the create call (first
-        group) and the rest are appended; on a rerun for our own job everything is appended.
+        group) and the rest are applied by update, resuming after the groups the job item
+        records as applied (``applied_groups``).
         """
         advertiser_id = str(job["advertiser_id"])
         job_id = str(job["job_id"])
@@ -473,50 +637,53 @@ class AudienceUploader:
             if entry is None:
                 continue  # released between our write and read: try again
             if entry.owner_job_id == job_id and entry.ready and entry.audience_id:
-                # Our own earlier create went through (a rerun after a crash): its call carried
-                # the first group; the other groups are appended again (APPEND is idempotent).
-                if file_paths and len(file_paths) > customer_file.MAX_FILE_PATHS_PER_CALL:
-                    ids = customer_file.apply_files(
-                        api,
-                        advertiser_id,
-                        audience_id=entry.audience_id,
-                        action="APPEND",
-                        file_paths=file_paths,
-                        skip_first_group=True,
-                    )
-                    if request_ids is not None:
-                        request_ids.extend(ids)
+                # Our own earlier create went through (a rerun after a crash or a wait). Our
+                # create call carried the first group and recorded it before the registry knew
+                # the audience, so `applied_groups` is at least 1 then; 0 means the audience was
+                # adopted from another job's claimant and gets every group with our action.
+                if file_paths:
+                    self._apply(api, job, entry.audience_id, file_paths, action=_sequence(job))
                 return entry.audience_id
             if entry.ready and entry.audience_id:
                 if not exists_ok:
                     raise _exists(job)
-                return self._use_existing(api, job, entry, file_paths, request_ids)
+                if file_paths:
+                    self._apply(api, job, entry.audience_id, file_paths, action=_sequence(job))
+                return entry.audience_id
             # A live creation claim by another worker: wait a little, then hand back.
             if api.deadline is not None and self.monotonic() + _CLAIM_POLL_SECONDS >= api.deadline:
                 raise RetryLaterError("the audience is being created by another worker")
             self.sleep(_CLAIM_POLL_SECONDS)
 
-    def _use_existing(
+    def _apply(
         self,
         api: AudienceApi,
         job: Mapping[str, Any],
-        entry: AudienceEntry,
-        file_paths: list[str] | None,
-        request_ids: list[str] | None,
-    ) -> str:
-        assert entry.audience_id is not None
-        if file_paths:
-            action = "REPLACE" if job["action"] == "replace" else "APPEND"
-            ids = customer_file.apply_files(
-                api,
-                str(job["advertiser_id"]),
-                audience_id=entry.audience_id,
-                action=action,
-                file_paths=file_paths,
-            )
-            if request_ids is not None:
-                request_ids.extend(ids)
-        return entry.audience_id
+        audience_id: str,
+        file_paths: list[str],
+        *,
+        action: str,
+        start: int | None = None,
+    ) -> None:
+        """Apply the job's file groups to ``audience_id`` from ``start`` (default: after the
+        groups the job item records as applied), recording each group TikTok takes."""
+        job_id = str(job["job_id"])
+        if start is None:
+            latest = self.jobs.get(job_id) or job
+            start = int(latest.get("applied_groups") or 0)
+
+        def applied(count: int, request_id: str) -> None:
+            self.jobs.record_applied(job_id, count, request_id=request_id)
+
+        customer_file.apply_files(
+            api,
+            str(job["advertiser_id"]),
+            audience_id=audience_id,
+            action=action,
+            file_paths=file_paths,
+            start=start,
+            on_applied=applied,
+        )
 
     def _create_claimed(
         self,
@@ -530,6 +697,8 @@ class AudienceUploader:
     ) -> str:
         advertiser_id = str(job["advertiser_id"])
         name = str(job["audience_name"])
+        job_id = str(job["job_id"])
+        file_api = job["api"] == FILE_API
         try:
             adopted = None
             if taken_over is not None:
@@ -542,47 +711,47 @@ class AudienceUploader:
                 audience_id, request_id = adopted, ""
                 logger.info(
                     "adopted the audience a crashed claimant created",
-                    extra={"job_id": job["job_id"], "audience_id": audience_id},
+                    extra={"job_id": job_id, "audience_id": audience_id},
                 )
             else:
                 audience_id, request_id = self._create_call(api, job, file_paths)
         except TikTokError:
-            self.registry.release(advertiser_id, key, job_id=str(job["job_id"]))
+            self.registry.release(advertiser_id, key, job_id=job_id)
             raise
-        try:
-            self.registry.complete(
-                advertiser_id, key, job_id=str(job["job_id"]), audience_id=audience_id
-            )
-        except Exception:
-            # TikTok holds the audience but the registry does not know it: keep the claim (its
-            # creation time tells the next claimant where to look) but let it be taken over now.
-            self.registry.expire(advertiser_id, key, job_id=str(job["job_id"]))
-            raise
-        logger.info(
-            "audience created",
-            extra={"job_id": job["job_id"], "audience_id": audience_id, "api": job["api"]},
-        )
-        if request_ids is not None and request_id:
-            request_ids.append(request_id)
         # The create call carried the first group. An audience adopted from our own job's dead
         # claimant got that same first group (file_paths are fixed once every chunk is done);
         # one adopted from another job's claimant gets all our files with our own action.
         foreign = (
-            adopted is not None
-            and taken_over is not None
-            and taken_over.owner_job_id != str(job["job_id"])
+            adopted is not None and taken_over is not None and taken_over.owner_job_id != job_id
         )
-        if file_paths and (foreign or len(file_paths) > customer_file.MAX_FILE_PATHS_PER_CALL):
-            ids = customer_file.apply_files(
-                api,
+        try:
+            if file_api and not foreign:
+                # before the registry knows the audience: a rerun that finds our own ready
+                # entry then knows the first group is in (see _create_once)
+                self.jobs.record_applied(job_id, 1, request_id=request_id)
+            self.registry.complete(
                 advertiser_id,
+                key,
+                job_id=job_id,
                 audience_id=audience_id,
-                action="REPLACE" if foreign and job["action"] == "replace" else "APPEND",
-                file_paths=file_paths,
-                skip_first_group=not foreign,
+                shape=settled_shape(job).as_item() if file_api else None,
             )
-            if request_ids is not None:
-                request_ids.extend(ids)
+        except Exception:
+            # TikTok holds the audience but the registry does not know it: keep the claim (its
+            # creation time tells the next claimant where to look) but let it be taken over now.
+            self.registry.expire(advertiser_id, key, job_id=job_id)
+            raise
+        logger.info(
+            "audience created",
+            extra={"job_id": job_id, "audience_id": audience_id, "api": job["api"]},
+        )
+        if request_ids is not None and request_id and not file_api:
+            request_ids.append(request_id)
+        if file_paths:
+            if foreign:
+                self._apply(api, job, audience_id, file_paths, action=_sequence(job), start=0)
+            elif len(file_paths) > customer_file.MAX_FILE_PATHS_PER_CALL:
+                self._apply(api, job, audience_id, file_paths, action="APPEND", start=1)
         return audience_id
 
     def _create_call(
@@ -603,7 +772,7 @@ class AudienceUploader:
                         api,
                         advertiser_id,
                         name=name,
-                        calculate_type=calculate_type_of(job),
+                        calculate_type=settled_shape(job).calculate_type,
                         file_paths=next(customer_file.groups(file_paths or [])),
                         retention_days=job.get("retention_days"),
                         retry=False,
@@ -626,10 +795,12 @@ class AudienceUploader:
     def _find_created(
         self, api: AudienceApi, advertiser_id: str, name: str, job: Mapping[str, Any], since: float
     ) -> str | None:
-        """The id of an audience named ``name`` that TikTok created at or after ``since`` (less a
-        minute of clock skew)."""
+        """The id of an audience that TikTok created for this job's create call at or after
+        ``since`` (less a minute of clock skew): same name, same calculate type (none for a
+        partner audience) — never TikTok's type label, whose wording we do not control
+        (contract CF-11)."""
         since -= 60
-        kind = "Customer File" if job["api"] == FILE_API else "Partner"
+        wanted = settled_shape(job).calculate_type if job["api"] == FILE_API else ""
         page = 1
         while True:
             response = api.call(
@@ -641,7 +812,7 @@ class AudienceUploader:
             for entry in response.data.get("list") or []:
                 if (
                     entry.get("name") == name
-                    and entry.get("audience_type", kind) == kind
+                    and str(entry.get("calculate_type") or "") == wanted
                     and _created_at(entry) >= since
                 ):
                     return str(entry.get("audience_id"))
@@ -663,20 +834,17 @@ class AudienceUploader:
                 return False
             raise RetryLaterError("another worker is finalizing this job")
         try:
-            request_ids: list[str] = []
             if item["api"] == FILE_API:
-                audience_id = self._finalize_file(api, item, lease, request_ids)
+                audience_id = self._finalize_file(api, item, lease)
             else:
                 audience_id = self._finalize_partner(item)
         except Exception:
-            # We stop working on it (a retry, a permanent failure that fails the job, or an
-            # unexpected error): let the redelivery claim at once. Only a dead process leaves the
-            # claim to its lease.
+            # We stop working on it (a retry, a wait, a permanent failure that fails the job, or
+            # an unexpected error): let the next message claim at once. Only a dead process
+            # leaves the claim to its lease.
             self.jobs.release_finalization(job_id, owner=owner)
             raise
-        final = self.jobs.finish(
-            job_id, status=SUCCEEDED, audience_id=audience_id, request_ids=request_ids
-        )
+        final = self.jobs.finish(job_id, status=SUCCEEDED, audience_id=audience_id)
         if final is not None:
             self.jobs.write_report(final, s3=self.s3, bucket=self.settings.segments_bucket)
             logger.info(
@@ -689,24 +857,15 @@ class AudienceUploader:
             )
         return final is not None
 
-    def _finalize_file(
-        self, api: AudienceApi, item: dict[str, Any], lease: int, request_ids: list[str]
-    ) -> str:
-        """The single create/update sequence with every recorded file_path (groups of ≤ 50)."""
+    def _finalize_file(self, api: AudienceApi, item: dict[str, Any], lease: int) -> str:
+        """The create/update sequence with every recorded file_path (groups of ≤ 50), from
+        where an earlier run of this job stopped (a wait for TikTok, a crash)."""
         file_paths = ordered_file_paths(item)
         advertiser_id = str(item["advertiser_id"])
         action = str(item["action"])
         key = file_key(item)
         if action == "create":
-            return self._create_once(
-                api,
-                item,
-                key,
-                lease,
-                exists_ok=False,
-                file_paths=file_paths,
-                request_ids=request_ids,
-            )
+            return self._create_once(api, item, key, lease, exists_ok=False, file_paths=file_paths)
         entry = self.registry.get(advertiser_id, key)
         if entry is None or not entry.ready or not entry.audience_id:
             creatable = action == "replace" or (
@@ -716,24 +875,14 @@ class AudienceUploader:
                 if entry is None:
                     raise _not_found(item, self.registry)
                 raise RetryLaterError("the audience is being created by another job")
-            return self._create_once(
+            return self._create_once(api, item, key, lease, exists_ok=True, file_paths=file_paths)
+        try:
+            self._apply(
                 api,
                 item,
-                key,
-                lease,
-                exists_ok=True,
-                file_paths=file_paths,
-                request_ids=request_ids,
-            )
-        try:
-            request_ids.extend(
-                customer_file.apply_files(
-                    api,
-                    advertiser_id,
-                    audience_id=entry.audience_id,
-                    action=customer_file.UPDATE_ACTIONS[action],
-                    file_paths=file_paths,
-                )
+                entry.audience_id,
+                file_paths,
+                action=customer_file.UPDATE_ACTIONS[action],
             )
         except PermanentTikTokError as exc:
             if exc.code == OBJECT_MISSING:  # deleted at TikTok: free the name for a new create
@@ -750,6 +899,9 @@ class AudienceUploader:
             advertiser_id = str(item["advertiser_id"])
             name = str(item["audience_name"])
             previous = self.registry.get(advertiser_id, audience_key(SEGMENT_API, name))
+            staged = self.registry.get(
+                advertiser_id, staging_key(SEGMENT_API, name, item["job_id"])
+            )
             self.registry.point(
                 advertiser_id,
                 audience_key(SEGMENT_API, name),
@@ -757,6 +909,7 @@ class AudienceUploader:
                 api=SEGMENT_API,
                 job_id=str(item["job_id"]),
                 audience_id=str(audience_id),
+                created_at=staged.created_at if staged is not None else None,
             )
             self.registry.delete(advertiser_id, staging_key(SEGMENT_API, name, item["job_id"]))
             if previous is not None and previous.audience_id not in (None, audience_id):
@@ -773,15 +926,10 @@ def file_key(job: Mapping[str, Any]) -> str:
     return audience_key(FILE_API, str(job["audience_name"]))
 
 
-def calculate_type_of(job: Mapping[str, Any]) -> str:
-    """The job's ``calculate_type``; derived from its columns when ingest left it out."""
-    recorded = job.get("calculate_type")
-    if recorded:
-        return str(recorded)
-    columns = list(job.get("columns") or [])
-    if len(columns) == 1:
-        return str(columns[0]).upper()
-    return MULTIPLE_TYPES
+def _sequence(job: Mapping[str, Any]) -> str:
+    """The update action of the job's first group on an audience it did not create itself:
+    a replace replaces (the later groups append), everything else appends."""
+    return "REPLACE" if job["action"] == "replace" else "APPEND"
 
 
 def chunk_file_name(chunk_key: str) -> str:
@@ -907,6 +1055,8 @@ def emit_metrics(metrics: MetricsSink, outcome: Outcome) -> None:
         metrics.add_metric(name="TikTokThrottled", unit="Count", value=outcome.tiktok_throttled)
     if outcome.result == "finalized":
         metrics.add_metric(name="AudienceJobsSucceeded", unit="Count", value=1)
+    if outcome.result == WAITING_FOR_TIKTOK:
+        metrics.add_metric(name="AudienceJobsWaitingForTikTok", unit="Count", value=1)
     if outcome.result == "failed":
         metrics.add_metric(name="AudienceJobsFailed", unit="Count", value=1)
         if outcome.error is not None and outcome.error.code.isdigit():  # TikTok's own code
@@ -942,8 +1092,17 @@ def _build_uploader(settings: UploadSettings, dynamodb: Any) -> AudienceUploader
     from tiktok_connector import aws
     from tiktok_connector.tokens import TokenStore
 
+    requeue = None
+    if settings.chunk_queue_url:
+        sqs = aws.sqs()
+        queue_url = settings.chunk_queue_url
+
+        def requeue(body: str, delay_seconds: int) -> None:
+            sqs.send_message(QueueUrl=queue_url, MessageBody=body, DelaySeconds=delay_seconds)
+
     return AudienceUploader(
         settings=settings,
+        requeue=requeue,
         jobs=JobStore(settings.jobs_table, dynamodb=dynamodb),
         registry=AudienceRegistry(table=settings.audiences_table, dynamodb=dynamodb),
         client=TikTokClient(settings.tiktok_api_base_url),

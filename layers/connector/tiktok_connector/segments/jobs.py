@@ -22,6 +22,12 @@ plan, reading, ranges_total, ranges_done, ranges{<i>: stats}, chunks_total, chun
 file_paths{chunk_key: file_path}, tiktok{audience_id, request_ids}, error, finalizing,
 started_at, finished_at, expires_at``. Counters are kept per range (``ranges.<i>``) and summed when
 the report is rendered, which makes a redelivered range harmless.
+
+The upload side adds: ``shape`` (the calculate type and columns every customer file of the job is
+written with, decided once), ``applied_groups`` (create/update groups of ≤ 50 file_paths that
+TikTok took, so a finalize resumed after a wait goes on from there) and ``waiting`` (TikTok is in
+a state that passes, see ``tiktok_connector.audiences.waiting``; the report then says
+``waiting_for_tiktok`` while ``status`` stays ``running``, so every condition above still holds).
 """
 
 from __future__ import annotations
@@ -395,6 +401,59 @@ class JobStore:
             condition="attribute_exists(job_id)",
         )
 
+    def settle_shape(self, job_id: str, shape: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Record the job's customer-file ``shape`` unless one is recorded already, and return
+        the item: every chunk of the job is written with the first shape decided."""
+        return self._update(
+            job_id,
+            "SET #shape = if_not_exists(#shape, :shape)",
+            names={"#shape": "shape"},
+            values={":shape": dict(shape)},
+            condition="attribute_exists(job_id)",
+        )
+
+    def record_applied(
+        self, job_id: str, applied: int, *, request_id: str = ""
+    ) -> dict[str, Any] | None:
+        """TikTok took the job's first ``applied`` create/update groups: remember it (a finalize
+        resumed after a wait starts after them) and end any wait. Never moves backwards."""
+        expression = "SET applied_groups = :n REMOVE waiting"
+        values: dict[str, Any] = {":n": applied, ":running": RUNNING}
+        if request_id:
+            expression = (
+                "SET applied_groups = :n, #tt.request_ids = list_append(#tt.request_ids, :rids) "
+                "REMOVE waiting"
+            )
+            values[":rids"] = [request_id]
+        return self._update(
+            job_id,
+            expression,
+            names={"#status": "status", **({"#tt": "tiktok"} if request_id else {})},
+            values=values,
+            condition="#status = :running AND "
+            "(attribute_not_exists(applied_groups) OR applied_groups < :n)",
+        )
+
+    def record_waiting(self, job_id: str, waiting: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The job waits for TikTok (``waiting`` record): only a running job; returns the item."""
+        return self._update(
+            job_id,
+            "SET waiting = :w",
+            names={"#status": "status"},
+            values={":w": dict(waiting), ":running": RUNNING},
+            condition="#status = :running",
+        )
+
+    def clear_waiting(self, job_id: str) -> None:
+        """TikTok took the call it was waiting for: the job no longer waits."""
+        self._update(
+            job_id,
+            "REMOVE waiting",
+            names={"#status": "status"},
+            values={":running": RUNNING},
+            condition="#status = :running AND attribute_exists(waiting)",
+        )
+
     # -- either side ---------------------------------------------------------------------
 
     def finish(
@@ -452,7 +511,7 @@ class JobStore:
         if item is None:
             raise LookupError(f"no job {job}")
         report = self._put_report(item, s3=s3, bucket=bucket)
-        if report["status"] == RUNNING:
+        if item.get("status") == RUNNING:
             # Ingest and upload both write this report. If the job ended while this "running"
             # copy was in flight, the final report may have landed first and been overwritten:
             # the ending writer sets the status before it writes, so re-reading here and writing
@@ -509,13 +568,44 @@ def job_totals(item: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+# The report's status while a running job waits for TikTok (the item's status stays running).
+WAITING_FOR_TIKTOK = "waiting_for_tiktok"
+
+
+def _waiting_report(item: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The report's ``waiting`` section: why and since when the job waits, when it looks again
+    and when it gives up (ISO-8601 UTC); None unless a running job waits."""
+    waiting = item.get("waiting")
+    if item.get("status") != RUNNING or not isinstance(waiting, Mapping):
+        return None
+
+    def at(key: str) -> str | None:
+        value = waiting.get(key)
+        if not isinstance(value, int | float):
+            return None
+        stamp = datetime.fromtimestamp(float(value), UTC)
+        return stamp.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+    return {
+        "reason": waiting.get("reason"),
+        "audience_id": waiting.get("audience_id"),
+        "message": waiting.get("message"),
+        "since": at("since"),
+        "next_look_at": at("next_look_at"),
+        "gives_up_at": at("gives_up_at"),
+    }
+
+
 def render_report(item: Mapping[str, Any]) -> dict[str, Any]:
-    """The report of a job item: DESIGN §3.7's fixed keys, then §6b's (:mod:`.reading`)."""
+    """The report of a job item: DESIGN §3.7's fixed keys, then §6b's (:mod:`.reading`). A
+    running job that waits for TikTok reports ``waiting_for_tiktok`` with a ``waiting`` section
+    (null otherwise)."""
     totals = job_totals(item)
     additions = report_sections(item, totals)
     file_paths = item.get("file_paths") or {}
     tiktok = item.get("tiktok") or {}
     source = item.get("source") or {}
+    waiting = _waiting_report(item)
     return {
         "job_id": item["job_id"],
         "source": {
@@ -527,7 +617,11 @@ def render_report(item: Mapping[str, Any]) -> dict[str, Any]:
         "audience_name": item.get("audience_name"),
         "action": item.get("action"),
         "api": item.get("api"),
-        "status": report_status(item.get("status"), additions["warnings"]),
+        "status": (
+            WAITING_FOR_TIKTOK
+            if waiting
+            else report_status(item.get("status"), additions["warnings"])
+        ),
         "rows": totals["rows"],
         "identifiers": dict(sorted(totals["identifiers"].items())),
         "rejected_by_reason": dict(sorted(totals["rejected_by_reason"].items())),
@@ -541,6 +635,7 @@ def render_report(item: Mapping[str, Any]) -> dict[str, Any]:
             "request_ids": list(tiktok.get("request_ids") or []),
         },
         "error": item.get("error"),
+        "waiting": waiting,
         "started_at": item.get("started_at"),
         "finished_at": item.get("finished_at"),
         **additions,
