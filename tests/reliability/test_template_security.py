@@ -333,7 +333,7 @@ def test_key_grants_follow_the_stores_each_function_uses(loaded: Template) -> No
         },
         "AudienceUploadFunction": {
             "s3": {"kms:Decrypt", "kms:GenerateDataKey"},
-            "sqs": {"kms:Decrypt"},
+            "sqs": {"kms:Decrypt", "kms:GenerateDataKey"},  # also re-queues waiting chunks
             "dynamodb": {"kms:Decrypt", "kms:DescribeKey"},
             "secretsmanager": {"kms:Decrypt"},
         },
