@@ -16,9 +16,12 @@ PYTEST_ARGS ?=
 venv: $(VENV)/.installed
 tools: $(TOOLS)/.installed
 
-$(VENV)/.installed: requirements/dev.txt layers/connector/requirements.txt
+# The project itself goes in editable and without dependencies (they are the pinned ones above):
+# that puts the `tiktok-connector` command in $(BIN).
+$(VENV)/.installed: requirements/dev.txt layers/connector/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 # SAM CLI and cfn-lint pin their own boto3/pydantic; they live in a venv of their own.

@@ -1,0 +1,10 @@
+import click
+
+
+@click.group()
+def cli() -> None:
+    """placeholder"""
+
+
+def main() -> None:
+    cli()
