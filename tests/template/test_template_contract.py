@@ -426,6 +426,7 @@ NAMES = {
     "JobsTable": ("TableName", "${AWS::StackName}-jobs"),
     "AudiencesTable": ("TableName", "${AWS::StackName}-audiences"),
     "OAuthTable": ("TableName", "${AWS::StackName}-oauth"),
+    "EventStatsTable": ("TableName", "${AWS::StackName}-event-stats"),
     "AppSecret": ("Name", "${AWS::StackName}/app"),
     "StateKeySecret": ("Name", "${AWS::StackName}/oauth-state-key"),
 }
@@ -445,7 +446,12 @@ def test_table_key_schemas(template: dict[str, Any]) -> None:
     assert keys("JobsTable") == [("job_id", "HASH")]
     assert keys("AudiencesTable") == [("advertiser_id", "HASH"), ("audience_key", "RANGE")]
     assert keys("OAuthTable") == [("pk", "HASH")]
-    for table in ("JobsTable", "AudiencesTable", "OAuthTable"):
+    assert keys("EventStatsTable") == [("day", "HASH"), ("slot", "RANGE")]
+    assert res(template, "EventStatsTable")["TimeToLiveSpecification"] == {
+        "AttributeName": "expires_at",
+        "Enabled": True,
+    }
+    for table in ("JobsTable", "AudiencesTable", "OAuthTable", "EventStatsTable"):
         assert res(template, table)["BillingMode"] == "PAY_PER_REQUEST"
         assert all(a["AttributeType"] == "S" for a in res(template, table)["AttributeDefinitions"])
     for table in ("JobsTable", "AudiencesTable"):
@@ -487,6 +493,7 @@ ENVIRONMENT = {
         "DEFAULT_PHONE_REGION",
         "CONNECTIONS_MAX_AGE",
         "EVENTS_DLQ_URL",
+        "EVENT_STATS_TABLE",
     },
     "OAuthFunction": {
         "OAUTH_TABLE",
@@ -699,6 +706,7 @@ def test_outputs(template: dict[str, Any]) -> None:
         "JobsTableName",
         "AudiencesTableName",
         "OAuthTableName",
+        "EventStatsTableName",
         "HttpApiUrl",
         "ConnectUrl",
         "CallbackUrl",
@@ -720,3 +728,26 @@ def test_samconfig_environments() -> None:
         assert set(deploy["capabilities"].split()) == {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"}
         assert deploy["resolve_s3"] is True
         assert deploy["confirm_changeset"] is confirm
+
+
+def test_the_forwarder_only_adds_to_the_event_stats_table(template: dict[str, Any]) -> None:
+    """The delivery record is written with UpdateItem (ADD) only: no read, put or delete."""
+    statements = [
+        statement
+        for policy in res(template, "EventForwarderFunction")["Policies"]
+        if isinstance(policy, dict) and "Statement" in policy
+        for statement in policy["Statement"]
+    ]
+    dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in s["Action"])]
+    assert dynamodb == [
+        {
+            "Sid": "AddToEventStats",
+            "Effect": "Allow",
+            "Action": ["dynamodb:UpdateItem"],
+            "Resource": {"Fn::GetAtt": ["EventStatsTable", "Arn"]},
+        }
+    ]
+    managed = {
+        key for policy in res(template, "EventForwarderFunction")["Policies"] for key in policy
+    }
+    assert not {k for k in managed if k.startswith("DynamoDB")}

@@ -198,6 +198,9 @@ class ForwarderSettings(ConnectorSettings):
     # malformed body, a request TikTok refuses for good) is moved there with its reason as message
     # attributes. Empty: such messages fail and SQS moves them after maxReceiveCount.
     events_dlq_url: str = ""
+    # The event delivery record (events/delivery.py): counts per connection, hour and event name.
+    # Empty: not recorded.
+    event_stats_table: str = ""
 
 
 get_forwarder_settings = settings_getter(ForwarderSettings)
