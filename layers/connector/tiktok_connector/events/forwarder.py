@@ -60,6 +60,7 @@ from tiktok_connector.events.settings import (
     ConnectionSettings,
     ForwarderSettings,
     get_forwarder_settings,
+    settings_problems,
 )
 from tiktok_connector.events.tiktok_shape import (
     is_tiktok_shaped,
@@ -285,10 +286,7 @@ class ConnectionStore:
             return ConnectionSettings.model_validate(raw)
         except ValidationError as exc:
             # Locations and messages only: the inputs may hold the access token.
-            detail = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
-                for e in exc.errors(include_input=False, include_url=False)
-            )
+            detail = "; ".join(settings_problems(exc))
             raise ConnectionUnavailable(name, REASON_INVALID_CONNECTION, detail) from None
 
 

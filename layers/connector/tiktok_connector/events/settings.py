@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    ValidationError,
     field_validator,
     model_validator,
 )
@@ -184,6 +185,20 @@ class ConnectionSettings(BaseModel):
         if self.event_source_type is EventSourceType.LEGACY_PIXEL_BATCH_WEB:
             return EventSourceType.WEB.value
         return self.event_source_type.value
+
+
+def settings_problems(exc: ValidationError) -> list[str]:
+    """What is wrong with a connection's settings, one line per problem: the setting's path and
+    pydantic's message (``enrich_ip: Input should be a valid boolean``), or ``unknown setting``
+    for a key the model does not have. Never the value: it may be the access token."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False, include_context=False):
+        where = ".".join(str(p) for p in error["loc"]) or "settings"
+        if error["type"] == "extra_forbidden":
+            problems.append(f"{where}: unknown setting")
+        else:
+            problems.append(f"{where}: {error['msg']}")
+    return problems
 
 
 class ForwarderSettings(ConnectorSettings):
