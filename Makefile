@@ -11,7 +11,7 @@ export SAM_CLI_TELEMETRY := 0
 PYTEST_ARGS ?=
 
 .PHONY: run up demo test unit integration e2e template-tests lint fmt typecheck cfn-lint build \
-        bench deploy connect-link browser clean venv tools
+        bench deploy connect-link browser clean venv tools status
 
 venv: $(VENV)/.installed
 tools: $(TOOLS)/.installed
@@ -91,6 +91,11 @@ bench: venv
 ##   LINK_ARGS="--label acme --stack-name tiktok-connector" (see docs/oauth.md)
 connect-link: venv
 	$(BIN)/python -m tiktok_local connect-link $(LINK_ARGS)
+
+## status: jobs of the last day, dead letters, the last hour's events (`tiktok-connector status`);
+##   local stack by default, STATUS_ARGS="--stack-name tiktok-connector" for a deployed one
+status: venv
+	$(BIN)/tiktok-connector status $(STATUS_ARGS)
 
 deploy: build
 	$(TBIN)/sam deploy --config-env $${ENV:-default}
