@@ -19,7 +19,12 @@ MIN_TEXT_WIDTH = 8
 
 def table(*columns: str, title: str | None = None) -> Table:
     """A table with the CLI's style. A column name ending in ``#`` holds numbers (right-aligned,
-    never wrapped); ``=`` ids and times (never wrapped); anything else wraps."""
+    never wrapped); ``=`` short values of bounded width (codes, times, 19-digit TikTok ids: never
+    wrapped); anything else is text that wraps.
+
+    Values of unbounded width that must stay whole (SQS message ids, event ids) go in plain
+    lines below a table, not in it: rich crops a table that cannot fit. Keep the sum of the
+    ``#``/``=`` widths well under 80; a test renders every view at 80 columns."""
     out = Table(
         box=box.SIMPLE_HEAD,
         pad_edge=False,

@@ -32,32 +32,35 @@ def status_text(status: str) -> Text:
 
 
 def jobs_table(rows: Sequence[JobRow], *, now: datetime, title: str | None = None) -> Table:
-    """``jobs``: newest first; the first column is the audience (and action) over the file."""
+    """``jobs``: newest first. The first column stacks the audience (and action), the file and
+    TikTok's audience id (or the error code), so the counts keep their own narrow columns."""
     out = table(
         "age=",
-        "audience, file",
+        "audience / file / id",
         "status=",
         "read#",
-        "ok#",
-        "rej#",
+        "accepted#",
+        "rejected#",
         "chunks=",
-        "TikTok audience=",
         title=title,
     )
+    out.columns[1].min_width = 20  # a TikTok audience id (19 digits) stays on one line
     for row in rows:
+        cell = Text.assemble(
+            (row.audience_name or "?", "bold"), f" ({row.action or '?'})\n", row.filename
+        )
+        if row.audience_id:
+            cell.append(f"\n{row.audience_id}", style="cyan")
+        elif row.error_code:
+            cell.append(f"\n{row.error_code}", style="red")
         out.add_row(
             age(parse_time(row.started_at), now),
-            Text.assemble(
-                (row.audience_name or "?", "bold"),
-                f" ({row.action or '?'})\n",
-                row.filename,
-            ),
+            cell,
             status_text(row.status),
             compact(row.read),
             compact(row.accepted),
             compact(row.rejected),
             f"{row.chunks_done}/{row.chunks_total}",
-            row.audience_id or (row.error_code or "-"),
         )
     return out
 
@@ -157,7 +160,8 @@ def job_details(view: JobView, rejects: Rejects | None, *, rejects_wanted: int) 
             first.add_row(line, reason, column or "-")
         out.append(first)
         if rejects.more:
-            out.append(Text("… more in the rejects file (rejects/<job id>.csv)", style="dim"))
+            where = f"s3://{source.get('bucket')}/rejects/{report.get('job_id')}.csv"
+            out.append(Text(f"more rejected lines in {where}", style="dim"))
     elif int(rows.get("rejected", 0)) and view.status == "running":
         out.append(Text("rejected lines are written when the file has been read", style="dim"))
     return out
@@ -168,7 +172,7 @@ def _listing(values: Sequence[str], shown: int = 3) -> str:
         return "-"
     head = ", ".join(values[:shown])
     rest = len(values) - shown
-    return f"{head} … (+{rest}; --json lists all)" if rest > 0 else head
+    return f"{head} and {rest} more (--json lists all)" if rest > 0 else head
 
 
 def job_outcome_line(view: JobView) -> Text:
@@ -229,7 +233,7 @@ def audiences_tables(listing: AudienceListing, *, now: datetime) -> list[Any]:
             "audience id=",
             "size#",
             "valid=",
-            "expires=",
+            "expires",
             "changed",
             title=f"advertiser {advertiser}",
         )
@@ -239,7 +243,7 @@ def audiences_tables(listing: AudienceListing, *, now: datetime) -> list[Any]:
                 row.name if row.state == "ready" else f"{row.name} ({row.state})",
                 row.api,
                 row.audience_id or "-",
-                number(size) if size is not None else "?",
+                compact(size) if size is not None else "?",
                 _valid(row),
                 _expires(row),
                 _changed(row, now),
@@ -283,34 +287,45 @@ def events_tables(report: DeliveryReport) -> list[Any]:
         main.add_row(
             connection,
             event,
-            number(counts.sent),
-            number(counts.failed),
-            number(counts.refused),
-            number(counts.dropped_total),
+            compact(counts.sent),
+            compact(counts.failed),
+            compact(counts.refused),
+            compact(counts.dropped_total),
         )
     out.append(main)
     if not rows:
         out.append(Text("no events in this window", style="dim"))
-    drops = table(
-        "connection", "event", "reason", "events#", "last event id", title="dropped, by reason"
-    )
-    for connection, event, counts in rows:
-        for reason, n in sorted(counts.dropped.items(), key=lambda kv: (-kv[1], kv[0])):
-            drops.add_row(connection, event, reason, number(n), counts.last_drop.get(reason, "-"))
-    if drops.row_count:
-        out.append(drops)
+    # Ids can be long (an SQS message id and the event's position): plain lines wrap whole.
+    drops = [
+        Text.assemble(
+            f"  {connection} ",
+            (event, "bold"),
+            f": {reason} {number(n)} (last: {counts.last_drop.get(reason, '-')})",
+        )
+        for connection, event, counts in rows
+        for reason, n in sorted(counts.dropped.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    if drops:
+        out.append(Text("dropped, by reason (and the last such event's id)", style="bold"))
+        out.extend(drops)
     messages = report.message_rows()
-    dead = table(
-        "connection", "reason", "messages#", "last message id", title="messages moved to the DLQ"
-    )
+    dead = [
+        Text(
+            f"  {connection}: {reason} {number(n)} "
+            f"(last message: {counts.last_dead_letter.get(reason, '-')})"
+        )
+        for connection, counts in messages
+        for reason, n in sorted(counts.dead_lettered.items())
+    ]
+    if dead:
+        out.append(
+            Text("messages moved to the events DLQ (see `tiktok-connector dlq`)", style="bold")
+        )
+        out.extend(dead)
     left = table("connection", "field: reason", "events#", title="fields left out of sent events")
     for connection, counts in messages:
-        for reason, n in sorted(counts.dead_lettered.items()):
-            dead.add_row(connection, reason, number(n), counts.last_dead_letter.get(reason, "-"))
         for what, n in sorted(counts.left_out.items()):
-            left.add_row(connection, what.replace(":", ": ", 1), number(n))
-    if dead.row_count:
-        out.append(dead)
+            left.add_row(connection, what.replace(":", ": ", 1), compact(n))
     if left.row_count:
         out.append(left)
     if any(counts.failed for _, _, counts in rows):
@@ -344,7 +359,7 @@ def dead_letters_table(queue: str, letters: Sequence[DeadLetter], *, now: dateti
     """A sample of one queue's dead letters (copies folded), without bodies."""
     title = f"{queue}: {len(letters)} shown"
     if queue == "events":
-        t = table("when=", "connection", "reason", "detail", "copies#", title=title)
+        t = table("when=", "connection", "reason=", "detail", "copies#", title=title)
         for letter in letters:
             when = parse_time(letter.failed_at) or datetime.fromtimestamp(letter.sent_at, UTC)
             if letter.reason:
