@@ -29,6 +29,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.text import Text
 
 from tiktok_connector_cli import views
 from tiktok_connector_cli.render import console
@@ -36,6 +37,13 @@ from tiktok_connector_cli.since import Since
 from tiktok_connector_cli.stack import Stack, StackError, resolve_stack
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CliError(click.ClickException):
+    """An error for the user, printed wrapped to the terminal (exit 1)."""
+
+    def show(self, file: Any = None) -> None:
+        console(stderr=True).print(Text(f"Error: {self.format_message()}", style="red"))
 
 
 # ---------------------------------------------------------------------------- the target
@@ -91,7 +99,7 @@ def stack_of(ctx: click.Context) -> Stack:
         try:
             obj["stack"] = resolve_stack(**obj.get("target", {}))
         except StackError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise CliError(str(exc)) from None
     stack: Stack = obj["stack"]
     return stack
 
@@ -114,7 +122,7 @@ def name_of(stack: Stack, key: str) -> str:
     try:
         return stack.name(key)
     except StackError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise CliError(str(exc)) from None
 
 
 class CliGroup(click.Group):
@@ -125,13 +133,13 @@ class CliGroup(click.Group):
             return super().invoke(ctx)
         except ClientError as exc:
             error = exc.response.get("Error", {})
-            raise click.ClickException(
+            raise CliError(
                 f"AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}"
             ) from None
         except BotoCoreError as exc:
-            raise click.ClickException(f"AWS call failed: {exc}") from None
+            raise CliError(f"AWS call failed: {exc}") from None
         except StackError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise CliError(str(exc)) from None
 
 
 @click.group(cls=CliGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -199,7 +207,7 @@ def _job_ref(stack: Stack, ref: str, version_id: str | None = None) -> tuple[str
     try:
         found = job_for_object(stack.client("s3"), bucket, key, version_id)
     except ObjectNotFound as exc:
-        raise click.ClickException(str(exc)) from None
+        raise CliError(str(exc)) from None
     return found.job_id, f"s3://{bucket}/{key}"
 
 
@@ -227,7 +235,7 @@ def jobs_show(
         job_id=job_id,
     )
     if view is None:
-        raise click.ClickException(
+        raise CliError(
             f"no job {job_id} ({found_from}): ingest has not started it (is the key under "
             "segments/? see `tiktok-connector dlq --queue ingest-failures`)"
         )
@@ -460,7 +468,7 @@ def dlq_redrive(
     sqs = stack.client("sqs")
     console_ = out(ctx)
     if queue == "ingest-failures":
-        raise click.ClickException(
+        raise CliError(
             "ingest-failures cannot be redriven: it holds Lambda's failure records of S3 "
             "notifications, not messages of a queue. Fix the cause, then upload the file again "
             "(the `dlq --queue ingest-failures` listing names each file)."
@@ -500,7 +508,7 @@ def dlq_redrive(
             result = redrive(sqs, plan, timeout=timeout)
         except ClientError as exc:
             if is_unsupported(exc):
-                raise click.ClickException(
+                raise CliError(
                     "this endpoint does not support SQS message move tasks (a local stack from "
                     "before they were added: restart `make up`)"
                 ) from None
