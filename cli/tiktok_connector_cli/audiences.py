@@ -21,7 +21,7 @@ from tiktok_connector.tiktok import PermanentTikTokError, TikTokClient, TikTokEr
 from tiktok_connector.tokens import TokenNotFoundError, TokenStore
 
 GET_PATH = "dmp/custom_audience/get"
-MAX_IDS_PER_CALL = 100  # custom_audience_ids: 1–100 (SDK dmp_custom_audience_get.yml)
+MAX_IDS_PER_CALL = 100  # custom_audience_ids: 1–100. contract: CF-12
 HISTORY_SIZE = 1  # the newest change is all the listing shows
 
 

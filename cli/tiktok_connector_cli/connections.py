@@ -24,6 +24,7 @@ class ConnectionCheck:
     problems: list[str] = field(default_factory=list)
     has_token: bool = False
     keys: list[str] = field(default_factory=list)  # the keys the secret holds (never values)
+    missing: bool = False  # no such secret
 
     @property
     def ok(self) -> bool:
@@ -52,6 +53,7 @@ def check_connection(secretsmanager: Any, prefix: str, name: str) -> ConnectionC
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code == "ResourceNotFoundException":
+            check.missing = True
             check.problems.append(
                 f"no such connection: secret {check.secret_name} does not exist "
                 "(messages naming it go to the events DLQ as unknown_connection)"

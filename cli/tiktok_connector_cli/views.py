@@ -413,11 +413,12 @@ def connections_table(checks: Sequence[ConnectionCheck]) -> list[Any]:
 
 
 def connection_details(check: ConnectionCheck) -> list[Any]:
+    verdict = "ok" if check.ok else "missing" if check.missing else "invalid"
     header = Text.assemble(
         ("connection ", ""),
         (check.name, "bold"),
         "  ",
-        Text("ok", style="green") if check.ok else Text("invalid", style="red"),
+        Text(verdict, style="green" if check.ok else "red"),
         f"  (secret {check.secret_name})",
     )
     out: list[Any] = [header]
