@@ -152,7 +152,9 @@ def test_a_job_whose_item_expired_is_read_from_its_report(aws: None) -> None:
     s3.create_bucket(Bucket="segments-bucket")
     table = _jobs_table(dynamodb)
     report = {"job_id": "e" * 32, "status": "succeeded", "rows": {"read": 3}}
-    s3.put_object(Bucket="segments-bucket", Key=f"reports/{'e' * 32}.json", Body=json.dumps(report).encode())
+    s3.put_object(
+        Bucket="segments-bucket", Key=f"reports/{'e' * 32}.json", Body=json.dumps(report).encode()
+    )
 
     view = get_job(dynamodb, s3, table=table, bucket="segments-bucket", job_id="e" * 32)
 
