@@ -9,9 +9,13 @@ the queues, not from the CLI's own code.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -378,6 +382,22 @@ def test_connect_link_and_status(stack: LocalStack) -> None:
     assert "jobs, last 24 h" in status.output
     assert "dead letters" in status.output
     assert "events since" in status.output
+
+
+def test_the_installed_command_runs_against_the_stack(stack: LocalStack) -> None:
+    """`make venv` installs the project: the console script exists and reads the stack file."""
+    command = Path(sys.executable).parent / "tiktok-connector"
+    assert command.exists(), "run `make venv`: it installs the tiktok-connector command"
+    done = subprocess.run(
+        [str(command), "dlq", "--stack-json", str(stack.stack_json_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "80"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "tiktok-connector-events-dlq" in done.stdout
 
 
 def test_without_a_running_stack_the_cli_says_what_to_do(tmp_path: Any) -> None:

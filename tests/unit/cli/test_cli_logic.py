@@ -186,3 +186,21 @@ def test_the_local_files_http_front_is_the_http_api() -> None:
         description="local", names={"http_front_url": "http://127.0.0.1:3000"}, session=None
     )
     assert stack.name("http_api_url") == "http://127.0.0.1:3000"
+
+
+def test_the_local_stack_file_is_looked_for_where_make_up_writes_it(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tiktok_connector_cli.stack import REPO_ROOT, default_stack_json
+
+    monkeypatch.setenv("TIKTOK_LOCAL_WORKDIR", str(tmp_path / "elsewhere"))
+    assert default_stack_json() == tmp_path / "elsewhere" / ".local" / "stack.json"
+    monkeypatch.delenv("TIKTOK_LOCAL_WORKDIR")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".local").mkdir()
+    (tmp_path / ".local" / "stack.json").write_text("{}")
+    assert default_stack_json() == tmp_path / ".local" / "stack.json"  # the current directory
+    (tmp_path / ".local" / "stack.json").unlink()
+    expected = REPO_ROOT / ".local" / "stack.json"
+    assert default_stack_json() in (expected, tmp_path / ".local" / "stack.json")
+    assert (REPO_ROOT / "cli" / "tiktok_connector_cli").is_dir()
