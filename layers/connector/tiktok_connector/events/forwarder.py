@@ -866,7 +866,7 @@ def _forwarder(settings: ForwarderSettings) -> EventForwarder:
             DeadLetterQueue(settings.events_dlq_url, aws.sqs()) if settings.events_dlq_url else None
         ),
         delivery=(
-            DeliveryRecord(settings.event_stats_table, aws.dynamodb())
+            DeliveryRecord(settings.event_stats_table, aws.quick_client("dynamodb"))
             if settings.event_stats_table
             else None
         ),
