@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 
 .PHONY: run up demo test unit integration e2e template-tests lint fmt typecheck cfn-lint build \
         bench deploy connect-link browser clean venv tools scanner variants scan \
-        help env reports reliability awscli
+        help env reports reliability awscli status
 
 venv: $(VENV)/.installed
 tools: $(TOOLS)/.installed
@@ -30,9 +30,12 @@ help:
 ## awscli: the aws CLI for the local walkthrough, in .venv-aws (make up installs it)
 awscli: $(AWSCLI)/.installed
 
-$(VENV)/.installed: requirements/dev.txt layers/connector/requirements.txt
+# The project itself goes in editable and without dependencies (they are the pinned ones above):
+# that puts the `tiktok-connector` command in $(BIN).
+$(VENV)/.installed: requirements/dev.txt layers/connector/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 # SAM CLI and cfn-lint pin their own boto3/pydantic; they live in a venv of their own.
@@ -139,6 +142,11 @@ bench: venv
 ##   one: LINK_ARGS="--label acme --stack-name tiktok-connector --region eu-west-1" (docs/oauth.md)
 connect-link: venv
 	$(BIN)/python -m tiktok_local connect-link $(LINK_ARGS)
+
+## status: jobs of the last day, dead letters, the last hour's events (`tiktok-connector status`);
+##   local stack by default, STATUS_ARGS="--stack-name tiktok-connector" for a deployed one
+status: venv
+	$(BIN)/tiktok-connector status $(STATUS_ARGS)
 
 ## deploy: sam build && sam deploy (ENV=prod: samconfig.toml's prod)
 deploy: build

@@ -69,6 +69,7 @@ from tiktok_local.resources import (
     create_resources,
     seed_connection,
 )
+from tiktok_local.sqs_move_tasks import enable_moto_message_move_tasks
 from tiktok_local.stack_file import (
     REPO_ROOT,
     default_workdir,
@@ -250,6 +251,7 @@ class LocalStack:
         requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
         cleanup.append(enrich_moto_s3_events())
         cleanup.append(serialize_moto_dynamodb())
+        cleanup.append(enable_moto_message_move_tasks())  # SQS redrive: `tiktok-connector dlq`
 
         # 2. the process environment AWS clients read
         saved = _apply_env(

@@ -339,6 +339,7 @@ def test_key_grants_follow_the_stores_each_function_uses(loaded: Template) -> No
         },
         "EventForwarderFunction": {
             "sqs": {"kms:Decrypt", "kms:GenerateDataKey"},  # also sends to the events DLQ
+            "dynamodb": {"kms:Decrypt", "kms:DescribeKey"},  # the event-stats table
             "secretsmanager": {"kms:Decrypt"},
         },
         "OAuthFunction": {

@@ -520,6 +520,7 @@ NAMES = {
     "JobsTable": ("TableName", "${AWS::StackName}-jobs"),
     "AudiencesTable": ("TableName", "${AWS::StackName}-audiences"),
     "OAuthTable": ("TableName", "${AWS::StackName}-oauth"),
+    "EventStatsTable": ("TableName", "${AWS::StackName}-event-stats"),
     "AppSecret": ("Name", "${AWS::StackName}/app"),
     "StateKeySecret": ("Name", "${AWS::StackName}/oauth-state-key"),
 }
@@ -539,7 +540,12 @@ def test_table_key_schemas(template: dict[str, Any]) -> None:
     assert keys("JobsTable") == [("job_id", "HASH")]
     assert keys("AudiencesTable") == [("advertiser_id", "HASH"), ("audience_key", "RANGE")]
     assert keys("OAuthTable") == [("pk", "HASH")]
-    for table in ("JobsTable", "AudiencesTable", "OAuthTable"):
+    assert keys("EventStatsTable") == [("day", "HASH"), ("slot", "RANGE")]
+    assert res(template, "EventStatsTable")["TimeToLiveSpecification"] == {
+        "AttributeName": "expires_at",
+        "Enabled": True,
+    }
+    for table in ("JobsTable", "AudiencesTable", "OAuthTable", "EventStatsTable"):
         assert res(template, table)["BillingMode"] == "PAY_PER_REQUEST"
         assert all(a["AttributeType"] == "S" for a in res(template, table)["AttributeDefinitions"])
     for table in ("JobsTable", "AudiencesTable"):
@@ -583,6 +589,7 @@ ENVIRONMENT = {
         "DEFAULT_PHONE_REGION",
         "CONNECTIONS_MAX_AGE",
         "EVENTS_DLQ_URL",
+        "EVENT_STATS_TABLE",
     },
     "OAuthFunction": {
         "OAUTH_TABLE",
@@ -798,6 +805,7 @@ def test_outputs(template: dict[str, Any]) -> None:
         "JobsTableName",
         "AudiencesTableName",
         "OAuthTableName",
+        "EventStatsTableName",
         "HttpApiUrl",
         "ConnectUrl",
         "CallbackUrl",
@@ -885,8 +893,8 @@ def test_without_a_key_encryption_is_aws_managed_as_before(loaded: dict[str, Any
 def test_with_a_key_every_store_uses_it(loaded: dict[str, Any]) -> None:
     kms = render(loaded, KMS)
     keys = contract.encryption_keys(kms)
-    # 7 queues, 3 tables, 2 secrets, 5 log groups, 2 buckets, 4 function environments.
-    assert len(keys) == 23
+    # 7 queues, 4 tables, 2 secrets, 5 log groups, 2 buckets, 4 function environments.
+    assert len(keys) == 24
     assert set(map(repr, keys.values())) == {repr(contract.KEY_REF)}
     for queue in contract.resources(kms, contract.SQS_QUEUE).values():
         assert queue["Properties"]["SqsManagedSseEnabled"] is False
@@ -954,3 +962,26 @@ def test_reserved_concurrency_per_function(loaded: dict[str, Any]) -> None:
     opted_out = render(loaded, {"ReserveConcurrency": "false"})
     for fn in FUNCTIONS:
         assert "ReservedConcurrentExecutions" not in res(opted_out, fn)
+
+
+def test_the_forwarder_only_adds_to_the_event_stats_table(template: dict[str, Any]) -> None:
+    """The delivery record is written with UpdateItem (ADD) only: no read, put or delete."""
+    statements = [
+        statement
+        for policy in res(template, "EventForwarderFunction")["Policies"]
+        if isinstance(policy, dict) and "Statement" in policy
+        for statement in policy["Statement"]
+    ]
+    dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in s["Action"])]
+    assert dynamodb == [
+        {
+            "Sid": "AddToEventStats",
+            "Effect": "Allow",
+            "Action": ["dynamodb:UpdateItem"],
+            "Resource": {"Fn::GetAtt": ["EventStatsTable", "Arn"]},
+        }
+    ]
+    managed = {
+        key for policy in res(template, "EventForwarderFunction")["Policies"] for key in policy
+    }
+    assert not {k for k in managed if k.startswith("DynamoDB")}

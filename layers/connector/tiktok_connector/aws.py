@@ -29,6 +29,21 @@ def client(service: str) -> Any:
     return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
 
 
+# Best-effort writes that must never hold up an invocation (the event delivery record): short
+# timeouts and one retry; a failure is counted and logged by the caller.
+_QUICK_CONFIG = Config(
+    retries={"max_attempts": 2, "mode": "standard"},
+    connect_timeout=2,
+    read_timeout=3,
+)
+
+
+@cache
+def quick_client(service: str) -> Any:
+    """The process-wide boto3 client for ``service`` with short timeouts and one retry."""
+    return boto3.session.Session().client(service, config=_QUICK_CONFIG)  # type: ignore[call-overload]
+
+
 def s3() -> Any:
     """The S3 client."""
     return client("s3")
@@ -52,3 +67,4 @@ def secretsmanager() -> Any:
 def reset_clients() -> None:
     """Forget every cached client (the endpoint or credentials changed)."""
     client.cache_clear()
+    quick_client.cache_clear()

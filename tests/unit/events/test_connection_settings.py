@@ -366,3 +366,28 @@ def test_odd_types_in_flags_identities_and_attributes_do_not_break_the_event() -
     assert "ttp" not in user
     assert only_event(fake)["page"] == {"url": URL}
     assert "is_retargeting" not in only_event(fake).get("ad", {})
+
+
+def test_settings_problems_name_the_setting_and_never_the_value() -> None:
+    """The exact error for a bad connection (issue 14: `tiktok-connector connections check`),
+    shared with the forwarder's DLQ detail: unknown keys, wrong types, nested mappings."""
+    from tiktok_connector.events.settings import settings_problems
+
+    raw = {
+        "access_token": "tok-super-secret-1",
+        "event_source_id": "CPIXEL",
+        "enrich_ip": "perhaps",
+        "pixel_id": "tok-super-secret-1",
+        "custom_mappings": [{"event_type": "custom_event", "event_name": "Signup"}],
+    }
+    with pytest.raises(ValidationError) as err:
+        ConnectionSettings.model_validate(raw)
+
+    problems = settings_problems(err.value)
+
+    assert problems == [
+        "enrich_ip: Input should be a valid boolean, unable to interpret input",
+        "custom_mappings.0.tiktok_event: Field required",
+        "pixel_id: unknown setting",
+    ]
+    assert "tok-super-secret-1" not in " ".join(problems)

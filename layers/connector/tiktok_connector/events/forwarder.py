@@ -46,6 +46,7 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from tiktok_connector import aws
+from tiktok_connector.events.delivery import DeliveryRecord, DeliveryTally, event_names
 from tiktok_connector.events.mapping import (
     EventMapper,
     IpProfile,
@@ -59,6 +60,7 @@ from tiktok_connector.events.settings import (
     ConnectionSettings,
     ForwarderSettings,
     get_forwarder_settings,
+    settings_problems,
 )
 from tiktok_connector.events.tiktok_shape import (
     is_tiktok_shaped,
@@ -127,6 +129,10 @@ class ForwardResult:
     fields_dropped: Counter[str] = field(default_factory=Counter)
     # Messages moved to the events DLQ, by reason.
     dead_lettered: Counter[str] = field(default_factory=Counter)
+    # What happened per connection and event name (the event delivery record, events/delivery.py).
+    delivery: DeliveryTally = field(default_factory=DeliveryTally)
+    # Delivery record items that could not be written (DynamoDB error, or no time left).
+    delivery_not_recorded: int = 0
 
     def publish(self, metrics: Any) -> None:
         """Add this batch's counts to a Powertools ``Metrics`` (drops by reason, answers by code,
@@ -151,6 +157,20 @@ class ForwardResult:
                 name=name, unit=count, value=n, namespace=metrics.namespace
             ) as metric:
                 metric.add_dimension(name=dimension, value=value)
+        # Per connection (the totals above are not): events sent, failed, refused, dropped.
+        for connection, outcomes in self.delivery.by_connection().items():
+            for outcome, n in outcomes.items():
+                if not n:
+                    continue
+                with single_metric(
+                    name="ConnectionEvents", unit=count, value=n, namespace=metrics.namespace
+                ) as metric:
+                    metric.add_dimension(name="connection", value=connection)
+                    metric.add_dimension(name="outcome", value=outcome)
+        if self.delivery_not_recorded:
+            metrics.add_metric(
+                name="DeliveryRecordErrors", unit=count, value=self.delivery_not_recorded
+            )
 
     def unmapped_dimensions(self) -> list[tuple[str, int]]:
         """Unmapped events by name, the most frequent few on their own, the rest as ``other``
@@ -266,10 +286,7 @@ class ConnectionStore:
             return ConnectionSettings.model_validate(raw)
         except ValidationError as exc:
             # Locations and messages only: the inputs may hold the access token.
-            detail = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
-                for e in exc.errors(include_input=False, include_url=False)
-            )
+            detail = "; ".join(settings_problems(exc))
             raise ConnectionUnavailable(name, REASON_INVALID_CONNECTION, detail) from None
 
 
@@ -285,6 +302,10 @@ class MessageFailure:
 
 class DeadLetters(Protocol):
     def send(self, message: SqsMessage, failure: MessageFailure) -> None: ...
+
+
+class DeliveryWriter(Protocol):
+    def write(self, tally: DeliveryTally, *, deadline: float | None = None) -> int: ...
 
 
 class DeadLetterQueue:
@@ -371,11 +392,14 @@ class EventForwarder:
         clock: Callable[[], float] = time.monotonic,
         max_in_flight: int = 4,
         dead_letters: DeadLetters | None = None,
+        delivery: DeliveryWriter | None = None,
     ) -> None:
         self.client = client
         self.connections = connections
         # Where undeliverable messages go with their reason (None: fail them, SQS moves them).
         self.dead_letters = dead_letters
+        # Where each invocation's counts per connection, hour and event go (None: not recorded).
+        self.delivery = delivery
         self.phone_region = phone_region
         self.log = logger if logger is not None else logging.getLogger(__name__)
         self.ip_profile = ip_profile if ip_profile is not None else IpProfile()
@@ -421,6 +445,7 @@ class EventForwarder:
                 continue
             if notes.counts:
                 result.fields_dropped.update(notes.counts)
+                result.delivery.left_out(message.connection, notes.counts)
                 if drop_logs < MAX_DROP_LOGS:
                     drop_logs += 1
                     self.log.warning(
@@ -442,6 +467,12 @@ class EventForwarder:
             for index, event in enumerate(events):
                 if isinstance(event, Rejection):
                     result.dropped[event.reason] += 1
+                    result.delivery.dropped(
+                        message.connection,
+                        event.tiktok_event or event.event_name,
+                        event.reason,
+                        event.event_id or f"{message.message_id}/{index}",
+                    )
                     if event.reason == UNMAPPED:
                         # Counted per event name and logged once per batch, below.
                         result.unmapped[event.event_name] += 1
@@ -485,7 +516,20 @@ class EventForwarder:
         self._dead_letter(sends.undeliverable, result)
         # Approximate when another invocation shares the client concurrently (Lambda never does).
         result.retries = max(0, self.client.stats.retries - retries_before)
+        self._record_delivery(result, deadline)
         return result
+
+    def _record_delivery(self, result: ForwardResult, deadline: float | None) -> None:
+        """Add this batch's counts to the delivery record; a failure is logged and counted,
+        never fails a message (the events went, or will be retried, either way)."""
+        if self.delivery is None or not result.delivery:
+            return
+        result.delivery_not_recorded = self.delivery.write(result.delivery, deadline=deadline)
+        if result.delivery_not_recorded:
+            self.log.warning(
+                "event delivery record incomplete",
+                extra={"items_not_written": result.delivery_not_recorded},
+            )
 
     def _map_message(
         self, message: SqsMessage, result: ForwardResult, sends: _Sends, notes: MappingNotes
@@ -564,6 +608,7 @@ class EventForwarder:
                     where = f"not moved ({type(exc).__name__}): redelivered"
                 else:
                     result.dead_lettered[failure.reason] += 1
+                    result.delivery.dead_lettered(message.connection, failure.reason, message_id)
             self.log.error(
                 f"message not deliverable ({failure.reason}): {where}",
                 extra={
@@ -699,7 +744,10 @@ class _Sends:
         self.result = result
         self.deadline = deadline
         self._pool: ThreadPoolExecutor | None = None
-        self._inflight: list[tuple[Future[_SendOutcome], list[tuple[str, int]]]] = []
+        # (request outcome, origins of its events, connection, their event names)
+        self._inflight: list[
+            tuple[Future[_SendOutcome], list[tuple[str, int]], str, list[str]]
+        ] = []
         # Messages that can never be delivered: message id -> (message, why).
         self.undeliverable: dict[str, tuple[SqsMessage, MessageFailure]] = {}
         self._messages: dict[str, SqsMessage] = {}
@@ -713,12 +761,13 @@ class _Sends:
         while len(group.events) >= size or (not full_only and group.events):
             events, origins = group.events[:size], group.origins[:size]
             del group.events[:size], group.origins[:size]
+            names = event_names(events)
             if self.forwarder.max_in_flight <= 1:
                 done: Future[_SendOutcome] = Future()
                 done.set_result(
                     self.forwarder.send_request(name, group.settings, events, self.deadline)
                 )
-                self._inflight.append((done, origins))
+                self._inflight.append((done, origins, name, names))
                 continue
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(
@@ -727,17 +776,26 @@ class _Sends:
             future = self._pool.submit(
                 self.forwarder.send_request, name, group.settings, events, self.deadline
             )
-            self._inflight.append((future, origins))
+            self._inflight.append((future, origins, name, names))
 
     def finish(self) -> None:
         """Wait for every request and fold the outcomes into the result (and the ledger)."""
         result, ledger = self.result, self.forwarder.ledger
         try:
-            for future, origins in self._inflight:
+            for future, origins, connection, names in self._inflight:
                 outcome = future.result()
                 result.requests += outcome.requests
                 result.failed_requests += outcome.failed_requests
                 result.codes.update(outcome.codes)
+                count = (
+                    result.delivery.sent
+                    if outcome.sent
+                    else result.delivery.refused
+                    if outcome.permanent is not None
+                    else result.delivery.failed
+                )
+                for event_name in names:
+                    count(connection, event_name)
                 if outcome.sent:
                     result.forwarded += outcome.events
                     ledger.add_all(origins)
@@ -806,6 +864,11 @@ def _forwarder(settings: ForwarderSettings) -> EventForwarder:
         phone_region=settings.default_phone_region,
         dead_letters=(
             DeadLetterQueue(settings.events_dlq_url, aws.sqs()) if settings.events_dlq_url else None
+        ),
+        delivery=(
+            DeliveryRecord(settings.event_stats_table, aws.quick_client("dynamodb"))
+            if settings.event_stats_table
+            else None
         ),
     )
 

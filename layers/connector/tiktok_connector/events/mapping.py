@@ -147,10 +147,14 @@ MAX_EVENT_TIME_SECONDS = 100_000_000_000
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """Why one event was not sent. ``reason`` is a stable code; ``event_name`` carries no PII."""
+    """Why one event was not sent. ``reason`` is a stable code; ``event_name`` is the input's
+    ``<event_type>:<name>``, ``tiktok_event`` the TikTok event it was mapped to (when it got that
+    far) and ``event_id`` its id, if it has one. None of them carries PII."""
 
     reason: str
     event_name: str = ""
+    tiktok_event: str = ""
+    event_id: str = ""
 
 
 Mapped = dict[str, Any] | Rejection
@@ -523,10 +527,16 @@ class EventMapper:
                 key = data.screen_name
             else:
                 key = data.event_name
-            return Rejection(mapped.reason, event_label(event.event_type, key))
+            return Rejection(
+                mapped.reason,
+                event_label(event.event_type, key),
+                tiktok_event=self._target(event)[1] or "",
+                event_id=str(data.source_message_id or data.event_id or ""),
+            )
         return mapped
 
-    def _map_event(self, event: MParticleEvent, shared: _BatchParts) -> Mapped:
+    def _target(self, event: MParticleEvent) -> tuple[CustomMapping | None, str | None]:
+        """The custom mapping of ``event`` (if any) and the TikTok event it maps to (if any)."""
         data = event.data
         action = data.product_action.action if data.product_action else None
         if event.event_type == "commerce_event":
@@ -537,14 +547,15 @@ class EventMapper:
             key_name = data.event_name
         mapping = self.custom.get((event.event_type, key_name or ""))
         if mapping is not None:
-            name = mapping.tiktok_event
-        elif (
-            event.event_type == "commerce_event"
-            and action is not None
-            and action in COMMERCE_EVENTS
-        ):
-            name = COMMERCE_EVENTS[action]
-        else:
+            return mapping, mapping.tiktok_event
+        if event.event_type == "commerce_event" and action is not None:
+            return None, COMMERCE_EVENTS.get(action)
+        return None, None
+
+    def _map_event(self, event: MParticleEvent, shared: _BatchParts) -> Mapped:
+        data = event.data
+        mapping, name = self._target(event)
+        if name is None:
             return Rejection("unsupported_event")
         if self.source == EventSourceType.OFFLINE.value and name not in STANDARD_EVENTS:
             return Rejection("unsupported_event_for_source")

@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    ValidationError,
     field_validator,
     model_validator,
 )
@@ -186,6 +187,20 @@ class ConnectionSettings(BaseModel):
         return self.event_source_type.value
 
 
+def settings_problems(exc: ValidationError) -> list[str]:
+    """What is wrong with a connection's settings, one line per problem: the setting's path and
+    pydantic's message (``enrich_ip: Input should be a valid boolean``), or ``unknown setting``
+    for a key the model does not have. Never the value: it may be the access token."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False, include_context=False):
+        where = ".".join(str(p) for p in error["loc"]) or "settings"
+        if error["type"] == "extra_forbidden":
+            problems.append(f"{where}: unknown setting")
+        else:
+            problems.append(f"{where}: {error['msg']}")
+    return problems
+
+
 class ForwarderSettings(ConnectorSettings):
     """The event forwarder's environment."""
 
@@ -198,6 +213,9 @@ class ForwarderSettings(ConnectorSettings):
     # malformed body, a request TikTok refuses for good) is moved there with its reason as message
     # attributes. Empty: such messages fail and SQS moves them after maxReceiveCount.
     events_dlq_url: str = ""
+    # The event delivery record (events/delivery.py): counts per connection, hour and event name.
+    # Empty: not recorded.
+    event_stats_table: str = ""
 
 
 get_forwarder_settings = settings_getter(ForwarderSettings)

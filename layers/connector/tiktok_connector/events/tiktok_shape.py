@@ -98,8 +98,14 @@ def normalize_tiktok_event(
         return Rejection("invalid_event", "tiktok:?")
     name = name.strip()
     label = f"tiktok:{name[:64]}"
+    raw_id = raw.get("event_id")
+    known_id = str(raw_id) if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else ""
+
+    def rejected(reason: str) -> Rejection:
+        return Rejection(reason, label, tiktok_event=name, event_id=known_id)
+
     if mapper.source == "offline" and name not in STANDARD_EVENTS:
-        return Rejection("unsupported_event_for_source", label)
+        return rejected("unsupported_event_for_source")
 
     event_time = raw.get("event_time")
     if isinstance(event_time, str) and event_time.strip().isdigit():
@@ -107,35 +113,35 @@ def normalize_tiktok_event(
     if isinstance(event_time, float) and event_time.is_integer():
         event_time = int(event_time)
     if not isinstance(event_time, int) or isinstance(event_time, bool) or event_time <= 0:
-        return Rejection("invalid_timestamp", label)
+        return rejected("invalid_timestamp")
     ms: int | None = None
     if event_time >= MAX_EVENT_TIME_SECONDS:
         ms = event_time
         event_time //= 1000
         if event_time >= MAX_EVENT_TIME_SECONDS:
-            return Rejection("invalid_timestamp", label)
+            return rejected("invalid_timestamp")
 
     out: dict[str, Any] = {"event": name, "event_time": event_time}
     event_id = raw.get("event_id")
     if isinstance(event_id, bool) or (event_id is not None and not isinstance(event_id, str | int)):
-        return Rejection("invalid_event", label)
+        return rejected("invalid_event")
     if event_id is not None and str(event_id):
         out["event_id"] = str(event_id)
 
     user = _user(raw.get("user"), mapper, notes)
     if user is None:
-        return Rejection("invalid_event", label)
+        return rejected("invalid_event")
     out["user"] = user
 
     props = _properties(raw.get("properties"), notes)
     if isinstance(props, Rejection):
-        return Rejection(props.reason, label)
+        return rejected(props.reason)
     out["properties"] = props
 
     page = raw.get("page")
     if mapper.is_web:
         if not isinstance(page, dict) or not is_http_url(page.get("url")):
-            return Rejection("missing_page_url", label)
+            return rejected("missing_page_url")
         out["page"] = {"url": page["url"]}
         if isinstance(page.get("referrer"), str) and page["referrer"]:
             out["page"]["referrer"] = page["referrer"]
@@ -147,7 +153,7 @@ def normalize_tiktok_event(
             or not isinstance(app.get("app_id"), str | int)
             or not str(app["app_id"])
         ):
-            return Rejection("missing_app_id", label)
+            return rejected("missing_app_id")
         out["app"] = {
             k: str(app[k]) for k in ("app_id", "app_name", "app_version") if app.get(k) is not None
         }
@@ -170,11 +176,11 @@ def normalize_tiktok_event(
     if mapper.source == "offline" and not (
         "email" in user or "phone" in user or "external_id" in user
     ):
-        return Rejection("missing_identity", label)
+        return rejected("missing_identity")
     if mapper.source == "crm":
         lead = raw.get("lead")
         if not isinstance(lead, dict) or lead.get("lead_id") is None or not str(lead["lead_id"]):
-            return Rejection("missing_lead_id", label)
+            return rejected("missing_lead_id")
         out["lead"] = {"lead_id": str(lead["lead_id"])}
         if lead.get("lead_event_source"):
             out["lead"]["lead_event_source"] = str(lead["lead_event_source"])
