@@ -133,3 +133,28 @@ def test_unknown_platform_maids_fail_with_a_clear_reason(world: World) -> None:
     assert error["code"] == "unsupported_id_type"
     assert "IDFA or GAID" in error["message"]
     assert json.dumps(error)  # serializable
+
+
+def test_a_lost_replace_create_answer_never_adopts_the_audience_the_name_points_at(
+    world: World,
+) -> None:
+    # A partner replace builds a second TikTok audience of the same name. When the answer to its
+    # create is lost, the lookup for "the audience my create made" must not take the name's
+    # current audience, created moments before (within the lookup's clock-skew allowance).
+    create_id, bodies = partner_job(world, "Twins", "create", 0, 40)
+    for body in bodies:
+        world.deliver(body)
+    old_id = world.report(create_id)["tiktok"]["audience_id"]
+    world.emu.faults.add("drop_after_apply", path="/segment/audience/", count=1)
+
+    job_id, bodies = partner_job(world, "Twins", "replace", 100, 180)
+    for body in bodies:
+        world.deliver(body)
+
+    report = world.report(job_id)
+    assert report["status"] == "succeeded"
+    new_id = report["tiktok"]["audience_id"]
+    assert new_id != old_id
+    assert world.emu.state.audience_members(new_id) == expected(100, 180)
+    assert world.emu.state.audience_members(old_id) == expected(0, 40)
+    assert len(world.emu.state.find_audiences(ADV, "Twins")) == 2

@@ -205,6 +205,21 @@ class AudienceRegistry:
             if not _conditional_failed(exc):
                 raise
 
+    def audience_ids(self, advertiser_id: str) -> set[str]:
+        """Every TikTok audience id the registry holds for ``advertiser_id`` (names and partner
+        ``replace`` staging entries alike): audiences whose create answers we did receive."""
+        ids: set[str] = set()
+        pages = self.dynamodb.get_paginator("query").paginate(
+            TableName=self.table,
+            KeyConditionExpression="advertiser_id = :a",
+            ExpressionAttributeValues={":a": {"S": advertiser_id}},
+            ProjectionExpression="audience_id",
+            ConsistentRead=True,
+        )
+        for page in pages:
+            ids.update(item["audience_id"]["S"] for item in page["Items"] if "audience_id" in item)
+        return ids
+
     def delete(self, advertiser_id: str, key: str) -> None:
         """Remove an entry unconditionally (a staging entry after its audience took the name)."""
         self.dynamodb.delete_item(

@@ -798,9 +798,11 @@ class AudienceUploader:
         """The id of an audience that TikTok created for this job's create call at or after
         ``since`` (less a minute of clock skew): same name, same calculate type (none for a
         partner audience) — never TikTok's type label, whose wording we do not control
-        (contract CF-11)."""
+        (contract CF-11). Audiences the registry already holds are never it: a partner
+        ``replace`` builds a second audience of the name's own name, often within that minute."""
         since -= 60
         wanted = settled_shape(job).calculate_type if job["api"] == FILE_API else ""
+        known = self.registry.audience_ids(advertiser_id)
         page = 1
         while True:
             response = api.call(
@@ -814,6 +816,7 @@ class AudienceUploader:
                     entry.get("name") == name
                     and str(entry.get("calculate_type") or "") == wanted
                     and _created_at(entry) >= since
+                    and str(entry.get("audience_id")) not in known
                 ):
                     return str(entry.get("audience_id"))
             info = response.data.get("page_info") or {}
