@@ -17,7 +17,8 @@ own: on ``ReceiveMessage`` moto moves a message whose receive count reached ``ma
 the queue's DLQ, exactly where SQS does it. While an invocation runs, the dispatcher keeps its
 messages invisible (``ChangeMessageVisibility`` heartbeats) — on AWS the visibility timeout of
 ≥ 6× the function timeout gives that guarantee; locally visibility timeouts are scaled down (see
-``tiktok_local.resources``) so the heartbeat restores it. Up to ``MaximumConcurrency`` batches of one
+``tiktok_local.resources``), so a batch is received with a hold of its own (30 s, renewed by the
+heartbeat) and only its failed records are then given the queue's scaled timeout. Up to ``MaximumConcurrency`` batches of one
 source run at once, capped by ``concurrency_cap`` to spare the machine. A batch is what one
 long poll returns, topped up without waiting to ``BatchSize`` (``MaximumBatchingWindowInSeconds``
 is not emulated: locally it would only add latency).
@@ -449,6 +450,9 @@ class Dispatcher:
                 WaitTimeSeconds=wait,
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
+                # held while the batch is assembled and runs; what fails is then given the
+                # queue's (scaled) timeout, see _deliver_sqs_batch
+                VisibilityTimeout=_held(source),
             )
             got = response.get("Messages") or []
             if not got:
@@ -518,6 +522,11 @@ class Dispatcher:
         else:
             failed = []
         done = [m for m in messages if m["MessageId"] not in failed]
+        # Records left undeleted come back after the queue's visibility timeout, counted from
+        # now: locally that is seconds, too short to hold a batch through its assembly and run.
+        self._change_visibility(
+            source, [m for m in messages if m["MessageId"] in failed], source.visibility_timeout
+        )
         for start in range(0, len(done), 10):
             part = done[start : start + 10]
             self._sqs.delete_message_batch(
@@ -538,6 +547,26 @@ class Dispatcher:
                 queue_url=source.queue_url,
             )
         )
+
+    def _change_visibility(
+        self, source: SqsSource, messages: list[dict[str, Any]], timeout: int
+    ) -> None:
+        for start in range(0, len(messages), 10):
+            part = messages[start : start + 10]
+            try:
+                self._sqs.change_message_visibility_batch(
+                    QueueUrl=source.queue_url,
+                    Entries=[
+                        {
+                            "Id": str(i),
+                            "ReceiptHandle": m["ReceiptHandle"],
+                            "VisibilityTimeout": timeout,
+                        }
+                        for i, m in enumerate(part)
+                    ],
+                )
+            except Exception:  # they come back when the hold ends instead
+                log.warning("could not release failed records of %s", source.queue_url)
 
     # -- S3 (asynchronous invocation) -----------------------------------------------------------
     def _poll_s3(self, source: S3Source, pool: ThreadPoolExecutor) -> None:
@@ -657,7 +686,7 @@ class _VisibilityHeartbeat:
         self._thread.join()
 
     def _run(self) -> None:
-        timeout = self._source.visibility_timeout
+        timeout = _held(self._source)
         # Lambda stops a function at its timeout; past that, let the messages come back.
         give_up = time.monotonic() + self._source.function.timeout
         while not self._done.wait(max(0.25, timeout / 2)) and time.monotonic() < give_up:
@@ -677,6 +706,16 @@ class _VisibilityHeartbeat:
                     )
             except Exception:
                 log.warning("visibility heartbeat failed for %s", self._source.queue_url)
+
+
+# How long a received batch stays invisible while it is assembled and its invocation runs (the
+# heartbeat renews it). The queue's own timeout, scaled down to seconds locally, would let a busy
+# machine see a batch that is still running come back and be delivered a second time.
+_HOLD_SECONDS = 30
+
+
+def _held(source: SqsSource) -> int:
+    return max(source.visibility_timeout, _HOLD_SECONDS)
 
 
 def enrich_moto_s3_events() -> Callable[[], None]:

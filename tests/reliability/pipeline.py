@@ -51,7 +51,9 @@ ENV = {
 FAULT_KINDS = ("http_500", "code_50002", "throttle", "slow", "drop", "drop_after_apply")
 # Report statuses of a job that has not ended (a job waiting for TikTok is still running).
 UNFINISHED = ("running", "waiting_for_tiktok")
-PROCESSING_SECONDS = 6.0
+# Long enough that a follow-up file of the workload meets its audience still processing even on
+# a busy machine (the rounds run back to back; a shorter window could close before the update).
+PROCESSING_SECONDS = 15.0
 PARTNER_READY_SECONDS = 1.0
 
 
