@@ -331,11 +331,8 @@ def diff_group(s3: Any, bucket: str, plan: DiffPlan, group: int) -> GroupResult:
     bits = plan.bits
     lo, hi = prefix_range(first, count, bits)
     new = [read_slab(s3, bucket, ref, lo, hi) for ref in plan.runs]
-    old = (
-        [read_slab(s3, bucket, seg, lo, hi) for seg in plan.base.overlapping(lo, hi)]
-        if (plan.base)
-        else []
-    )
+    segments = plan.base.overlapping(lo, hi) if plan.base else []
+    old = [read_slab(s3, bucket, segment, lo, hi) for segment in segments]
     snapshot: list[bytes] = []
     adds: list[bytes] = []
     removes: list[bytes] = []

@@ -112,17 +112,20 @@ def member_type(column: str, api: str) -> MemberType:
 def encode_hex(hexes: Sequence[str], member: MemberType) -> bytes:
     """Records (concatenated) for hex digests of one member type, in the given order.
 
-    A value of another width or with a non-hex character is a ``ValueError`` (chunk lines are
-    written by our own code: this is a bug, not bad input)."""
+    A batch of another total width or with a non-hex character is a ``ValueError`` (chunk
+    lines are written by our own code: this is a bug, not bad input)."""
     if not hexes:
         return b""
-    if set(map(len, hexes)) != {member.hex_chars}:
-        raise ValueError(f"{member.name} values must be {member.hex_chars} hex characters")
     # One join and one unhexlify for the batch: the padding and the type byte go in as the
     # separator, so no per-value Python work is done here.
     tail = "00" * (DIGEST_BYTES - member.digest_bytes) + f"{member.code:02x}"
+    text = tail.join(hexes) + tail
+    # A value of another width shows in the total length (unless another one makes up for it
+    # exactly: chunk lines are fixed-width hashes, so this guards against our own bugs).
+    if len(text) != len(hexes) * 2 * RECORD_BYTES:
+        raise ValueError(f"{member.name} values must be {member.hex_chars} hex characters")
     try:
-        return binascii.unhexlify(tail.join(hexes) + tail)
+        return binascii.unhexlify(text)
     except binascii.Error:
         raise ValueError(f"{member.name} values must be hex digests") from None
 
