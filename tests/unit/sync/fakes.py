@@ -45,25 +45,8 @@ class FakeS3:
             "ContentRange": f"bytes {lo}-{hi}/{len(data)}",
         }
 
-    def list_objects_v2(
-        self,
-        *,
-        Bucket: str,
-        Prefix: str = "",
-        Delimiter: str = "",
-        ContinuationToken: str | None = None,
-        **kwargs: Any,
-    ) -> dict[str, Any]:
+    def list_objects_v2(self, *, Bucket: str, Prefix: str = "", **kwargs: Any) -> dict[str, Any]:
         keys = sorted(k for k in self.objects if k.startswith(Prefix))
-        if Delimiter:
-            common = sorted(
-                {
-                    Prefix + k[len(Prefix) :].split(Delimiter)[0] + Delimiter
-                    for k in keys
-                    if Delimiter in k[len(Prefix) :]
-                }
-            )
-            return {"CommonPrefixes": [{"Prefix": p} for p in common], "IsTruncated": False}
         return {"Contents": [{"Key": k} for k in keys], "IsTruncated": False}
 
     def delete_objects(self, *, Bucket: str, Delete: dict[str, Any]) -> dict[str, Any]:

@@ -217,16 +217,19 @@ def read_manifest(s3: Any, bucket: str, prefix: str, generation: str) -> Manifes
 
 
 def list_generations(s3: Any, bucket: str, prefix: str) -> list[str]:
-    """Every generation with objects under an audience's snapshot prefix (sorted)."""
+    """Every generation with objects under an audience's snapshot prefix (sorted).
+
+    Read from the object keys themselves (a few hundred per generation), not from common
+    prefixes: those can still show a deleted generation in a versioned bucket."""
     found: set[str] = set()
-    paginator_args: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix + "/", "Delimiter": "/"}
+    args: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix + "/"}
     while True:
-        page = s3.list_objects_v2(**paginator_args)
-        for common in page.get("CommonPrefixes") or []:
-            found.add(common["Prefix"][len(prefix) + 1 :].rstrip("/"))
+        page = s3.list_objects_v2(**args)
+        for item in page.get("Contents") or []:
+            found.add(item["Key"][len(prefix) + 1 :].split("/", 1)[0])
         if not page.get("IsTruncated"):
             return sorted(found)
-        paginator_args["ContinuationToken"] = page["NextContinuationToken"]
+        args["ContinuationToken"] = page["NextContinuationToken"]
 
 
 def delete_generation(s3: Any, bucket: str, prefix: str, generation: str) -> int:
