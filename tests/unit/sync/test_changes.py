@@ -71,6 +71,8 @@ def test_a_type_the_audience_has_no_column_for_is_refused_with_a_sentence() -> N
 def test_chunks_stay_within_the_row_and_byte_limits() -> None:
     one = ChangeColumns.for_columns(["EMAIL_SHA256"], "file")
     assert rows_per_chunk(one) == 500_000  # CHUNK_ROWS: 500k lines of 65 bytes fit 48 MiB
+    # partner files are cut smaller: mapping requests carry 1,000 rows whatever the file
+    assert rows_per_chunk(one, api="segment") == changes.PARTNER_CHUNK_ROWS < 500_000
     three = ChangeColumns.for_types(["EMAIL_SHA256", "PHONE_SHA256", "IDFA_SHA256"])
     rows = rows_per_chunk(three, max_rows=10**9)
     assert len(three.header()) + rows * three.line_bytes() <= MAX_CHUNK_BYTES
