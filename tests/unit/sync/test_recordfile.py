@@ -94,6 +94,15 @@ def test_records_of_another_width_are_an_error() -> None:
         read_slab(s3, BUCKET, ref, 0, 65536)
 
 
+def test_a_wrong_size_shows_even_when_the_partitions_read_are_empty() -> None:
+    s3 = FakeS3()
+    ref = put(s3, BUCKET, "f.bin", KIND_SNAPSHOT, 1, 0, [b"", b"\x80" + bytes(31) + b"\x01"])
+    assert read_slab(s3, BUCKET, ref, 0, 32768).data == b""
+    s3.objects["f.bin"] += bytes(6)
+    with pytest.raises(CorruptSyncObject, match="bytes"):
+        read_slab(s3, BUCKET, ref, 0, 32768)
+
+
 def test_a_file_that_is_not_a_record_file_is_an_error() -> None:
     s3 = FakeS3()
     s3.objects["x.bin"] = b"EMAIL_SHA256\n" + b"ab" * 100

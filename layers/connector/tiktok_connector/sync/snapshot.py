@@ -234,15 +234,14 @@ def list_generations(s3: Any, bucket: str, prefix: str) -> list[str]:
 
 def delete_generation(s3: Any, bucket: str, prefix: str, generation: str) -> int:
     """Delete every object of a generation (a superseded one after a commit, or the staged one
-    of a failed sync); the number of objects deleted. Safe to run twice."""
+    of a failed sync); the number of objects deleted. Safe to run twice. Never call it for the
+    generation the registry names as current."""
     base = generation_prefix(prefix, generation) + "/"
     deleted = 0
     args: dict[str, Any] = {"Bucket": bucket, "Prefix": base}
     while True:
         page = s3.list_objects_v2(**args)
         keys = [{"Key": o["Key"]} for o in page.get("Contents") or []]
-        # the manifest goes first: a half-deleted generation must not look readable
-        keys.sort(key=lambda k: not k["Key"].endswith("/manifest.json"))
         for start in range(0, len(keys), 1000):
             s3.delete_objects(
                 Bucket=bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True}
