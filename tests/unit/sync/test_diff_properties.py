@@ -4,6 +4,7 @@ the change chunks hold exactly the set differences."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections import Counter
 
@@ -176,3 +177,31 @@ def test_the_same_inputs_write_the_same_bytes(
         assert again == first
         outputs.append({k: v for k, v in first.items() if not k.endswith("/plan.json")})
     assert outputs[0] == outputs[1]
+
+
+def test_the_plan_sizes_partitions_from_the_exact_counts() -> None:
+    """Ingest cut its runs from an estimate of the file's rows; a low estimate (here: no
+    partitions at all) is corrected when the diff is planned, and the result is the same."""
+    s3 = FakeS3()
+    members = {("EMAIL_SHA256", f"{i:064x}") for i in range(3_000)}
+    lines = lines_for(members, PARTNER_COLUMNS)
+    old = run_sync(s3, job_id="a", lines=lines[:2_000], columns=PARTNER_COLUMNS, bits=0)
+    assert old.plan.bits == records.choose_bits(2_000) == 0
+    big = {("EMAIL_SHA256", hashlib.sha256(str(i).encode()).hexdigest()) for i in range(9_000)}
+
+    new = run_sync(
+        s3,
+        job_id="b",
+        lines=lines_for(big, PARTNER_COLUMNS),
+        columns=PARTNER_COLUMNS,
+        base="a",
+        bits=0,
+    )
+
+    assert new.plan.bits == records.choose_bits(9_000) == 2
+    assert as_members(diff.current_members(s3, "sync-tests", new.result.manifest)) == big
+    assert Counter(chunk_members(s3, new.adds)) == Counter(big - set(_old_members(lines[:2_000])))
+
+
+def _old_members(lines: list[str]) -> set[Member]:
+    return {("EMAIL_SHA256", line.split(",")[0]) for line in lines}

@@ -47,6 +47,7 @@ from tiktok_connector.sync.records import (
     CorruptSyncObject,
     MissingSyncObject,
     check_bits,
+    choose_bits,
     prefix_range,
 )
 from tiktok_connector.sync.runs import work_prefix
@@ -256,8 +257,9 @@ def plan_diff(
     """Plan the diff of a sync job and write it to ``chunks/<job_id>/sync/plan.json``.
 
     ``run_keys``: every run part of the job (the ranges record them); ``base_generation``: the
-    registry's current generation of the audience (None for its first sync). ``bits`` defaults
-    to the runs' own."""
+    registry's current generation of the audience (None for its first sync). ``bits`` (the
+    partitions the diff works in and the new snapshot is cut by) defaults to what the record
+    counts need (:func:`.records.choose_bits`), and never fewer than the runs' own."""
     base = read_manifest(s3, bucket, prefix, base_generation) if base_generation else None
     runs = _each(lambda key: read_ref(s3, bucket, key), list(run_keys), readers)
     for ref, _ in runs:
@@ -267,7 +269,11 @@ def plan_diff(
     if len(run_bits) > 1:
         raise CorruptSyncObject("the run parts of one job use different partition bits")
     if bits is None:
-        bits = run_bits.pop() if run_bits else (base.bits if base else 0)
+        # The runs' bits came from an estimate of the file's rows; the counts are exact now.
+        # Finer when the estimate was low (run partitions are then split as they are read),
+        # never coarser (slicing finer run partitions costs nothing).
+        size = max(sum(ref.records for ref, _ in runs), base.records if base else 0)
+        bits = max(run_bits.pop() if run_bits else 0, choose_bits(size))
     check_bits(bits)
     weights = [0] * (1 << bits)
     for ref, index in runs:
