@@ -180,3 +180,18 @@ def test_a_diff_whose_base_counts_lie_does_not_commit_a_manifest() -> None:
     with pytest.raises(CorruptSyncObject):
         diff.diff_all(s3, BUCKET, lying)
     assert snapshot.manifest_key(PREFIX, "g2") not in s3.objects
+
+
+def test_a_record_of_an_unknown_member_type_is_corrupt() -> None:
+    s3 = _synced()
+    run = run_sync(s3, job_id="tmp", lines=[h("x")], columns=COLS, bits=3)
+    key = run.run_keys[0]
+    body = bytearray(s3.objects[key])
+    body[-1] = 99  # the type byte of the only record
+    s3.objects[key] = bytes(body)
+    plan = diff.plan_diff(
+        s3, BUCKET, job_id="g2", prefix=PREFIX, base_generation="g1", run_keys=[key]
+    )
+    with pytest.raises(CorruptSyncObject, match="unknown member type code 99"):
+        diff.diff_all(s3, BUCKET, plan)
+    assert not [k for k in s3.objects if k.startswith(f"{PREFIX}/g2/")]  # nothing staged
