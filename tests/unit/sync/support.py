@@ -58,6 +58,7 @@ def run_sync(
     columns: Sequence[str],
     api: str = "segment",
     base: str | None = None,
+    uncertain: Sequence[str] = (),
     bits: int = 3,
     ranges: int = 1,
     spill_bytes: int = runs.RUN_SPILL_BYTES,
@@ -93,6 +94,7 @@ def run_sync(
         prefix=prefix,
         base_generation=base,
         run_keys=run_keys,
+        uncertain_generations=uncertain,
         group_records=group_records,
     )
     result = diff.diff_all(s3, bucket, plan)

@@ -205,3 +205,65 @@ def test_the_plan_sizes_partitions_from_the_exact_counts() -> None:
 
 def _old_members(lines: list[str]) -> set[Member]:
     return {("EMAIL_SHA256", line.split(",")[0]) for line in lines}
+
+
+@st.composite
+def failed_syncs(draw: st.DrawFn) -> tuple[list[set[Member]], set[Member]]:
+    """The base, one or two files whose syncs failed while sending, and today's file."""
+    pool = draw(pools)
+    files = [{m for m in pool if draw(st.booleans())} for _ in range(draw(st.integers(3, 4)))]
+    return files[:-1], files[-1]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(history=failed_syncs(), data=st.data(), bits=st.integers(0, 5))
+def test_a_sync_after_failed_ones_brings_tiktok_to_the_file_whatever_they_sent(
+    history: tuple[list[set[Member]], set[Member]], data: st.DataObject, bits: int
+) -> None:
+    """Syncs that failed while sending left TikTok anywhere between their base and their file;
+    the next sync, told their generations, still leaves TikTok equal to its own file."""
+    (base, *failed), today = history
+    s3 = FakeS3()
+    cols = PARTNER_COLUMNS
+    run_sync(s3, job_id="g0", lines=lines_for(base, cols), columns=cols, bits=bits)
+    tiktok = set(base)
+    uncertain: list[str] = []
+    for n, file in enumerate(failed, start=1):
+        run = run_sync(
+            s3,
+            job_id=f"f{n}",
+            lines=lines_for(file, cols),
+            columns=cols,
+            base="g0",
+            uncertain=uncertain,
+            bits=bits,
+            group_records=7,
+        )
+        adds, removes = chunk_members(s3, run.adds), chunk_members(s3, run.removes)
+        # the failure: TikTok took any part of the adds, and then any part of the removes
+        tiktok |= {m for m in adds if data.draw(st.booleans())}
+        tiktok -= {m for m in removes if data.draw(st.booleans())}
+        uncertain.append(f"f{n}")
+
+    last = run_sync(
+        s3,
+        job_id="g1",
+        lines=lines_for(today, cols),
+        columns=cols,
+        base="g0",
+        uncertain=uncertain,
+        bits=bits,
+        group_records=7,
+    )
+    tiktok |= set(chunk_members(s3, last.adds))
+    tiktok -= set(chunk_members(s3, last.removes))
+
+    assert tiktok == today
+    assert as_members(diff.current_members(s3, "sync-tests", last.result.manifest)) == today
+    assert last.result.manifest.uncertain == tuple(uncertain)
+    assert dict(last.result.manifest.members) == dict(Counter(t for t, _ in today))
+    # nothing is sent that cannot matter: adds are new ids, removes ids that may be held
+    sure = set(base).intersection(*failed) if failed else set(base)
+    maybe = set(base).union(*failed)
+    assert set(chunk_members(s3, last.adds)) == today - sure
+    assert set(chunk_members(s3, last.removes)) == maybe - today

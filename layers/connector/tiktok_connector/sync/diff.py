@@ -35,6 +35,7 @@ from tiktok_connector.sync.recordfile import (
     KIND_RUN,
     KIND_SNAPSHOT,
     FileRef,
+    Slab,
     put,
     read_ref,
     read_slab,
@@ -89,26 +90,48 @@ class PartitionDiff:
     removed: bytes
 
 
-def diff_partition(new: Iterable[bytes], old: bytes) -> PartitionDiff:
+def _snapshot_records(blob: bytes) -> list[bytes]:
+    """The records of a piece of a snapshot segment, checked to be sorted and repeat-free."""
+    if len(blob) % RECORD_BYTES:
+        raise CorruptSyncObject("a snapshot segment is not a whole number of records")
+    records = RECORD.findall(blob)
+    if not all(map(lt, records, islice(records, 1, None))):
+        raise CorruptSyncObject("a snapshot segment is not sorted (or repeats a record)")
+    return records
+
+
+def diff_partition(
+    new: Iterable[bytes], old: bytes, uncertain: Sequence[bytes] = ()
+) -> PartitionDiff:
     """The new membership of one partition and its difference from ``old``.
 
     ``new``: blobs of records in any order, repeats allowed (run pieces); ``old``: the sorted,
     repeat-free records of the last snapshot. Only C-level set and list operations touch every
-    record; sets of one partition (~4k records) stay in the CPU cache."""
+    record; sets of one partition (~4k records) stay in the CPU cache.
+
+    ``uncertain``: the same partition of generations staged by syncs that failed while sending:
+    TikTok took some, none or all of their changes, so it surely holds the members common to
+    ``old`` and all of them, and maybe any member of one of them. The difference then adds every
+    new member not surely held and removes every member maybe held that is gone; re-sent adds
+    and removes of absent ids are no-ops at TikTok (set semantics, contract CF-10, PA-03)."""
     members: set[bytes] = set()
     for piece in new:
         if len(piece) % RECORD_BYTES:
             raise CorruptSyncObject("a run piece is not a whole number of records")
         members.update(RECORD.findall(piece))
-    if len(old) % RECORD_BYTES:
-        raise CorruptSyncObject("a snapshot segment is not a whole number of records")
+    if uncertain:
+        held = [set(_snapshot_records(old)), *(set(_snapshot_records(u)) for u in uncertain)]
+        surely, maybe = set.intersection(*held), set.union(*held)
+        return PartitionDiff(
+            b"".join(sorted(members)),
+            b"".join(sorted(members - surely)),
+            b"".join(sorted(maybe - members)),
+        )
     if not old:
         added = sorted(members)
         blob = b"".join(added)
         return PartitionDiff(blob, blob, b"")
-    before = RECORD.findall(old)
-    if not all(map(lt, before, islice(before, 1, None))):
-        raise CorruptSyncObject("a snapshot segment is not sorted (or repeats a record)")
+    before = _snapshot_records(old)
     fresh = members.difference(before)
     if len(members) - len(fresh) == len(before):
         if not fresh:
@@ -126,13 +149,12 @@ def diff_partition(new: Iterable[bytes], old: bytes) -> PartitionDiff:
 
 def type_counts(pieces: Iterable[bytes], what: str) -> dict[str, int]:
     """Records per member type name in blobs of records."""
-    counts: Counter[int] = Counter()
-    for piece in pieces:
-        counts.update(piece[DIGEST_BYTES::RECORD_BYTES])
-    unknown = [code for code in counts if code not in BY_CODE]
-    if unknown:
-        raise CorruptSyncObject(f"{what}: unknown member type code {unknown[0]}")
-    return {BY_CODE[code].name: n for code, n in sorted(counts.items())}
+    types = b"".join(piece[DIGEST_BYTES::RECORD_BYTES] for piece in pieces)
+    counts = {t.name: types.count(t.code) for t in BY_CODE.values()}
+    if sum(counts.values()) != len(types):
+        unknown = next(code for code in types if code not in BY_CODE)
+        raise CorruptSyncObject(f"{what}: unknown member type code {unknown}")
+    return {name: n for name, n in counts.items() if n}
 
 
 def plan_groups(weights: Sequence[int], budget: int) -> list[tuple[int, int]]:
@@ -159,6 +181,8 @@ class DiffPlan:
     runs: tuple[FileRef, ...]
     base: Manifest | None
     groups: tuple[tuple[int, int], ...]
+    # generations staged by syncs that failed while sending (docs/sync.md, "Exactly once")
+    uncertain: tuple[Manifest, ...] = ()
 
     @property
     def generation(self) -> str:
@@ -177,6 +201,7 @@ class DiffPlan:
             "runs": [r.as_json() for r in self.runs],
             "base": self.base.as_json() if self.base else None,
             "groups": [list(g) for g in self.groups],
+            "uncertain": [m.as_json() for m in self.uncertain],
         }
 
     @classmethod
@@ -191,6 +216,9 @@ class DiffPlan:
             runs=tuple(FileRef.from_json(r) for r in data["runs"]),
             base=Manifest.from_json(base, key="plan base") if base else None,
             groups=tuple((int(a), int(b)) for a, b in data["groups"]),
+            uncertain=tuple(
+                Manifest.from_json(m, key="plan uncertain") for m in data.get("uncertain") or ()
+            ),
         )
 
 
@@ -250,6 +278,7 @@ def plan_diff(
     prefix: str,
     base_generation: str | None,
     run_keys: Sequence[str],
+    uncertain_generations: Sequence[str] = (),
     bits: int | None = None,
     group_records: int = GROUP_RECORDS,
     readers: int = READERS,
@@ -257,10 +286,13 @@ def plan_diff(
     """Plan the diff of a sync job and write it to ``chunks/<job_id>/sync/plan.json``.
 
     ``run_keys``: every run part of the job (the ranges record them); ``base_generation``: the
-    registry's current generation of the audience (None for its first sync). ``bits`` (the
+    registry's current generation of the audience (None for its first sync);
+    ``uncertain_generations``: generations staged by syncs of the audience that failed after
+    they started sending (the registry keeps them until a sync reconciles them). ``bits`` (the
     partitions the diff works in and the new snapshot is cut by) defaults to what the record
     counts need (:func:`.records.choose_bits`), and never fewer than the runs' own."""
     base = read_manifest(s3, bucket, prefix, base_generation) if base_generation else None
+    uncertain = tuple(read_manifest(s3, bucket, prefix, g) for g in uncertain_generations)
     runs = _each(lambda key: read_ref(s3, bucket, key), list(run_keys), readers)
     for ref, _ in runs:
         if ref.kind != KIND_RUN or ref.first != 0 or ref.count != 1 << ref.bits:
@@ -272,13 +304,14 @@ def plan_diff(
         # The runs' bits came from an estimate of the file's rows; the counts are exact now.
         # Finer when the estimate was low (run partitions are then split as they are read),
         # never coarser (slicing finer run partitions costs nothing).
-        size = max(sum(ref.records for ref, _ in runs), base.records if base else 0)
+        olds = [m.records for m in (base, *uncertain) if m is not None]
+        size = max([sum(ref.records for ref, _ in runs), *olds])
         bits = max(run_bits.pop() if run_bits else 0, choose_bits(size))
     check_bits(bits)
     weights = [0] * (1 << bits)
     for ref, index in runs:
         _spread(weights, bits, ref, index)
-    segments = list(base.segments) if base else []
+    segments = [s for m in (base, *uncertain) if m is not None for s in m.segments]
     for segment, (ref, index) in zip(
         segments, _each(lambda s: read_ref(s3, bucket, s.key), segments, readers), strict=True
     ):
@@ -292,6 +325,7 @@ def plan_diff(
         runs=tuple(ref for ref, _ in runs),
         base=base,
         groups=tuple(plan_groups(weights, group_records)),
+        uncertain=uncertain,
     )
     _put_json(s3, bucket, plan_key(job_id), plan.as_json())
     return plan
@@ -320,6 +354,7 @@ class GroupResult:
     removes: FileRef
     added: Mapping[str, int]
     removed: Mapping[str, int]
+    members: Mapping[str, int]  # the group's new membership per member type
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -331,6 +366,7 @@ class GroupResult:
             "removes": self.removes.as_json(),
             "added": dict(self.added),
             "removed": dict(self.removed),
+            "members": dict(self.members),
         }
 
     @classmethod
@@ -344,6 +380,7 @@ class GroupResult:
             removes=FileRef.from_json(data["removes"]),
             added={str(k): int(v) for k, v in data["added"].items()},
             removed={str(k): int(v) for k, v in data["removed"].items()},
+            members={str(k): int(v) for k, v in data["members"].items()},
         )
 
 
@@ -357,25 +394,35 @@ def diff_group(
     first, count = plan.groups[group]
     bits = plan.bits
     lo, hi = prefix_range(first, count, bits)
-    sources = list(plan.runs) + (plan.base.overlapping(lo, hi) if plan.base else [])
+    olds = [plan.base.overlapping(lo, hi) if plan.base else []]
+    olds += [m.overlapping(lo, hi) for m in plan.uncertain]
+    sources = list(plan.runs) + [segment for segments in olds for segment in segments]
     slabs = _each(lambda ref: read_slab(s3, bucket, ref, lo, hi), sources, readers)
-    new, old = slabs[: len(plan.runs)], slabs[len(plan.runs) :]
+    new, at = slabs[: len(plan.runs)], len(plan.runs)
+    old: list[list[Slab]] = []
+    for segments in olds:
+        old.append(slabs[at : at + len(segments)])
+        at += len(segments)
     del slabs
     snapshot: list[bytes] = []
     adds: list[bytes] = []
     removes: list[bytes] = []
     for q in range(first, first + count):
-        if len(old) == 1:
-            before = old[0].piece(q, bits)
-        else:  # segments are disjoint and in prefix order: concatenated, still sorted
-            before = b"".join(slab.piece(q, bits) for slab in old)
-        result = diff_partition([slab.piece(q, bits) for slab in new], before)
+        # a generation's segments are disjoint and in prefix order: concatenated, still sorted
+        before = [
+            generation[0].piece(q, bits)
+            if len(generation) == 1
+            else b"".join(slab.piece(q, bits) for slab in generation)
+            for generation in old
+        ]
+        result = diff_partition([slab.piece(q, bits) for slab in new], before[0], before[1:])
         snapshot.append(result.snapshot)
         adds.append(result.added)
         removes.append(result.removed)
     del new, old
     added = type_counts(adds, f"group {group} additions")
     removed = type_counts(removes, f"group {group} removals")
+    members = type_counts(snapshot, f"group {group} members")
     generation, work = plan.generation, plan.work
     segment = put(
         s3, bucket, segment_key(plan.prefix, generation, lo), KIND_SNAPSHOT, bits, first, snapshot
@@ -392,6 +439,7 @@ def diff_group(
         ),
         added=added,
         removed=removed,
+        members=members,
     )
     _put_json(s3, bucket, group_key(plan.job_id, group), outcome.as_json())
     return outcome
@@ -441,8 +489,8 @@ def finish_diff(
 
     Fails with :class:`MissingSyncObject` when a group has not written its result, and with
     :class:`CorruptSyncObject` when the groups do not match the plan or the counts do not add up
-    (the old manifest's members per type minus removals plus additions must equal the records
-    the new segments hold)."""
+    (the old manifest's members per type minus removals plus additions must equal the new
+    segments' members per type, unless uncertain generations are reconciled)."""
     if results is None:
         results = [
             GroupResult.from_json(_get_json(s3, bucket, group_key(plan.job_id, g), f"group {g}"))
@@ -452,21 +500,28 @@ def finish_diff(
         raise CorruptSyncObject("the group results do not match the diff plan")
     added: Counter[str] = Counter()
     removed: Counter[str] = Counter()
+    members: Counter[str] = Counter()
     for r in results:
         added.update(r.added)
         removed.update(r.removed)
+        members.update(r.members)
     before = dict(plan.base.members) if plan.base else {}
-    types = sorted(set(before) | set(added) | set(removed))
-    members = {t: before.get(t, 0) - removed[t] + added[t] for t in types}
-    if any(n < 0 for n in members.values()):
-        raise CorruptSyncObject("more records were removed than the last snapshot held")
+    types = sorted(set(before) | set(added) | set(removed) | set(members))
+    if not plan.uncertain and any(
+        before.get(t, 0) - removed[t] + added[t] != members[t] for t in types
+    ):
+        raise CorruptSyncObject(
+            f"generation {plan.generation}: the last snapshot's members per type, minus the "
+            "removals, plus the additions, are not the new members"
+        )
     manifest = Manifest(
         generation=plan.generation,
         previous=plan.base.generation if plan.base else None,
         bits=plan.bits,
         segments=tuple(r.segment for r in results),
-        members={t: n for t, n in members.items() if n},
-        changes={t: Changes(added[t], removed[t], before.get(t, 0) - removed[t]) for t in types},
+        members={t: members[t] for t in types if members[t]},
+        changes={t: Changes(added[t], removed[t], members[t] - added[t]) for t in types},
+        uncertain=tuple(m.generation for m in plan.uncertain),
     )
     manifest.check(f"generation {plan.generation}")
     write_manifest(s3, bucket, plan.prefix, manifest)

@@ -78,6 +78,8 @@ class Manifest:
     segments: tuple[FileRef, ...]
     members: Mapping[str, int]
     changes: Mapping[str, Changes] = field(default_factory=dict)
+    # generations of failed syncs this one reconciled (their changes may have been partly sent)
+    uncertain: tuple[str, ...] = ()
 
     @property
     def records(self) -> int:
@@ -109,6 +111,7 @@ class Manifest:
             "records": self.records,
             "members": dict(sorted(self.members.items())),
             "changes": {t: c.as_json() for t, c in sorted(self.changes.items())},
+            "uncertain": list(self.uncertain),
             "segments": [s.as_json() for s in self.segments],
         }
 
@@ -135,6 +138,7 @@ class Manifest:
                 segments=segments,
                 members=members,
                 changes=changes,
+                uncertain=tuple(str(g) for g in data.get("uncertain") or ()),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, CorruptSyncObject):
