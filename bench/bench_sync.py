@@ -74,7 +74,6 @@ WALL_TARGET_S = 120.0
 BATCH_LINES = 4096  # lines per RunWriter.write, about what ingest hands its sink at once
 RANGE_ROWS = 250_000  # rows per byte range in the throughput run (several runs per partition)
 SEGMENT_BATCH_SIZE = 1_000  # partner mapping rows per request (default)
-MAPPING_RATE_DEFAULT = 20_000.0  # rows/s of one mapping process if bench_upload did not run
 
 # The diff runs where docs/sync.md puts it: on the ingest function, from the ranges queue.
 DIFF_MEMORY_MB, DIFF_TIMEOUT_S, DIFF_CONCURRENCY = (
@@ -621,18 +620,17 @@ def _inputs() -> Inputs:
     if not ingest:  # run alone: measure one range now (as bench_fanout does)
         result = bench_ingest.rss_in_subprocess(2_400_000)
         ingest = {"rows_per_cpu_s": result["rows"] / result["cpu_s"]}
-    mapping = bench_upload.LAST.get("mapping_rows_per_s")
+    if "mapping_rows_per_s" not in bench_upload.LAST:  # run alone: measure the mapping rate now
+        bench_upload._mapping_rate_figure(quick=True)
     return Inputs(
         ingest_rows_per_cpu_s=ingest["rows_per_cpu_s"],
         runs_ns=LAST["runs_ns"],
         groups_ns=LAST["groups_ns"],
         index_ns=LAST["index_ns"],
         chunk_ns=LAST["chunk_ns"],
-        mapping_rows_per_s=mapping or MAPPING_RATE_DEFAULT,
+        mapping_rows_per_s=bench_upload.LAST["mapping_rows_per_s"],
         diff_peak_mb=LAST.get("diff_peak_mb", 0.0),
-        measured="this run"
-        if mapping
-        else f"this run; mapping rate assumed {MAPPING_RATE_DEFAULT:,.0f} rows/s",
+        measured="this run",
     )
 
 
