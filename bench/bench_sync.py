@@ -44,8 +44,6 @@ from botocore.exceptions import ClientError
 from bench import Figure, interleaved_rates, median
 from bench.bench_fanout import (
     BYTES_PER_ROW,
-    CHUNK_ROWS,
-    FILE_PATHS_PER_CALL,
     HASH_LINE_BYTES,
     INGEST_MEMORY_MB,
     INGEST_RANGE_BYTES,
@@ -63,6 +61,8 @@ from bench.bench_fanout import (
 )
 from bench.bench_identity import SEED, generate_emails
 from bench.bench_ingest import _csv_sha256_floor, _write_csv, peak_rss_kb
+from tiktok_connector.audiences.customer_file import MAX_FILE_PATHS_PER_CALL
+from tiktok_connector.audiences.settings import UploadSettings
 from tiktok_connector.segments.ingest import MAX_RANGES
 from tiktok_connector.segments.reader import plan_ranges
 from tiktok_connector.sync import changes, diff, recordfile, records, runs, snapshot
@@ -73,7 +73,8 @@ TRAFFIC_TARGET = 0.02
 WALL_TARGET_S = 120.0
 BATCH_LINES = 4096  # lines per RunWriter.write, about what ingest hands its sink at once
 RANGE_ROWS = 250_000  # rows per byte range in the throughput run (several runs per partition)
-SEGMENT_BATCH_SIZE = 1_000  # partner mapping rows per request (default)
+# partner mapping rows per request (the upload setting's default)
+SEGMENT_BATCH_SIZE = int(UploadSettings.model_fields["segment_batch_size"].default)
 
 # The diff runs where docs/sync.md puts it: on the ingest function, from the ranges queue.
 DIFF_MEMORY_MB, DIFF_TIMEOUT_S, DIFF_CONCURRENCY = (
@@ -519,8 +520,8 @@ def _file_delivery(inputs: Inputs, rows: int, changed: int) -> Delivery:
     mb = each * HASH_LINE_BYTES / 1e6
     per_file = max(1 / UPLOAD_MAX_QPS, mb / S3_MB_S + mb / TIKTOK_MB_S)
     uploads, _ = _schedule([(0.0, per_file)] * (2 * chunks), UPLOAD_CONCURRENCY)
-    updates = 2 * math.ceil(chunks / FILE_PATHS_PER_CALL)
-    files = math.ceil(rows / CHUNK_ROWS)
+    updates = 2 * math.ceil(chunks / MAX_FILE_PATHS_PER_CALL)
+    files = math.ceil(rows / changes.CHUNK_ROWS)
     return Delivery(
         chunks=chunks,
         chunk_rows=each,
@@ -528,7 +529,7 @@ def _file_delivery(inputs: Inputs, rows: int, changed: int) -> Delivery:
         upload_s=uploads + updates / UPLOAD_MAX_QPS,
         calls=2 * chunks + updates,
         # every file uploaded, REPLACE with the first 50, APPEND with the rest
-        replace_calls=files + math.ceil(files / FILE_PATHS_PER_CALL),
+        replace_calls=files + math.ceil(files / MAX_FILE_PATHS_PER_CALL),
         gb_s=pack_gb + (2 * chunks * per_file + updates / UPLOAD_MAX_QPS) * UPLOAD_MEMORY_MB / 1024,
     )
 
