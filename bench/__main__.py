@@ -27,7 +27,8 @@ PROVIDERS = [
     "bench.bench_upload",
     "bench.bench_events",
     "bench.bench_coldstart",
-    "bench.bench_fanout",  # last: simulates 100M rows with what the others measured
+    "bench.bench_fanout",  # simulates 100M rows with what the others measured
+    "bench.bench_sync",  # last: its 100M-row sync simulation also uses ingest's and upload's
 ]
 
 
