@@ -14,25 +14,18 @@ commands never care which kind it is.
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-STACK_JSON = Path(".local") / "stack.json"
+from tiktok_local.stack_file import REPO_ROOT, NoLocalStack, running_stack_names, stack_json_path
+
 DEFAULT_TIKTOK_API = "https://business-api.tiktok.com/open_api/v1.3"
-START_HINT = (
-    "start `make up` first (it serves the local stack until Ctrl-C), or name a deployed stack "
-    "with --stack-name"
-)
 
 # CloudFormation output -> the key the local stack.json uses for the same thing.
 OUTPUTS = {
@@ -107,38 +100,18 @@ def default_stack_json() -> Path:
     the repository (the first that has one; the first candidate when none has)."""
     workdir = os.environ.get("TIKTOK_LOCAL_WORKDIR")
     if workdir:
-        return Path(workdir) / STACK_JSON
-    candidates = [Path.cwd() / STACK_JSON, REPO_ROOT / STACK_JSON]
+        return stack_json_path(workdir)
+    candidates = [stack_json_path(Path.cwd()), stack_json_path(REPO_ROOT)]
     return next((c for c in candidates if c.exists()), candidates[0])
-
-
-def _answers(url: str) -> bool:
-    parts = urlsplit(url)
-    if not parts.hostname or not parts.port:
-        return False
-    try:
-        with socket.create_connection((parts.hostname, parts.port), timeout=2):
-            return True
-    except OSError:
-        return False
 
 
 def local_stack(path: Path) -> Stack:
     """The local stack ``path`` describes (it must be running)."""
     try:
-        names = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StackError(f"no local stack: {path} does not exist; {START_HINT}") from None
-    except (OSError, ValueError) as exc:
-        raise StackError(f"cannot read {path}: {exc}") from None
-    if not isinstance(names, dict) or not names.get("aws_endpoint_url"):
-        raise StackError(f"{path} does not describe a local stack")
+        names = running_stack_names(path)
+    except NoLocalStack as exc:
+        raise StackError(f"{exc}, or name a deployed stack with --stack-name") from None
     endpoint = str(names["aws_endpoint_url"])
-    if not _answers(endpoint):
-        raise StackError(
-            f"{path} names a local stack at {endpoint} that does not answer (stopped without "
-            f"Ctrl-C?); {START_HINT}"
-        )
     session = boto3.session.Session(
         aws_access_key_id="testing",  # moto takes any credentials
         aws_secret_access_key="testing",  # noqa: S106
