@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tiktok_connector.segments.ingest import Collaborators, IngestResult
+from tiktok_connector.segments.ingest import IngestResult, SegmentIngest
 from tiktok_connector.segments.jobs import JobStore
 from tiktok_connector.segments.settings import IngestSettings
 
@@ -68,7 +68,7 @@ class Harness:
             jobs_table=TABLE,
             **overrides,
         )
-        self.ingest = Collaborators(
+        self.ingest = SegmentIngest(
             s3=self.s3, sqs=self.sqs, jobs=self.jobs, settings=self.settings
         )
 
