@@ -96,7 +96,7 @@ def test_event_forwarder_responses_name_only_their_own_failures(
             slow()
             return Result(SlowSet(m.message_id for m in messages if m.body == "bad"))
 
-    monkeypatch.setattr(app, "get_forwarder", lambda logger=None: Forwarder())
+    monkeypatch.setattr(app, "default_forwarder", lambda: Forwarder())
     assert overlap(app.handler, "tiktok-connector-event-forwarder") == []
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests import mparticle_sdk as sdk
 from tests.unit.events.support import FakeTikTok, connection, make_forwarder, message
-from tiktok_connector.events.forwarder import MessageFailure, SqsMessage
+from tiktok_connector.events.messages import MessageFailure, SqsMessage
 
 
 class FakeDeadLetters:
@@ -63,7 +63,7 @@ def test_invalid_connection_settings_say_which_setting(fake: FakeTikTok) -> None
 
     class Broken:
         def get(self, name: str, *, refresh: bool = False) -> object:
-            from tiktok_connector.events.forwarder import ConnectionUnavailable
+            from tiktok_connector.events.connections import ConnectionUnavailable
 
             raise ConnectionUnavailable(name, "invalid_connection", "event_source_type: bad")
 
@@ -80,7 +80,7 @@ def test_an_unreadable_connection_secret_is_redelivered_not_dead_lettered(fake: 
 
     class Throttled:
         def get(self, name: str, *, refresh: bool = False) -> object:
-            from tiktok_connector.events.forwarder import ConnectionUnavailable
+            from tiktok_connector.events.connections import ConnectionUnavailable
 
             raise ConnectionUnavailable(name, "connection_unreadable", "ThrottlingException")
 
@@ -169,7 +169,7 @@ def test_dead_letter_logs_carry_no_pii_or_token(
 
 
 def test_unmapped_events_become_one_metric_per_name_bounded() -> None:
-    from tiktok_connector.events.forwarder import MAX_UNMAPPED_DIMENSIONS, ForwardResult
+    from tiktok_connector.events.results import MAX_UNMAPPED_DIMENSIONS, ForwardResult
 
     result = ForwardResult()
     for i in range(MAX_UNMAPPED_DIMENSIONS + 5):

@@ -200,4 +200,4 @@ class ForwarderSettings(ConnectorSettings):
     events_dlq_url: str = ""
 
 
-get_forwarder_settings = settings_getter(ForwarderSettings)
+forwarder_settings = settings_getter(ForwarderSettings)

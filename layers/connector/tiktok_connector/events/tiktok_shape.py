@@ -16,19 +16,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from tiktok_connector.events.mapping import (
-    AD_FIELDS,
-    MAX_EVENT_TIME_SECONDS,
-    STANDARD_EVENTS,
-    EventMapper,
-    Mapped,
+from tiktok_connector.events.catalog import AD_FIELDS, MAX_EVENT_TIME_SECONDS, STANDARD_EVENTS
+from tiktok_connector.events.mapping import EventMapper, Mapped, Rejection
+from tiktok_connector.events.pixel import to_pixel_item
+from tiktok_connector.events.values import (
     MappingNotes,
-    Rejection,
-    _bool,
-    _number,
+    as_bool,
+    as_number,
     is_http_url,
     supported_currency,
-    to_pixel_item,
 )
 from tiktok_connector.identity import IdType
 
@@ -158,7 +154,7 @@ def normalize_tiktok_event(
             if key not in AD_FIELDS or value is None:
                 continue
             if key in ("is_retargeting", "attributed"):
-                flag = _bool(value)
+                flag = as_bool(value)
                 if flag is not None:
                     clean_ad[key] = flag
             else:
@@ -166,7 +162,7 @@ def normalize_tiktok_event(
         if clean_ad:
             out["ad"] = clean_ad
     if mapper.source in ("web", "app") and not mapper.legacy:
-        out["limited_data_use"] = _bool(raw.get("limited_data_use")) is True
+        out["limited_data_use"] = as_bool(raw.get("limited_data_use")) is True
     if mapper.source == "offline" and not (
         "email" in user or "phone" in user or "external_id" in user
     ):
@@ -236,13 +232,13 @@ def _properties(raw: Any, notes: MappingNotes | None) -> dict[str, Any] | Reject
         if isinstance(value, str | int | float) and not isinstance(value, bool) and str(value):
             props[name] = str(value)
     if raw.get("value") is not None:
-        value = _number(raw["value"])
+        value = as_number(raw["value"])
         if value is None:
             return Rejection("invalid_event")
         props["value"] = value
     supported_currency(props, notes)
     if raw.get("num_items") is not None:
-        num = _number(raw["num_items"])
+        num = as_number(raw["num_items"])
         if not isinstance(num, int):
             return Rejection("invalid_event")
         props["num_items"] = num
@@ -266,7 +262,7 @@ def _properties(raw: Any, notes: MappingNotes | None) -> dict[str, Any] | Reject
                     out[name] = str(value)
             for name in ("price", "quantity"):
                 if item.get(name) is not None:
-                    number = _number(item[name])
+                    number = as_number(item[name])
                     if number is None:
                         return Rejection("invalid_event")
                     out[name] = number
