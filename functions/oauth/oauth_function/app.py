@@ -10,16 +10,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tiktok_connector.oauth import pages
 from tiktok_connector.oauth.errors import DisconnectError, OAuthError
-from tiktok_connector.oauth.flow import DisconnectRequest, default_flow
+from tiktok_connector.oauth.flow import default_flow
+from tiktok_connector.oauth.models import DisconnectRequest
+from tiktok_connector.observability import logger
 
-logger = Logger()
 app = APIGatewayHttpResolver()
 
 

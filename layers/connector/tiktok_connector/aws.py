@@ -1,6 +1,6 @@
 """Lazily built, cached boto3 clients.
 
-Nothing is created at import time. boto3 honours ``AWS_ENDPOINT_URL`` itself, which is how the local
+Nothing is created at import time, and boto3 itself is imported by the first client. boto3 honours ``AWS_ENDPOINT_URL`` itself, which is how the local
 stack points every client at moto. ``reset_clients`` drops the cache (tests and the local stack call it
 when the endpoint changes).
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import boto3
 from botocore.config import Config
 
 # Adaptive retries smooth over AWS throttling; connect/read timeouts keep a stuck call from eating
@@ -26,6 +25,8 @@ _CONFIG = Config(
 @cache
 def client(service: str) -> Any:
     """Return the process-wide boto3 client for ``service``."""
+    import boto3  # at first use: ~100 ms of cold start a handler that never calls AWS can skip
+
     return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
 
 

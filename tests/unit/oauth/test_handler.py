@@ -16,7 +16,7 @@ from tiktok_connector.oauth.errors import (
     TicketRejectedError,
     TikTokRefusedError,
 )
-from tiktok_connector.oauth.flow import ConnectResult, DisconnectResult
+from tiktok_connector.oauth.models import ConnectResult, DisconnectResult
 
 EVENTS = Path(__file__).resolve().parents[3] / "events"
 
