@@ -43,7 +43,9 @@ def layer_imports(name: str, path: Path) -> set[str]:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, *([base] if base else [])])
             # ``from pkg import module`` imports the module; ``from module import name`` the module
-            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names]
+            targets = [
+                f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names
+            ]
         else:
             continue
         out.update(t for t in targets if t in known and t != name)
@@ -89,8 +91,7 @@ def test_the_layer_never_logs_through_the_standard_library() -> None:
 
 def test_layer_modules_stay_small() -> None:
     sizes = {
-        name: len(path.read_text(encoding="utf-8").splitlines())
-        for name, path in modules().items()
+        name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in modules().items()
     }
     too_big = {n: s for n, s in sizes.items() if s > MAX_LINES and n not in OVERSIZED_FOR_NOW}
     assert too_big == {}
