@@ -158,35 +158,60 @@ class EventForwarder:
             if group is None:
                 group = pending[message.connection] = Pending(settings)
             sends.known(message)
-            for index, event in enumerate(events):
-                if isinstance(event, Rejection):
-                    result.dropped[event.reason] += 1
-                    if event.reason == UNMAPPED:
-                        # Counted per event name and logged once per batch, below.
-                        result.unmapped[event.event_name] += 1
-                        continue
-                    if drop_logs < MAX_DROP_LOGS:
-                        drop_logs += 1
-                        self.log.warning(
-                            "event dropped",
-                            extra={
-                                "reason": event.reason,
-                                "connection": message.connection,
-                                "message_id": message.message_id,
-                                "event_index": index,
-                                "event_name": event.event_name,
-                            },
-                        )
-                    continue
-                origin = (message.message_id, index)
-                if origin in self.ledger:
-                    result.already_sent += 1
-                    continue
-                group.events.append(event)
-                group.origins.append(origin)
+            drop_logs = self._queue_events(message, events, group, result, drop_logs)
             if len(group.events) >= group.size:
                 # A full request goes out now, while the rest of the batch is still mapped.
                 sends.submit(message.connection, group, full_only=True)
+        self._log_drop_totals(result, drop_logs)
+        for name, group in pending.items():
+            sends.submit(name, group, full_only=False)
+        sends.finish()
+        self._dead_letter(sends.undeliverable, result)
+        # Approximate when another invocation shares the client concurrently (Lambda never does).
+        result.retries = max(0, self.client.stats.retries - retries_before)
+        return result
+
+    def _queue_events(
+        self,
+        message: SqsMessage,
+        events: list[Mapped],
+        group: Pending,
+        result: ForwardResult,
+        drop_logs: int,
+    ) -> int:
+        """Queue a message's mapped events on its connection's pending request; count and log
+        its dropped ones (up to ``MAX_DROP_LOGS`` lines per batch). Returns the lines logged."""
+        for index, event in enumerate(events):
+            if isinstance(event, Rejection):
+                result.dropped[event.reason] += 1
+                if event.reason == UNMAPPED:
+                    # Counted per event name and logged once per batch (_log_drop_totals).
+                    result.unmapped[event.event_name] += 1
+                    continue
+                if drop_logs < MAX_DROP_LOGS:
+                    drop_logs += 1
+                    self.log.warning(
+                        "event dropped",
+                        extra={
+                            "reason": event.reason,
+                            "connection": message.connection,
+                            "message_id": message.message_id,
+                            "event_index": index,
+                            "event_name": event.event_name,
+                        },
+                    )
+                continue
+            origin = (message.message_id, index)
+            if origin in self.ledger:
+                result.already_sent += 1
+                continue
+            group.events.append(event)
+            group.origins.append(origin)
+        return drop_logs
+
+    def _log_drop_totals(self, result: ForwardResult, drop_logs: int) -> None:
+        """One line for the unmapped events by name; one with the totals when some drops went
+        unlogged."""
         if result.unmapped:
             self.log.warning(
                 "events without a TikTok mapping were not sent",
@@ -198,13 +223,6 @@ class EventForwarder:
             )
         if sum(result.dropped.values()) - sum(result.unmapped.values()) > drop_logs:
             self.log.warning("events dropped (totals)", extra={"dropped": dict(result.dropped)})
-        for name, group in pending.items():
-            sends.submit(name, group, full_only=False)
-        sends.finish()
-        self._dead_letter(sends.undeliverable, result)
-        # Approximate when another invocation shares the client concurrently (Lambda never does).
-        result.retries = max(0, self.client.stats.retries - retries_before)
-        return result
 
     def _map_message(
         self, message: SqsMessage, result: ForwardResult, sends: InFlight, notes: MappingNotes

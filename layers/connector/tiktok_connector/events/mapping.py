@@ -16,6 +16,7 @@ Parts: TikTok's vocabulary in :mod:`.catalog`, value readers in :mod:`.values`, 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,6 +131,17 @@ class EventMapper:
         return region_of_country(country) or self.hashers.phone_region
 
     def _batch_parts(self, batch: MParticleBatch, notes: MappingNotes | None) -> _BatchParts:
+        return _BatchParts(
+            user=self._user(batch, notes),
+            ad=self._ad(batch.user_attributes),
+            app=self._app(batch),
+            limited_data_use=batch.ccpa_opted_out,
+            batch_ms=batch.timestamp_unixtime_ms,
+            notes=notes,
+        )
+
+    def _user(self, batch: MParticleBatch, notes: MappingNotes | None) -> dict[str, Any]:
+        """The batch's ``user``: hashed identities, IP, user agent, app ids, web attributes."""
         c = self.connection
         h = self.hashers
         user: dict[str, Any] = {}
@@ -163,22 +175,32 @@ class EventMapper:
         if batch.device_info.http_header_user_agent:
             user["user_agent"] = batch.device_info.http_header_user_agent
         if self.is_app:
-            idfa = h.hashed(IdType.IDFA, batch.device_info.ios_advertising_id)
-            if idfa:
-                user["idfa"] = idfa
-            gaid = h.hashed(IdType.GAID, batch.device_info.android_advertising_id)
-            if gaid:
-                user["gaid"] = gaid
-        attrs = batch.user_attributes
-        if self.user_attributes and attrs:
-            for attr, id_type, name in _HASHED_USER_ATTRIBUTES:
-                hashed = h.hashed(id_type, attrs.get(attr))
-                if hashed:
-                    user[name] = hashed
-            for attr, name in _LOCATION_USER_ATTRIBUTES:
-                location = h.location(attrs.get(attr))
-                if location:
-                    user[name] = location
+            device = batch.device_info
+            for name, id_type, value in (
+                ("idfa", IdType.IDFA, device.ios_advertising_id),
+                ("gaid", IdType.GAID, device.android_advertising_id),
+            ):
+                hashed_id = h.hashed(id_type, value)
+                if hashed_id:
+                    user[name] = hashed_id
+        if self.user_attributes and batch.user_attributes:
+            self._add_user_attributes(user, batch.user_attributes)
+        return user
+
+    def _add_user_attributes(self, user: dict[str, Any], attrs: dict[str, Any]) -> None:
+        """Names and zip hashed, city / state / country normalized (web connections)."""
+        h = self.hashers
+        for attr, id_type, name in _HASHED_USER_ATTRIBUTES:
+            hashed = h.hashed(id_type, attrs.get(attr))
+            if hashed:
+                user[name] = hashed
+        for attr, name in _LOCATION_USER_ATTRIBUTES:
+            location = h.location(attrs.get(attr))
+            if location:
+                user[name] = location
+
+    def _ad(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Ad attribution from the batch's user attributes (web and app connections)."""
         ad: dict[str, Any] = {}
         if self.ad_attribution and attrs:
             for attr, name in _AD_STRING_ATTRIBUTES:
@@ -189,23 +211,20 @@ class EventMapper:
                 flag = as_bool(attrs.get(attr))
                 if flag is not None:
                     ad[name] = flag
-        app: dict[str, Any] | None = None
+        return ad
+
+    def _app(self, batch: MParticleBatch) -> dict[str, Any] | None:
+        """``app`` of an app connection's events (None when the batch names no app)."""
         app_id = self._app_id(batch) if self.is_app else None
-        if app_id:
-            info = batch.application_info
-            app = {"app_id": app_id}
-            if info.application_name:
-                app["app_name"] = info.application_name
-            if info.application_version:
-                app["app_version"] = info.application_version
-        return _BatchParts(
-            user=user,
-            ad=ad,
-            app=app,
-            limited_data_use=batch.ccpa_opted_out,
-            batch_ms=batch.timestamp_unixtime_ms,
-            notes=notes,
-        )
+        if not app_id:
+            return None
+        info = batch.application_info
+        app = {"app_id": app_id}
+        if info.application_name:
+            app["app_name"] = info.application_name
+        if info.application_version:
+            app["app_version"] = info.application_version
+        return app
 
     def _app_id(self, batch: MParticleBatch) -> str | None:
         """``app.app_id``: the App Store numeric id for iOS apps when the connection has one
@@ -243,39 +262,15 @@ class EventMapper:
         """Map one parsed event with its batch's shared parts."""
         mapped = self._map_event(event, shared)
         if isinstance(mapped, Rejection):
-            data = event.data
-            if event.event_type == "commerce_event":
-                key = data.product_action.action if data.product_action else None
-            elif event.event_type == "screen_view":
-                key = data.screen_name
-            else:
-                key = data.event_name
-            return Rejection(mapped.reason, event_label(event.event_type, key))
+            return Rejection(mapped.reason, event_label(event.event_type, _key_name(event)))
         return mapped
 
     def _map_event(self, event: MParticleEvent, shared: _BatchParts) -> Mapped:
+        named = self._tiktok_event(event)
+        if isinstance(named, Rejection):
+            return named
+        name, mapping = named
         data = event.data
-        action = data.product_action.action if data.product_action else None
-        if event.event_type == "commerce_event":
-            key_name = action
-        elif event.event_type == "screen_view":
-            key_name = data.screen_name
-        else:
-            key_name = data.event_name
-        mapping = self.custom.get((event.event_type, key_name or ""))
-        if mapping is not None:
-            name = mapping.tiktok_event
-        elif (
-            event.event_type == "commerce_event"
-            and action is not None
-            and action in COMMERCE_EVENTS
-        ):
-            name = COMMERCE_EVENTS[action]
-        else:
-            return Rejection("unsupported_event")
-        if self.source == EventSourceType.OFFLINE.value and name not in STANDARD_EVENTS:
-            return Rejection("unsupported_event_for_source")
-
         ms = (
             data.timestamp_unixtime_ms
             if data.timestamp_unixtime_ms is not None
@@ -286,51 +281,22 @@ class EventMapper:
         event_time = ms // 1000
         if event_time <= 0 or event_time >= MAX_EVENT_TIME_SECONDS:
             return Rejection("invalid_timestamp")
-
         flags = data.custom_flags
-        url = flags.get(FLAG_URL)
         page: dict[str, Any] | None = None
         if self.is_web:
-            if not is_http_url(url):
+            page = _page(flags)
+            if page is None:
                 return Rejection("missing_page_url")
-            page = {"url": url}
-            referrer = as_text(flags.get(FLAG_REFERRER))
-            if referrer:
-                page["referrer"] = referrer
-
         properties = event_properties(
             name, data, mapping, content_type=self.connection.content_type, notes=shared.notes
         )
-
-        user = dict(shared.user)
-        callback = as_text(flags.get(FLAG_CALLBACK))
-        ad = dict(shared.ad) if shared.ad else {}
-        if callback:
-            if self.is_web:
-                user["ttclid"] = callback
-            elif self.is_app:
-                ad["callback"] = callback
-
         out: dict[str, Any] = {"event": name, "event_time": event_time}
         event_id = data.source_message_id or data.event_id
         if event_id:
             out["event_id"] = event_id
-        out["user"] = user
-        out["properties"] = properties
-        if page is not None:
-            out["page"] = page
-        if self.is_app:
-            if shared.app is None:
-                return Rejection("missing_app_id")
-            out["app"] = shared.app
-        if ad and not self.legacy:
-            out["ad"] = ad
-        if self.source in ("web", "app") and not self.legacy:
-            out["limited_data_use"] = shared.limited_data_use
-        if self.source == EventSourceType.OFFLINE.value and not (
-            "email" in user or "phone" in user or "external_id" in user
-        ):
-            return Rejection("missing_identity")
+        reason = self._add_parts(out, flags, shared, page, properties)
+        if reason:
+            return Rejection(reason)
         if self.source == EventSourceType.CRM.value:
             lead = crm_lead(data.custom_attributes, mapping)
             if lead is None:
@@ -339,6 +305,81 @@ class EventMapper:
         if self.legacy:
             return to_pixel_item(out, ms)
         return out
+
+    def _tiktok_event(self, event: MParticleEvent) -> tuple[str, CustomMapping | None] | Rejection:
+        """The TikTok event an mParticle event maps to (a custom mapping wins, then the commerce
+        actions TikTok knows) with its custom mapping, or why it has none."""
+        mapping = self.custom.get((event.event_type, _key_name(event) or ""))
+        action = event.data.product_action.action if event.data.product_action else None
+        if mapping is not None:
+            name = mapping.tiktok_event
+        elif event.event_type == "commerce_event" and action in COMMERCE_EVENTS:
+            name = COMMERCE_EVENTS[str(action)]
+        else:
+            return Rejection("unsupported_event")
+        if self.source == EventSourceType.OFFLINE.value and name not in STANDARD_EVENTS:
+            return Rejection("unsupported_event_for_source")
+        return name, mapping
+
+    def _add_parts(
+        self,
+        out: dict[str, Any],
+        flags: Mapping[str, Any],
+        shared: _BatchParts,
+        page: dict[str, Any] | None,
+        properties: dict[str, Any],
+    ) -> str:
+        """Add ``user``, ``properties``, ``page``, ``app``, ``ad`` and ``limited_data_use``; the
+        drop reason when the connection's source needs what the event lacks, else ``""``."""
+        user = dict(shared.user)
+        callback = as_text(flags.get(FLAG_CALLBACK))
+        ad = dict(shared.ad) if shared.ad else {}
+        if callback:
+            if self.is_web:
+                user["ttclid"] = callback
+            elif self.is_app:
+                ad["callback"] = callback
+        out["user"] = user
+        out["properties"] = properties
+        if page is not None:
+            out["page"] = page
+        if self.is_app:
+            if shared.app is None:
+                return "missing_app_id"
+            out["app"] = shared.app
+        if ad and not self.legacy:
+            out["ad"] = ad
+        if self.source in ("web", "app") and not self.legacy:
+            out["limited_data_use"] = shared.limited_data_use
+        if self.source == EventSourceType.OFFLINE.value and not (
+            "email" in user or "phone" in user or "external_id" in user
+        ):
+            return "missing_identity"
+        return ""
+
+
+def _key_name(event: MParticleEvent) -> str | None:
+    """What names an mParticle event for mappings: the product action of a commerce event, the
+    screen name of a screen view, else the event name."""
+    data = event.data
+    if event.event_type == "commerce_event":
+        return data.product_action.action if data.product_action else None
+    if event.event_type == "screen_view":
+        return data.screen_name
+    return data.event_name
+
+
+def _page(flags: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``page`` of a web event from its ``TikTok.URL`` / ``TikTok.Referrer`` flags; None without
+    an absolute http(s) URL."""
+    url = flags.get(FLAG_URL)
+    if not is_http_url(url):
+        return None
+    page = {"url": url}
+    referrer = as_text(flags.get(FLAG_REFERRER))
+    if referrer:
+        page["referrer"] = referrer
+    return page
 
 
 @dataclass(frozen=True, slots=True)

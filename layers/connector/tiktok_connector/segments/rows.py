@@ -94,7 +94,7 @@ def auto_typer(plan: ColumnPlan, api: str, region: str) -> Callable[[str], tuple
     return typed
 
 
-def read_rows(
+def read_rows(  # noqa: C901 - one loop per line: a call per row would cost as much as the row
     lines: Iterator[str],
     lineno: int,
     *,
