@@ -36,7 +36,7 @@ from tiktok_connector.segments.rows import (
     read_rows,
 )
 
-BATCH_CHARS = 256 * 1024  # single-column fast path: lines per batch ≈ this many characters
+BATCH_CHARS = 128 * 1024  # single-column fast path: lines per batch ≈ this many characters
 BATCH_LINES = 2048  # … or this many lines when the input is a plain iterable
 
 
@@ -138,10 +138,21 @@ class RangeProcessor:
                 values: list[str] = batch  # the line is the value (the hasher trims)
             else:
                 values = [_cell(line, delimiter, index) for line in batch]
+            results = many(values)
+            if used + len(results) <= limit and set(map(type, results)) == {str_type}:
+                # every line a hash and room for all of them: the lean loop
+                fresh = _enter_fresh(results, table, mask)
+                duplicates += len(results) - len(fresh)
+                used += len(fresh)
+                lineno += len(batch)
+                accepted += len(batch)
+                if fresh:
+                    sink(fresh)
+                continue
             pending: list[str] = []
             append = pending.append
             others = 0  # rows of this batch that are not accepted
-            for k, result in enumerate(many(values)):
+            for k, result in enumerate(results):
                 if result.__class__ is str_type:
                     # HashFilter.add, inlined (see chunks.HashFilter.state); a fingerprint of 0
                     # (p = 2⁻⁶⁴) reads as an empty slot: that hash is never deduplicated
@@ -192,3 +203,32 @@ class RangeProcessor:
         stats.blank += blank
         stats.duplicates += duplicates
         return lineno
+
+
+def _enter_fresh(results: list[str], table: Any, mask: int) -> list[str]:
+    """Enter each hash of ``results`` in the duplicate filter's ``table``; return the hashes not
+    seen before (``results`` itself when none was). The caller checked that every result is a
+    hash and that the table has room for all of them (no growth in here).
+
+    ``HashFilter.add`` inlined (see :meth:`.chunks.HashFilter.state`), fingerprints computed in C
+    for the batch, and the common case — the first probe finds an empty slot — tried first. A
+    fingerprint of 0 (p = 2⁻⁶⁴) reads as an empty slot: that hash is never deduplicated.
+    """
+    seen: list[int] = []
+    for k, h in enumerate(map(hash, results)):
+        i = h & mask
+        v = table[i]
+        if not v:
+            table[i] = h
+            continue
+        while v and v != h:
+            i = (i + 1) & mask
+            v = table[i]
+        if v:
+            seen.append(k)
+            continue
+        table[i] = h
+    if not seen:
+        return results
+    drop = set(seen)
+    return [r for k, r in enumerate(results) if k not in drop]
