@@ -1,6 +1,7 @@
 """Lazily built, cached boto3 clients.
 
-Nothing is created at import time, and boto3 itself is imported by the first client. boto3 honours ``AWS_ENDPOINT_URL`` itself, which is how the local
+Nothing is created at import time, and boto3 (with ``botocore.config``) is imported by the first
+client. boto3 honours ``AWS_ENDPOINT_URL`` itself, which is how the local
 stack points every client at moto. ``reset_clients`` drops the cache (tests and the local stack call it
 when the endpoint changes).
 """
@@ -10,24 +11,24 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from botocore.config import Config
-
-# Adaptive retries smooth over AWS throttling; connect/read timeouts keep a stuck call from eating
-# the whole Lambda budget.
-_CONFIG = Config(
-    retries={"max_attempts": 5, "mode": "adaptive"},
-    connect_timeout=5,
-    read_timeout=30,
-    max_pool_connections=32,
-)
-
 
 @cache
 def client(service: str) -> Any:
     """Return the process-wide boto3 client for ``service``."""
-    import boto3  # at first use: ~100 ms of cold start a handler that never calls AWS can skip
+    # Imported at first use: boto3 and botocore.config cost ~100 ms of cold start, which a handler
+    # module that only names this factory should not pay at import.
+    import boto3
+    from botocore.config import Config
 
-    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+    # Adaptive retries smooth over AWS throttling; connect/read timeouts keep a stuck call from
+    # eating the whole Lambda budget.
+    config = Config(
+        retries={"max_attempts": 5, "mode": "adaptive"},
+        connect_timeout=5,
+        read_timeout=30,
+        max_pool_connections=32,
+    )
+    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
 
 
 def s3() -> Any:
