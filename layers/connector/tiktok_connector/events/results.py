@@ -22,6 +22,9 @@ class ForwardResult:
     malformed: int = 0
     requests: int = 0
     failed_requests: int = 0
+    # Requests TikTok refused for good (their messages dead-lettered): the template's
+    # TikTokPermanentErrors alarm sums this metric over the functions that call TikTok.
+    permanent_errors: int = 0
     already_sent: int = 0
     retries: int = 0
     codes: Counter[int] = field(default_factory=Counter)
@@ -40,6 +43,8 @@ class ForwardResult:
         add_count(metrics, "TikTokRequestsFailed", self.failed_requests)
         add_count(metrics, "MalformedMessages", self.malformed)
         add_count(metrics, "TikTokRetries", self.retries)
+        if self.permanent_errors:
+            add_count(metrics, "TikTokPermanentErrors", self.permanent_errors)
         dimensioned = [("TikTokResponses", "code", str(c), n) for c, n in self.codes.items()]
         dimensioned += [("EventsDropped", "reason", r, n) for r, n in self.dropped.items()]
         dimensioned += [("EventsUnmapped", "event", e, n) for e, n in self.unmapped_dimensions()]

@@ -270,6 +270,7 @@ class InFlight:
                     result.forwarded += outcome.events
                     ledger.add_all(origins)
                 elif outcome.permanent is not None:
+                    result.permanent_errors += 1
                     for message_id, _ in origins:
                         message = self._messages.get(message_id)
                         if message is None:
