@@ -4,6 +4,8 @@
   the local stack's own :class:`tiktok_local.dispatcher.LambdaContext` (name, memory, ARN, request
   id, log group; ``get_remaining_time_in_millis`` counts down from the function's timeout), so a
   handler sees the same object in-process, on the local stack and in Lambda.
+* ``function_logs`` — what the functions log (``tiktok_connector.observability.logger``, the one
+  Powertools logger of handlers and layer) during the test, as text: one JSON object per line.
 * ``template_aws`` — moto in-process (``mock_aws``, no sockets) holding the template's bucket,
   queues (with their DLQ redrives), tables and secrets, named as ``sam deploy`` names them for the
   stack ``tiktok-connector`` (``tiktok_local.resources`` reads the template, as the local stack
@@ -15,6 +17,7 @@ sockets (``tests/unit/conftest.py``).
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -55,6 +58,20 @@ def lambda_context(function: str, *, timeout_s: float = 60, memory_mb: int = 512
 def lambda_context_fixture() -> Callable[..., LambdaContext]:
     """:func:`lambda_context` as a fixture: ``lambda_context("segment-ingest", timeout_s=900)``."""
     return lambda_context
+
+
+@pytest.fixture
+def function_logs() -> Iterator[io.StringIO]:
+    """The functions' structured log lines written during the test.
+
+    The Powertools handler's stream is bound to whatever ``sys.stdout`` was when the layer was
+    first imported (under pytest, some earlier capture), so ``capsys`` does not see it."""
+    from tiktok_connector.observability import logger
+
+    stream = io.StringIO()
+    previous = logger.registered_handler.setStream(stream)
+    yield stream
+    logger.registered_handler.setStream(previous)
 
 
 @dataclass

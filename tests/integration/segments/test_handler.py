@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,7 +116,10 @@ def test_range_messages_with_partial_batch_failure(env: dict[str, Any]) -> None:
 
 
 def test_logs_metrics_and_reports_carry_no_raw_identifiers(
-    env: dict[str, Any], capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    env: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    function_logs: io.StringIO,
 ) -> None:
     h = Harness(env)
     pii = ["alice.secret@example.com", "+12125550199", "6D92078A-8246-4BA4-AE5B-76104861E7DC"]
@@ -125,9 +129,29 @@ def test_logs_metrics_and_reports_carry_no_raw_identifiers(
     caplog.set_level("DEBUG")
     out = handler(_s3_event(key, version), lambda_context("segment-ingest", timeout_s=900))  # type: ignore[arg-type]
     job_id = out["jobs"][0]["job_id"]
-    texts = [capsys.readouterr().out, caplog.text, json.dumps(h.report(job_id))]
+    texts = [capsys.readouterr().out, caplog.text, function_logs.getvalue()]
+    assert '"range processed"' in texts[2]  # the logs were read (the check below is not vacuous)
+    texts.append(json.dumps(h.report(job_id)))
     texts.append(json.dumps(h.rejects(job_id)))
     texts.append(json.dumps(h.chunk_messages()))
     for text in texts:
         for value in [*pii, "not-an-email-bob", "2125550199", pii[2].lower()]:
             assert value not in text
+
+
+def test_ingest_lines_reach_the_functions_log_as_structured_json(
+    env: dict[str, Any], function_logs: io.StringIO
+) -> None:
+    """The layer logs through Powertools (stdout JSON with its fields), not the standard library's
+    logger, whose INFO lines and ``extra=`` fields Lambda's runtime handler drops."""
+    h = Harness(env)
+    key = "segments/7100000000000000001/VIP/create/a.csv"
+    version = h.put(key, "email\na@b.co\nc@d.co\n")
+    out = handler(_s3_event(key, version), lambda_context("segment-ingest", timeout_s=900))
+    job_id = out["jobs"][0]["job_id"]
+    lines = [json.loads(line) for line in function_logs.getvalue().splitlines()]
+    [processed] = [line for line in lines if line.get("message") == "range processed"]
+    assert processed["job_id"] == job_id
+    assert processed["rows"] == 2
+    assert processed["level"] == "INFO"
+    assert processed["function_name"] == "tiktok-connector-segment-ingest"
