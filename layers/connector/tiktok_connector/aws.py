@@ -8,13 +8,22 @@ when the endpoint changes).
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import Any
 
+_LOCK = threading.Lock()
+
+
+def client(service: str) -> Any:
+    """Return the process-wide boto3 client for ``service`` (one per process, even when the
+    first calls overlap: the local stack runs invocations as threads)."""
+    with _LOCK:
+        return _client(service)
+
 
 @cache
-def client(service: str) -> Any:
-    """Return the process-wide boto3 client for ``service``."""
+def _client(service: str) -> Any:
     # Imported at first use: boto3 and botocore.config cost ~100 ms of cold start, which a handler
     # module that only names this factory should not pay at import.
     import boto3
@@ -53,4 +62,4 @@ def secretsmanager() -> Any:
 
 def reset_clients() -> None:
     """Forget every cached client (the endpoint or credentials changed)."""
-    client.cache_clear()
+    _client.cache_clear()

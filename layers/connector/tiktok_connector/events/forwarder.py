@@ -25,6 +25,7 @@ messages:
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -319,14 +320,18 @@ def deadline_after(remaining_ms: int, clock: Callable[[], float] = time.monotoni
     return clock() + remaining_ms / 1000.0
 
 
+_BUILD_LOCK = threading.Lock()
+
+
 def default_forwarder() -> EventForwarder:
     """The process-wide forwarder from the environment and the layer's cached clients.
 
     Built on first use and kept across warm invocations (its ledger, IP profiles and connection
-    cache live in it) while the settings and clients are the same objects; after
-    ``reset_settings()`` or ``aws.reset_clients()`` the next call builds a new one (the factory
-    idiom of docs/architecture.md, "Service factories")."""
-    return _build_forwarder(forwarder_settings(), aws.secretsmanager(), aws.sqs())
+    cache live in it) while the settings (by value) and the clients are the same; after
+    ``reset_settings()`` with a changed environment, or ``aws.reset_clients()``, the next call
+    builds a new one (the factory idiom of docs/architecture.md, "Service factories")."""
+    with _BUILD_LOCK:  # overlapping first invocations (local stack threads) build one
+        return _build_forwarder(forwarder_settings(), aws.secretsmanager(), aws.sqs())
 
 
 @lru_cache(maxsize=1)

@@ -13,6 +13,7 @@ Tokens, the app secret and authorization codes never reach logs, exceptions or p
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -368,13 +369,17 @@ def oauth_client(base_url: str) -> TikTokClient:
     return TikTokClient(base_url, retry=OAUTH_RETRY, timeout=(3.0, 6.0))
 
 
+_BUILD_LOCK = threading.Lock()
+
+
 def default_flow() -> OAuthFlow:
     """The process-wide flow for the current environment and the layer's cached AWS clients.
 
     Rebuilt whenever the settings or the clients change (``reset_settings``/``reset_clients``),
     so the secret cache survives warm invocations but never outlives its environment.
     """
-    return _build_flow(oauth_settings(), aws.dynamodb(), aws.secretsmanager())
+    with _BUILD_LOCK:  # overlapping first invocations (local stack threads) build one
+        return _build_flow(oauth_settings(), aws.dynamodb(), aws.secretsmanager())
 
 
 @lru_cache(maxsize=1)

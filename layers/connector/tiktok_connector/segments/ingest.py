@@ -23,6 +23,7 @@ Only infrastructure errors (S3, SQS, DynamoDB) propagate, to be retried by Lambd
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
@@ -215,13 +216,17 @@ class SegmentIngest:
         )
 
 
+_BUILD_LOCK = threading.Lock()
+
+
 def default_ingest() -> SegmentIngest:
     """The process-wide :class:`SegmentIngest` from the environment and the layer's cached clients.
 
-    Built on first use and kept while the settings and clients are the same objects; after
-    ``reset_settings()`` or ``aws.reset_clients()`` the next call builds a new one (the factory
-    idiom of docs/architecture.md, "Service factories")."""
-    return _build_ingest(ingest_settings(), aws.s3(), aws.sqs(), aws.dynamodb())
+    Built on first use and kept while the settings (by value) and the clients are the same; after
+    ``reset_settings()`` with a changed environment, or ``aws.reset_clients()``, the next call
+    builds a new one (the factory idiom of docs/architecture.md, "Service factories")."""
+    with _BUILD_LOCK:  # overlapping first invocations (local stack threads) build one
+        return _build_ingest(ingest_settings(), aws.s3(), aws.sqs(), aws.dynamodb())
 
 
 @lru_cache(maxsize=1)
