@@ -20,7 +20,9 @@ import time
 from typing import Any
 
 from bench import Figure, median, rates
-from tiktok_connector.events.forwarder import EventForwarder, SentLedger, SqsMessage
+from tiktok_connector.events.forwarder import EventForwarder
+from tiktok_connector.events.messages import SqsMessage
+from tiktok_connector.events.sending import SentLedger
 from tiktok_connector.events.settings import ConnectionSettings
 from tiktok_connector.tiktok import TikTokClient
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench import Figure
-from tiktok_connector.segments.ingest import MAX_RANGES
+from tiktok_connector.segments.planning import MAX_RANGES
 from tiktok_connector.segments.reader import plan_ranges
 
 ROWS = 100_000_000
@@ -96,7 +96,7 @@ def _schedule(jobs: list[tuple[float, float]], workers: int) -> tuple[float, lis
 
 def simulate(inputs: Inputs, rows: int = ROWS) -> Plan:
     size = rows * BYTES_PER_ROW
-    range_bytes = max(INGEST_RANGE_BYTES, -(-size // MAX_RANGES))  # as segments.ingest plans
+    range_bytes = max(INGEST_RANGE_BYTES, -(-size // MAX_RANGES))  # as segments.planning plans
     ranges = plan_ranges(size, range_bytes)
     cpu = inputs.ingest_rows_per_cpu_s * _vcpu(INGEST_MEMORY_MB)
 

@@ -1,7 +1,7 @@
 """Ingest figures: a byte range of a segment file → chunk files, per CPU-second of one core.
 
-The subject is the product's range pipeline exactly as ``segments.ingest.process_range`` wires
-it (``_plan_file`` sniffing, ``open_range`` streaming, ``RangeProcessor``, ``HashFilter``,
+The subject is the product's range pipeline exactly as ``segments.ranges.process_range`` wires
+it (``planning.plan_file`` sniffing, ``open_range`` streaming, ``RangeProcessor``, ``HashFilter``,
 ``ChunkWriter``, ``RejectWriter``) over a local stand-in for S3 (:class:`LocalObjects`): reads
 stream the file in the reader's blocks, writes consume the chunk body and keep only its size.
 Network and DynamoDB are left out on purpose: they are I/O of other machines, not this core's
@@ -35,11 +35,13 @@ from typing import Any
 
 from bench import Figure, interleaved_rates, median, rates
 from bench.bench_identity import SEED, generate_emails, generate_phones
-from tiktok_connector.segments import ingest
 from tiktok_connector.segments.chunks import ChunkWriter, HashFilter
 from tiktok_connector.segments.encoding import TextEncoding
 from tiktok_connector.segments.jobs import RangeStats
 from tiktok_connector.segments.options import parse_options
+from tiktok_connector.segments.planning import plan_file
+from tiktok_connector.segments.processing import RangeProcessor
+from tiktok_connector.segments.ranges import expected_rows
 from tiktok_connector.segments.reader import open_range
 from tiktok_connector.segments.rejects import RejectWriter
 from tiktok_connector.segments.settings import MAX_CHUNK_BYTES
@@ -137,7 +139,7 @@ def ingest_local(
     """Ingest ``key`` as one byte range (as the S3-triggered invocation does for a file up to
     ``INGEST_RANGE_BYTES``, and a ranges-queue invocation for each range of a larger one)."""
     options = parse_options(metadata or {}, default_phone_region="US")
-    plan = ingest._plan_file(
+    plan = plan_file(
         s3, BUCKET, key, None, filename=key.rsplit("/", 1)[-1], size=size, options=options,
         range_bytes=size + 1,
     ).plan  # fmt: skip
@@ -151,13 +153,13 @@ def ingest_local(
         max_bytes=MAX_CHUNK_BYTES,
     )
     rejects = RejectWriter()
-    processor = ingest.RangeProcessor(
+    processor = RangeProcessor(
         plan,
         api="file",
         phone_region="US",
         sink=writer.write,
         rejects=rejects,
-        dedupe=HashFilter(DEDUPE_MAX_HASHES, expected=ingest._expected_rows(plan, 0, size)),
+        dedupe=HashFilter(DEDUPE_MAX_HASHES, expected=expected_rows(plan, 0, size)),
     )
     text = open_range(
         s3, BUCKET, key, None, start=0, end=size, compressed=plan.compressed,

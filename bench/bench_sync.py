@@ -63,7 +63,7 @@ from bench.bench_identity import SEED, generate_emails
 from bench.bench_ingest import _csv_sha256_floor, _write_csv, peak_rss_kb
 from tiktok_connector.audiences.customer_file import MAX_FILE_PATHS_PER_CALL
 from tiktok_connector.audiences.settings import UploadSettings
-from tiktok_connector.segments.ingest import MAX_RANGES
+from tiktok_connector.segments.planning import MAX_RANGES
 from tiktok_connector.segments.reader import plan_ranges
 from tiktok_connector.sync import changes, diff, recordfile, records, runs, snapshot
 

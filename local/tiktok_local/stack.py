@@ -18,8 +18,9 @@ Everything is created from ``template.yaml`` (see ``tiktok_local.resources``); e
 environment comes from its template ``Environment.Variables`` with refs resolved to the local
 names. Handlers run in this process, so the union of the functions' variables is set in
 ``os.environ`` (plus ``AWS_ENDPOINT_URL``, fake credentials and ``AWS_DEFAULT_REGION``) for the
-stack's lifetime and restored afterwards; ``POWERTOOLS_SERVICE_NAME`` differs per function and is
-set while each handler module is first imported. ``TIKTOK_API_BASE_URL`` / ``TIKTOK_AUTH_URL``,
+stack's lifetime and restored afterwards; ``POWERTOOLS_SERVICE_NAME`` is ``tiktok-connector-local``
+for all of them (the layer's one Powertools logger serves every function of a process; each line's
+``function_name`` tells them apart). ``TIKTOK_API_BASE_URL`` / ``TIKTOK_AUTH_URL``,
 when set in the environment, replace the emulator's addresses; ``OAUTH_REDIRECT_URI`` is the HTTP
 front's ``/oauth/callback``.
 
@@ -328,9 +329,6 @@ class LocalStack:
         union: dict[str, str] = {}
         for spec in functions:
             env = model.function_environment(spec)
-            bindings[spec.logical_id].import_env = {
-                k: v for k, v in env.items() if k == "POWERTOOLS_SERVICE_NAME"
-            }
             for key, value in env.items():
                 if key == "POWERTOOLS_SERVICE_NAME":
                     continue

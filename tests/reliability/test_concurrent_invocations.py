@@ -96,7 +96,7 @@ def test_event_forwarder_responses_name_only_their_own_failures(
             slow()
             return Result(SlowSet(m.message_id for m in messages if m.body == "bad"))
 
-    monkeypatch.setattr(app, "get_forwarder", lambda logger=None: Forwarder())
+    monkeypatch.setattr(app, "default_forwarder", lambda: Forwarder())
     assert overlap(app.handler, "tiktok-connector-event-forwarder") == []
 
 
@@ -126,7 +126,7 @@ def test_segment_ingest_range_responses_name_only_their_own_failures(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from segment_ingest_function import app
-    from tiktok_connector.segments.ingest import IngestResult
+    from tiktok_connector.segments.ranges import IngestResult
 
     class Ingest:
         def range_message(self, body: str) -> IngestResult:
@@ -135,5 +135,5 @@ def test_segment_ingest_range_responses_name_only_their_own_failures(
                 raise RuntimeError("DynamoDB unavailable")
             return IngestResult("j", "running")
 
-    monkeypatch.setattr(app, "default_collaborators", lambda: Ingest())
+    monkeypatch.setattr(app, "default_ingest", lambda: Ingest())
     assert overlap(app.handler, "tiktok-connector-segment-ingest") == []

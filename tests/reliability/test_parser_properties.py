@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 
 from tests.unit.events.support import FakeTikTok, connection, make_forwarder, message
 from tiktok_connector.segments.columns import plan_columns
-from tiktok_connector.segments.ingest import RangeProcessor, sniff_head
 from tiktok_connector.segments.keys import InvalidSegmentFile, parse_segment_key
 from tiktok_connector.segments.options import FileOptions
+from tiktok_connector.segments.planning import sniff_head
+from tiktok_connector.segments.processing import RangeProcessor
 from tiktok_connector.segments.reader import MAX_LINE_BYTES, open_text
 from tiktok_connector.segments.rejects import RejectWriter, safe_cell
 

@@ -68,7 +68,7 @@ class _Dropped:
 _DROPPED = _Dropped()
 
 
-def render(template: dict[str, Any], parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+def render(template: dict[str, Any], parameters: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa: C901 - one branch per CloudFormation construct rendered
     """The template as CloudFormation would deploy it for ``parameters`` (others: their defaults).
 
     Conditions are evaluated, every ``Fn::If`` is replaced by its chosen branch, ``AWS::NoValue``

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -19,16 +18,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tiktok_connector import METRICS_NAMESPACE
-from tiktok_connector.events.forwarder import (
-    MessageNotForwarded,
-    deadline_after,
-    get_forwarder,
-    sqs_message,
-)
-
-logger = Logger()
-metrics = Metrics(namespace=METRICS_NAMESPACE)
+from tiktok_connector.events.forwarder import deadline_after, default_forwarder
+from tiktok_connector.events.messages import MessageNotForwarded, sqs_message
+from tiktok_connector.observability import logger, metrics
 
 
 def new_processor() -> BatchProcessor:
@@ -42,7 +34,8 @@ def new_processor() -> BatchProcessor:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    forwarder = get_forwarder(logger)
+    """SQS entry point: forward the whole batch, then report the messages to redeliver."""
+    forwarder = default_forwarder()
     records = [SQSRecord(raw) for raw in event.get("Records", [])]
     result = forwarder.forward(
         [sqs_message(record) for record in records],

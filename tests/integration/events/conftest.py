@@ -11,7 +11,6 @@ from moto import mock_aws
 
 from tests.integration.events.support import PREFIX, REGION, World
 from tiktok_connector import aws
-from tiktok_connector.events.forwarder import reset_forwarder
 from tiktok_connector.settings import reset_settings
 from tiktok_local.emulator import EmulatorConfig, EmulatorServer
 
@@ -39,7 +38,6 @@ def world(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> Iterator
     with mock_aws():
         aws.reset_clients()
         reset_settings()
-        reset_forwarder()
         world = World(
             emu=emulator,
             secrets=boto3.client("secretsmanager", region_name=REGION),
@@ -49,4 +47,3 @@ def world(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> Iterator
         yield world
         aws.reset_clients()
         reset_settings()
-        reset_forwarder()

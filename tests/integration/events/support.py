@@ -1,4 +1,4 @@
-"""Helpers for the event forwarder integration tests: ids, a Lambda context, the test world."""
+"""Helpers for the event forwarder integration tests: ids and the test world."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from tests.conftest import lambda_context
 from tiktok_local.emulator import EmulatorServer
 
 REGION = "us-east-1"
@@ -15,20 +16,6 @@ PIXEL = "CDEMOPIXEL000000000A"
 APP_ID = "7200000000000000001"
 OFFLINE_SET = "7300000000000000001"
 CRM_SET = "7400000000000000001"
-
-
-@dataclass
-class LambdaContext:
-    remaining_ms: int = 60_000
-    function_name: str = "tiktok-connector-event-forwarder"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = (
-        "arn:aws:lambda:us-east-1:123456789012:function:tiktok-connector-event-forwarder"
-    )
-    aws_request_id: str = "req-0"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
 
 
 @dataclass
@@ -71,7 +58,10 @@ class World:
     def invoke(self, records: list[dict[str, Any]], remaining_ms: int = 60_000) -> dict[str, Any]:
         from event_forwarder_function.app import handler
 
-        return handler({"Records": records}, LambdaContext(remaining_ms))  # type: ignore[arg-type]
+        return handler(
+            {"Records": records},
+            lambda_context("event-forwarder", timeout_s=remaining_ms / 1000),  # type: ignore[arg-type]
+        )
 
     def track_requests(self) -> list[dict[str, Any]]:
         return [

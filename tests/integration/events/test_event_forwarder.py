@@ -288,13 +288,11 @@ def test_logs_and_metrics_carry_no_pii_or_token(
 def test_a_bad_environment_fails_the_first_invocation_clearly(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tiktok_connector.events.forwarder import reset_forwarder
     from tiktok_connector.settings import SettingsError, reset_settings
 
     world.connect()
     monkeypatch.setenv("DEFAULT_PHONE_REGION", "Narnia")
     reset_settings()
-    reset_forwarder()
     with pytest.raises(SettingsError, match="DEFAULT_PHONE_REGION"):
         world.invoke([world.record(mparticle([commerce(1)]))])
     assert world.emu.state.events == []

@@ -13,7 +13,7 @@ import pytest
 
 from tests import mparticle_sdk as sdk
 from tests.integration.events.support import PIXEL, PREFIX, World
-from tiktok_connector.events.forwarder import ConnectionStore, ConnectionUnavailable
+from tiktok_connector.events.connections import ConnectionStore, ConnectionUnavailable
 
 ADV2 = "7100000000000000002"
 REPORT_CONVERSION_EVENT = 7224195155857866754
@@ -30,13 +30,11 @@ def failures(response: dict[str, Any]) -> set[str]:
 
 @pytest.fixture
 def dlq(world: World, monkeypatch: pytest.MonkeyPatch) -> str:
-    from tiktok_connector.events.forwarder import reset_forwarder
     from tiktok_connector.settings import reset_settings
 
     url = world.sqs.create_queue(QueueName="tiktok-connector-events-dlq")["QueueUrl"]
     monkeypatch.setenv("EVENTS_DLQ_URL", url)
     reset_settings()
-    reset_forwarder()
     return url
 
 

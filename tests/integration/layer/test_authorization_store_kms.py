@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tiktok_connector.oauth.flow import _flow_for
+from tiktok_connector.oauth.flow import _build_flow
 from tiktok_connector.oauth.settings import OAuthSettings
 from tiktok_connector.oauth.store import Authorization, AuthorizationStore
 
@@ -82,4 +82,4 @@ def test_the_flow_passes_the_configured_key_to_the_store(aws: dict[str, Any]) ->
         authorizations_secret_prefix=PREFIX,
         authorizations_kms_key_arn=aws["key"],
     )
-    assert _flow_for(settings, aws["ddb"], aws["sm"]).authorizations.kms_key_id == aws["key"]
+    assert _build_flow(settings, aws["ddb"], aws["sm"]).authorizations.kms_key_id == aws["key"]

@@ -110,8 +110,9 @@ def test_up_prints_a_line_per_invocation_and_job_and_logs_json_to_a_file(up: UpP
     # The functions' Powertools JSON and EMF metrics are in the log file, not on the terminal.
     assert not [line for line in up.lines if line.lstrip().startswith("{")]
     logged = [json.loads(line) for line in up.log_file.read_text().splitlines() if line[:1] == "{"]
-    services = {entry.get("service") for entry in logged}
-    assert "tiktok-connector-segment-ingest" in services
+    # One process, one Powertools logger: the function is named by the invocation's keys.
+    functions = {entry.get("function_name") for entry in logged}
+    assert "tiktok-connector-segment-ingest" in functions
     assert any("_aws" in entry for entry in logged)  # an EMF metrics line
     assert "ana@example.com" not in up.log_file.read_text()
     assert "ana@example.com" not in up.output()

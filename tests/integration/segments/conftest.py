@@ -1,4 +1,4 @@
-"""moto fixtures for segment-ingest integration tests (in-process, no sockets)."""
+"""Segment-ingest integration fixtures: the template's resources in moto (in-process, no sockets)."""
 
 from __future__ import annotations
 
@@ -6,51 +6,33 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from tiktok_connector.segments.ingest import Collaborators, IngestResult
+from tests.conftest import TemplateAws
+from tiktok_connector.segments.ingest import IngestResult, SegmentIngest
 from tiktok_connector.segments.jobs import JobStore
 from tiktok_connector.segments.settings import IngestSettings
 
-REGION = "us-east-1"
 BUCKET = "tiktok-connector-segments-123456789012"
 TABLE = "tiktok-connector-jobs"
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """S3 bucket (versioned), chunk + ranges queues and the jobs table in moto."""
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
-        sqs = boto3.client("sqs", region_name=REGION)
-        ddb = boto3.client("dynamodb", region_name=REGION)
-        s3.create_bucket(Bucket=BUCKET)
-        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        chunk_q = sqs.create_queue(QueueName="tiktok-connector-chunks")["QueueUrl"]
-        ranges_q = sqs.create_queue(QueueName="tiktok-connector-ranges")["QueueUrl"]
-        ddb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        yield {
-            "s3": s3,
-            "sqs": sqs,
-            "dynamodb": ddb,
-            "chunk_queue_url": chunk_q,
-            "ranges_queue_url": ranges_q,
-            "jobs": JobStore(TABLE, dynamodb=ddb),
-        }
+def aws(template_aws: TemplateAws) -> dict[str, Any]:
+    """The template's bucket (versioned), chunk + ranges queues and jobs table in moto."""
+    ddb = template_aws.client("dynamodb")
+    assert template_aws.bucket == BUCKET
+    assert template_aws.table("JobsTable") == TABLE
+    return {
+        "s3": template_aws.client("s3"),
+        "sqs": template_aws.client("sqs"),
+        "dynamodb": ddb,
+        "chunk_queue_url": template_aws.queue_url("ChunkQueue"),
+        "ranges_queue_url": template_aws.queue_url("RangesQueue"),
+        "jobs": JobStore(TABLE, dynamodb=ddb),
+    }
 
 
 class Harness:
@@ -68,7 +50,7 @@ class Harness:
             jobs_table=TABLE,
             **overrides,
         )
-        self.ingest = Collaborators(
+        self.ingest = SegmentIngest(
             s3=self.s3, sqs=self.sqs, jobs=self.jobs, settings=self.settings
         )
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from tiktok_connector.segments.ingest import Collaborators
+from tiktok_connector.segments.ingest import SegmentIngest
 from tiktok_connector.segments.jobs import RUNNING, RangeStats
 from tiktok_connector.segments.settings import IngestSettings
 
@@ -177,7 +177,7 @@ def main() -> None:
         segments_bucket="b", chunk_queue_url="q", ranges_queue_url="r", jobs_table="t",
         ingest_range_bytes=range_bytes, dedupe_max_hashes=dedupe,
     )  # fmt: skip
-    ingest = Collaborators(s3=s3, sqs=sqs, jobs=jobs, settings=settings)  # type: ignore[arg-type]
+    ingest = SegmentIngest(s3=s3, sqs=sqs, jobs=jobs, settings=settings)  # type: ignore[arg-type]
     started = time.perf_counter()
     cpu = time.process_time()
     result = ingest.object_created("b", "segments/1/Big/create/big.csv", "v1")

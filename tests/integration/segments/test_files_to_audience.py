@@ -28,7 +28,7 @@ from tests.integration.audiences.conftest import (  # noqa: F401 (fixtures)
     emulator,
     world,
 )
-from tiktok_connector.segments.ingest import Collaborators
+from tiktok_connector.segments.ingest import SegmentIngest
 from tiktok_connector.segments.settings import IngestSettings
 
 
@@ -93,7 +93,7 @@ class Pipe:
             segments_bucket=BUCKET, chunk_queue_url=self.chunks, ranges_queue_url=ranges,
             jobs_table=JOBS,
         )  # fmt: skip
-        self.ingest = Collaborators(s3=stage.s3, sqs=self.sqs, jobs=stage.jobs, settings=settings)
+        self.ingest = SegmentIngest(s3=stage.s3, sqs=self.sqs, jobs=stage.jobs, settings=settings)
 
     def drop(self, key: str, body: bytes, metadata: dict[str, str] | None = None) -> dict[str, Any]:
         self.world.s3.put_object(Bucket=BUCKET, Key=key, Body=body, Metadata=metadata or {})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,22 +13,13 @@ import pytest
 
 from segment_ingest_function import app
 from segment_ingest_function.app import handler
+from tests.conftest import lambda_context
 from tiktok_connector import aws as aws_clients
 from tiktok_connector.settings import reset_settings
 
 from .conftest import BUCKET, TABLE, Harness
 
 EVENTS = Path(__file__).resolve().parents[3] / "events"
-
-
-class Context:
-    function_name = "tiktok-connector-segment-ingest"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:segment-ingest"
-    aws_request_id = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
 
 
 @pytest.fixture
@@ -61,7 +53,7 @@ def test_url_encoded_key_with_spaces_is_decoded(env: dict[str, Any]) -> None:
     key = "segments/7100000000000000001/Spring Buyers (EU)+/create/my list.csv"
     version = h.put(key, "email\na@b.co\n")
     encoded = "segments/7100000000000000001/Spring+Buyers+%28EU%29%2B/create/my+list.csv"
-    out = handler(_s3_event(encoded, version), Context())  # type: ignore[arg-type]
+    out = handler(_s3_event(encoded, version), lambda_context("segment-ingest", timeout_s=900))  # type: ignore[arg-type]
     job_id = out["jobs"][0]["job_id"]
     report = h.report(job_id)
     assert report["audience_name"] == "Spring Buyers (EU)+"
@@ -75,8 +67,8 @@ def test_duplicate_s3_event_is_a_no_op(env: dict[str, Any]) -> None:
     key = "segments/7100000000000000001/VIP/append/a.csv"
     version = h.put(key, "email\na@b.co\n")
     event = _s3_event(key, version)
-    first = handler(copy.deepcopy(event), Context())  # type: ignore[arg-type]
-    second = handler(copy.deepcopy(event), Context())  # type: ignore[arg-type]
+    first = handler(copy.deepcopy(event), lambda_context("segment-ingest", timeout_s=900))  # type: ignore[arg-type]
+    second = handler(copy.deepcopy(event), lambda_context("segment-ingest", timeout_s=900))  # type: ignore[arg-type]
     assert first["jobs"][0]["job_id"] == second["jobs"][0]["job_id"]
     assert second["jobs"][0]["status"] == "skipped"
     assert len(h.chunk_messages()) == 1
@@ -86,7 +78,7 @@ def test_unreadable_file_does_not_raise(env: dict[str, Any]) -> None:
     h = Harness(env)
     key = "segments/7100000000000000001/VIP/create/a.csv.gz"
     version = h.put(key, b"not gzip at all")
-    out = handler(_s3_event(key, version), Context())  # type: ignore[arg-type]
+    out = handler(_s3_event(key, version), lambda_context("segment-ingest", timeout_s=900))  # type: ignore[arg-type]
     assert out["jobs"][0]["status"] == "failed"
     assert h.report(out["jobs"][0]["job_id"])["error"]["code"] == "not_gzip"
 
@@ -96,7 +88,7 @@ def test_range_messages_with_partial_batch_failure(env: dict[str, Any]) -> None:
     key = "segments/7100000000000000001/Big/create/a.csv"
     body = "email\n" + "".join(f"user{i}@example.com\n" for i in range(200))
     version = h.put(key, body)
-    out = handler(_s3_event(key, version), Context())  # type: ignore[arg-type]
+    out = handler(_s3_event(key, version), lambda_context("segment-ingest", timeout_s=900))  # type: ignore[arg-type]
     job_id = out["jobs"][0]["job_id"]
     msgs = h.sqs.receive_message(QueueUrl=env["ranges_queue_url"], MaxNumberOfMessages=10)
     records = [
@@ -115,7 +107,7 @@ def test_range_messages_with_partial_batch_failure(env: dict[str, Any]) -> None:
     ]
     assert len(records) > 1
     poison = dict(records[0], messageId="poison", body="not json")
-    resp = handler({"Records": [*records, poison]}, Context())  # type: ignore[arg-type]
+    resp = handler({"Records": [*records, poison]}, lambda_context("segment-ingest", timeout_s=900))  # type: ignore[arg-type]
     assert resp["batchItemFailures"] == [{"itemIdentifier": "poison"}]
     report = h.report(job_id)
     assert report["rows"]["read"] == 200
@@ -124,7 +116,10 @@ def test_range_messages_with_partial_batch_failure(env: dict[str, Any]) -> None:
 
 
 def test_logs_metrics_and_reports_carry_no_raw_identifiers(
-    env: dict[str, Any], capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    env: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    function_logs: io.StringIO,
 ) -> None:
     h = Harness(env)
     pii = ["alice.secret@example.com", "+12125550199", "6D92078A-8246-4BA4-AE5B-76104861E7DC"]
@@ -132,11 +127,31 @@ def test_logs_metrics_and_reports_carry_no_raw_identifiers(
     key = "segments/7100000000000000001/VIP/create/a.csv"
     version = h.put(key, body)
     caplog.set_level("DEBUG")
-    out = handler(_s3_event(key, version), Context())  # type: ignore[arg-type]
+    out = handler(_s3_event(key, version), lambda_context("segment-ingest", timeout_s=900))  # type: ignore[arg-type]
     job_id = out["jobs"][0]["job_id"]
-    texts = [capsys.readouterr().out, caplog.text, json.dumps(h.report(job_id))]
+    texts = [capsys.readouterr().out, caplog.text, function_logs.getvalue()]
+    assert '"range processed"' in texts[2]  # the logs were read (the check below is not vacuous)
+    texts.append(json.dumps(h.report(job_id)))
     texts.append(json.dumps(h.rejects(job_id)))
     texts.append(json.dumps(h.chunk_messages()))
     for text in texts:
         for value in [*pii, "not-an-email-bob", "2125550199", pii[2].lower()]:
             assert value not in text
+
+
+def test_ingest_lines_reach_the_functions_log_as_structured_json(
+    env: dict[str, Any], function_logs: io.StringIO
+) -> None:
+    """The layer logs through Powertools (stdout JSON with its fields), not the standard library's
+    logger, whose INFO lines and ``extra=`` fields Lambda's runtime handler drops."""
+    h = Harness(env)
+    key = "segments/7100000000000000001/VIP/create/a.csv"
+    version = h.put(key, "email\na@b.co\nc@d.co\n")
+    out = handler(_s3_event(key, version), lambda_context("segment-ingest", timeout_s=900))
+    job_id = out["jobs"][0]["job_id"]
+    lines = [json.loads(line) for line in function_logs.getvalue().splitlines()]
+    [processed] = [line for line in lines if line.get("message") == "range processed"]
+    assert processed["job_id"] == job_id
+    assert processed["rows"] == 2
+    assert processed["level"] == "INFO"
+    assert processed["function_name"] == "tiktok-connector-segment-ingest"

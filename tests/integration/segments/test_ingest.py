@@ -347,7 +347,7 @@ def test_redelivered_range_after_a_crash_resends_messages_but_counts_once(
     first = harness.ingest.object_created(BUCKET, key, version)
     item = harness.jobs.get(first.job_id or "")
     assert item is not None
-    from tiktok_connector.segments.ingest import process_range
+    from tiktok_connector.segments.ranges import process_range
 
     again = process_range(
         item, 0, s3=harness.s3, sqs=harness.sqs, jobs=harness.jobs, settings=harness.settings

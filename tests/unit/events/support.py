@@ -7,7 +7,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from tiktok_connector.events.forwarder import ConnectionUnavailable, EventForwarder, SqsMessage
+from tiktok_connector.events.connections import ConnectionUnavailable
+from tiktok_connector.events.forwarder import EventForwarder
+from tiktok_connector.events.messages import SqsMessage
 from tiktok_connector.events.settings import ConnectionSettings
 from tiktok_connector.tiktok import RetryPolicy, TikTokClient
 

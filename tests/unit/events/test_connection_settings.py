@@ -328,19 +328,19 @@ def test_invalid_settings_are_refused(settings: dict[str, Any], fragment: str) -
 
 
 def test_forwarder_environment_defaults_and_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tiktok_connector.events.settings import get_forwarder_settings
+    from tiktok_connector.events.settings import forwarder_settings
 
     monkeypatch.delenv("CONNECTIONS_SECRET_PREFIX", raising=False)
     monkeypatch.delenv("DEFAULT_PHONE_REGION", raising=False)
     reset_settings()
-    settings = get_forwarder_settings()
+    settings = forwarder_settings()
     assert isinstance(settings, ForwarderSettings)
     assert settings.connections_secret_prefix == "tiktok-connector/connections/"
     assert settings.default_phone_region == "US"
     monkeypatch.setenv("DEFAULT_PHONE_REGION", "united kingdom")
     reset_settings()
     with pytest.raises(SettingsError, match="DEFAULT_PHONE_REGION"):
-        get_forwarder_settings()
+        forwarder_settings()
     reset_settings()
 
 

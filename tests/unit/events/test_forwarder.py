@@ -21,7 +21,7 @@ from tests.unit.events.support import (
     make_forwarder,
     message,
 )
-from tiktok_connector.events.forwarder import SqsMessage, sqs_message
+from tiktok_connector.events.messages import SqsMessage, sqs_message
 
 T_MS = 1_700_000_000_000
 URL = "https://shop.example/p"

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import pytest
 
 from tests import mparticle_sdk as sdk
 from tests.unit.events.support import FakeTikTok, connection, make_forwarder, message
-from tiktok_connector.events.forwarder import MessageFailure, SqsMessage
+from tiktok_connector.events.messages import MessageFailure, SqsMessage
 
 
 class FakeDeadLetters:
@@ -63,7 +64,7 @@ def test_invalid_connection_settings_say_which_setting(fake: FakeTikTok) -> None
 
     class Broken:
         def get(self, name: str, *, refresh: bool = False) -> object:
-            from tiktok_connector.events.forwarder import ConnectionUnavailable
+            from tiktok_connector.events.connections import ConnectionUnavailable
 
             raise ConnectionUnavailable(name, "invalid_connection", "event_source_type: bad")
 
@@ -80,7 +81,7 @@ def test_an_unreadable_connection_secret_is_redelivered_not_dead_lettered(fake: 
 
     class Throttled:
         def get(self, name: str, *, refresh: bool = False) -> object:
-            from tiktok_connector.events.forwarder import ConnectionUnavailable
+            from tiktok_connector.events.connections import ConnectionUnavailable
 
             raise ConnectionUnavailable(name, "connection_unreadable", "ThrottlingException")
 
@@ -169,7 +170,7 @@ def test_dead_letter_logs_carry_no_pii_or_token(
 
 
 def test_unmapped_events_become_one_metric_per_name_bounded() -> None:
-    from tiktok_connector.events.forwarder import MAX_UNMAPPED_DIMENSIONS, ForwardResult
+    from tiktok_connector.events.results import MAX_UNMAPPED_DIMENSIONS, ForwardResult
 
     result = ForwardResult()
     for i in range(MAX_UNMAPPED_DIMENSIONS + 5):
@@ -178,3 +179,30 @@ def test_unmapped_events_become_one_metric_per_name_bounded() -> None:
     assert len(dims) == MAX_UNMAPPED_DIMENSIONS + 1
     assert dims["other"] == sum(range(1, 6))  # the five least frequent names
     assert dims[f"custom_event:e{MAX_UNMAPPED_DIMENSIONS + 4}"] == MAX_UNMAPPED_DIMENSIONS + 5
+
+
+class RecordingMetrics:
+    """A Powertools ``Metrics`` stand-in: plain counts by name."""
+
+    namespace = "TikTokConnectorTest"
+    service = "event-forwarder-test"
+
+    def __init__(self) -> None:
+        self.counts: dict[str, float] = {}
+
+    def add_metric(self, *, name: str, unit: Any, value: float) -> None:
+        self.counts[name] = self.counts.get(name, 0) + value
+
+
+def test_a_permanent_refusal_counts_as_a_tiktok_permanent_error(fake: FakeTikTok) -> None:
+    """The template's TikTokPermanentErrors alarm reads this metric from the forwarder too."""
+    fake.script = [40001]
+    forwarder = make_forwarder(fake, {"default": connection()}, dead_letters=FakeDeadLetters())
+    result = forwarder.forward([message(sdk.batch([sdk.purchase(1)]), "a")])
+    metrics = RecordingMetrics()
+    result.publish(metrics)
+    assert metrics.counts["TikTokPermanentErrors"] == 1
+    throttled = make_forwarder(FakeTikTok(script=[40100] * 10), {"default": connection()})
+    calm = RecordingMetrics()
+    throttled.forward([message(sdk.batch([sdk.purchase(1)]), "b")]).publish(calm)
+    assert "TikTokPermanentErrors" not in calm.counts

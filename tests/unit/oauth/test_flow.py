@@ -31,7 +31,8 @@ from tiktok_connector.oauth.errors import (
     TikTokRefusedError,
     TikTokUnavailableError,
 )
-from tiktok_connector.oauth.flow import OAuthFlow, authorization_id_for, scope_warnings
+from tiktok_connector.oauth.flow import OAuthFlow, authorization_id_for
+from tiktok_connector.oauth.scopes import scope_warnings
 from tiktok_connector.oauth.state import SignedClaims, sign
 from tiktok_connector.oauth.store import Authorization
 from tiktok_connector.oauth.tickets import issue_ticket
@@ -459,7 +460,7 @@ class _Provider:
 )
 def test_stack_secrets_explain_what_to_fix(values: dict[str, Any], call: str, reason: str) -> None:
     from tiktok_connector.oauth.errors import ConfigurationError
-    from tiktok_connector.oauth.flow import StackSecrets
+    from tiktok_connector.oauth.secrets import StackSecrets
 
     secrets = StackSecrets(settings(), _Provider(values))  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError) as info:
@@ -470,7 +471,7 @@ def test_stack_secrets_explain_what_to_fix(values: dict[str, Any], call: str, re
 
 
 def test_stack_secrets_return_configured_values() -> None:
-    from tiktok_connector.oauth.flow import StackSecrets
+    from tiktok_connector.oauth.secrets import StackSecrets
 
     provider = _Provider({"t/oauth-state-key": "k" * 64, "t/app": {"app_id": "1", "secret": "s"}})
     secrets = StackSecrets(settings(), provider)  # type: ignore[arg-type]

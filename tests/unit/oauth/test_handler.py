@@ -3,32 +3,22 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from oauth_function import app
+from tests.conftest import lambda_context
 from tiktok_connector.oauth.errors import (
     DisconnectError,
     StateRejectedError,
     TicketRejectedError,
     TikTokRefusedError,
 )
-from tiktok_connector.oauth.flow import ConnectResult, DisconnectResult
+from tiktok_connector.oauth.models import ConnectResult, DisconnectResult
 
 EVENTS = Path(__file__).resolve().parents[3] / "events"
-
-
-@dataclass
-class Context:
-    function_name: str = "tiktok-connector-oauth"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = (
-        "arn:aws:lambda:us-east-1:123456789012:function:tiktok-connector-oauth"
-    )
-    aws_request_id: str = "req-1"
 
 
 class FakeFlow:
@@ -71,7 +61,7 @@ def invoke(
     monkeypatch: pytest.MonkeyPatch, flow: FakeFlow, event: dict[str, Any]
 ) -> dict[str, Any]:
     monkeypatch.setattr(app, "default_flow", lambda: flow)
-    return app.handler(event, Context())  # type: ignore[arg-type]
+    return app.handler(event, lambda_context("oauth", timeout_s=15, memory_mb=256))
 
 
 def header(response: dict[str, Any], name: str) -> str:

@@ -24,8 +24,8 @@ from tiktok_connector.segments.encoding import (
     locate_undecodable,
 )
 from tiktok_connector.segments.formats import refuse_unsupported
-from tiktok_connector.segments.ingest import sniff_head
 from tiktok_connector.segments.keys import InvalidSegmentFile
+from tiktok_connector.segments.planning import sniff_head
 from tiktok_connector.segments.reader import open_text
 
 GERMAN_ROWS = [

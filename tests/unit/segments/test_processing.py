@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from tiktok_connector.identity import IdType, hash_identifier
 from tiktok_connector.segments.chunks import ChunkWriter, HashFilter
 from tiktok_connector.segments.columns import plan_columns
-from tiktok_connector.segments.ingest import RangeProcessor
 from tiktok_connector.segments.options import FileOptions
+from tiktok_connector.segments.processing import RangeProcessor
 from tiktok_connector.segments.rejects import RejectWriter, safe_cell
 
 

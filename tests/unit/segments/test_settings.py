@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tiktok_connector.segments.settings import get_ingest_settings
+from tiktok_connector.segments.settings import ingest_settings
 from tiktok_connector.settings import SettingsError, reset_settings
 
 
@@ -24,7 +24,7 @@ def _base(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     _base(monkeypatch)
     monkeypatch.setenv("INGEST_RANGE_BYTES", "1048576")
-    settings = get_ingest_settings()
+    settings = ingest_settings()
     assert settings.segments_bucket == "b"
     assert settings.ingest_range_bytes == 1048576
     assert settings.default_phone_region == "US"
@@ -35,11 +35,11 @@ def test_missing_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     _base(monkeypatch)
     monkeypatch.delenv("JOBS_TABLE")
     with pytest.raises(SettingsError, match="JOBS_TABLE"):
-        get_ingest_settings()
+        ingest_settings()
 
 
 def test_malformed_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     _base(monkeypatch)
     monkeypatch.setenv("INGEST_RANGE_BYTES", "lots")
     with pytest.raises(SettingsError, match="INGEST_RANGE_BYTES"):
-        get_ingest_settings()
+        ingest_settings()

@@ -34,7 +34,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -212,6 +212,12 @@ def _update(hour: datetime, connection: str, event: str, counts: DeliveryCounts)
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
     }
+
+
+class DeliveryWriter(Protocol):
+    """Where a batch's tally goes (:class:`DeliveryRecord`, or a fake in tests)."""
+
+    def write(self, tally: DeliveryTally, *, deadline: float | None = None) -> int: ...
 
 
 class DeliveryRecord:

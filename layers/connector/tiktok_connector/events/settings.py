@@ -218,4 +218,4 @@ class ForwarderSettings(ConnectorSettings):
     event_stats_table: str = ""
 
 
-get_forwarder_settings = settings_getter(ForwarderSettings)
+forwarder_settings = settings_getter(ForwarderSettings)

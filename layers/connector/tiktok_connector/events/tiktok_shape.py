@@ -16,19 +16,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from tiktok_connector.events.mapping import (
-    AD_FIELDS,
-    MAX_EVENT_TIME_SECONDS,
-    STANDARD_EVENTS,
-    EventMapper,
-    Mapped,
+from tiktok_connector.events.catalog import AD_FIELDS, MAX_EVENT_TIME_SECONDS, STANDARD_EVENTS
+from tiktok_connector.events.mapping import EventMapper, Mapped, Rejection
+from tiktok_connector.events.pixel import to_pixel_item
+from tiktok_connector.events.values import (
     MappingNotes,
-    Rejection,
-    _bool,
-    _number,
+    as_bool,
+    as_number,
     is_http_url,
     supported_currency,
-    to_pixel_item,
 )
 from tiktok_connector.identity import IdType
 
@@ -106,46 +102,57 @@ def normalize_tiktok_event(
 
     if mapper.source == "offline" and name not in STANDARD_EVENTS:
         return rejected("unsupported_event_for_source")
-
-    event_time = raw.get("event_time")
-    if isinstance(event_time, str) and event_time.strip().isdigit():
-        event_time = int(event_time.strip())
-    if isinstance(event_time, float) and event_time.is_integer():
-        event_time = int(event_time)
-    if not isinstance(event_time, int) or isinstance(event_time, bool) or event_time <= 0:
+    times = _event_time(raw.get("event_time"))
+    if times is None:
         return rejected("invalid_timestamp")
-    ms: int | None = None
-    if event_time >= MAX_EVENT_TIME_SECONDS:
-        ms = event_time
-        event_time //= 1000
-        if event_time >= MAX_EVENT_TIME_SECONDS:
-            return rejected("invalid_timestamp")
-
+    event_time, ms = times
     out: dict[str, Any] = {"event": name, "event_time": event_time}
-    event_id = raw.get("event_id")
-    if isinstance(event_id, bool) or (event_id is not None and not isinstance(event_id, str | int)):
+    if isinstance(raw_id, bool) or (raw_id is not None and not isinstance(raw_id, str | int)):
         return rejected("invalid_event")
-    if event_id is not None and str(event_id):
-        out["event_id"] = str(event_id)
-
+    if known_id:
+        out["event_id"] = known_id
     user = _user(raw.get("user"), mapper, notes)
     if user is None:
         return rejected("invalid_event")
     out["user"] = user
-
     props = _properties(raw.get("properties"), notes)
     if isinstance(props, Rejection):
         return rejected(props.reason)
     out["properties"] = props
+    reason = _add_source_parts(out, raw, mapper)
+    if reason:
+        return rejected(reason)
+    if mapper.legacy:
+        return to_pixel_item(out, ms)
+    return out
 
-    page = raw.get("page")
+
+def _event_time(value: Any) -> tuple[int, int | None] | None:
+    """``(seconds, milliseconds or None)`` from an ``event_time`` in seconds or milliseconds;
+    None when it is not a usable time (contract EV-04)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        return None
+    if value < MAX_EVENT_TIME_SECONDS:
+        return value, None
+    if value // 1000 >= MAX_EVENT_TIME_SECONDS:
+        return None
+    return value // 1000, value
+
+
+def _add_source_parts(out: dict[str, Any], raw: dict[str, Any], mapper: EventMapper) -> str:
+    """Add what the connection's event source needs (page, app, ad, limited data use, lead);
+    the drop reason when the event lacks what that source requires, else ``""``."""
     if mapper.is_web:
+        page = raw.get("page")
         if not isinstance(page, dict) or not is_http_url(page.get("url")):
-            return rejected("missing_page_url")
+            return "missing_page_url"
         out["page"] = {"url": page["url"]}
         if isinstance(page.get("referrer"), str) and page["referrer"]:
             out["page"]["referrer"] = page["referrer"]
-
     if mapper.is_app:
         app = raw.get("app")
         if (
@@ -153,40 +160,45 @@ def normalize_tiktok_event(
             or not isinstance(app.get("app_id"), str | int)
             or not str(app["app_id"])
         ):
-            return rejected("missing_app_id")
+            return "missing_app_id"
         out["app"] = {
             k: str(app[k]) for k in ("app_id", "app_name", "app_version") if app.get(k) is not None
         }
     ad = raw.get("ad")
     if isinstance(ad, dict) and (mapper.is_app or (mapper.is_web and not mapper.legacy)):
-        clean_ad: dict[str, Any] = {}
-        for key, value in ad.items():
-            if key not in AD_FIELDS or value is None:
-                continue
-            if key in ("is_retargeting", "attributed"):
-                flag = _bool(value)
-                if flag is not None:
-                    clean_ad[key] = flag
-            else:
-                clean_ad[key] = str(value)
+        clean_ad = _ad(ad)
         if clean_ad:
             out["ad"] = clean_ad
     if mapper.source in ("web", "app") and not mapper.legacy:
-        out["limited_data_use"] = _bool(raw.get("limited_data_use")) is True
+        out["limited_data_use"] = as_bool(raw.get("limited_data_use")) is True
+    user = out["user"]
     if mapper.source == "offline" and not (
         "email" in user or "phone" in user or "external_id" in user
     ):
-        return rejected("missing_identity")
+        return "missing_identity"
     if mapper.source == "crm":
         lead = raw.get("lead")
         if not isinstance(lead, dict) or lead.get("lead_id") is None or not str(lead["lead_id"]):
-            return rejected("missing_lead_id")
+            return "missing_lead_id"
         out["lead"] = {"lead_id": str(lead["lead_id"])}
         if lead.get("lead_event_source"):
             out["lead"]["lead_event_source"] = str(lead["lead_event_source"])
-    if mapper.legacy:
-        return to_pixel_item(out, ms)
-    return out
+    return ""
+
+
+def _ad(ad: dict[str, Any]) -> dict[str, Any]:
+    """The ``ad`` fields TikTok defines, flags as booleans, the rest as strings."""
+    clean: dict[str, Any] = {}
+    for key, value in ad.items():
+        if key not in AD_FIELDS or value is None:
+            continue
+        if key in ("is_retargeting", "attributed"):
+            flag = as_bool(value)
+            if flag is not None:
+                clean[key] = flag
+        else:
+            clean[key] = str(value)
+    return clean
 
 
 def _user(raw: Any, mapper: EventMapper, notes: MappingNotes | None) -> dict[str, Any] | None:
@@ -242,13 +254,13 @@ def _properties(raw: Any, notes: MappingNotes | None) -> dict[str, Any] | Reject
         if isinstance(value, str | int | float) and not isinstance(value, bool) and str(value):
             props[name] = str(value)
     if raw.get("value") is not None:
-        value = _number(raw["value"])
+        value = as_number(raw["value"])
         if value is None:
             return Rejection("invalid_event")
         props["value"] = value
     supported_currency(props, notes)
     if raw.get("num_items") is not None:
-        num = _number(raw["num_items"])
+        num = as_number(raw["num_items"])
         if not isinstance(num, int):
             return Rejection("invalid_event")
         props["num_items"] = num
@@ -259,24 +271,9 @@ def _properties(raw: Any, notes: MappingNotes | None) -> dict[str, Any] | Reject
         props["content_type"] = content_type
     contents = raw.get("contents")
     if contents is not None:
-        if not isinstance(contents, list):
+        clean = _contents(contents)
+        if clean is None:
             return Rejection("invalid_event")
-        clean: list[dict[str, Any]] = []
-        for item in contents:
-            if not isinstance(item, dict):
-                return Rejection("invalid_event")
-            out: dict[str, Any] = {}
-            for name in _CONTENT_STRINGS:
-                value = item.get(name)
-                if value is not None and not isinstance(value, bool) and str(value):
-                    out[name] = str(value)
-            for name in ("price", "quantity"):
-                if item.get(name) is not None:
-                    number = _number(item[name])
-                    if number is None:
-                        return Rejection("invalid_event")
-                    out[name] = number
-            clean.append(out)
         props["contents"] = clean
     content_ids = raw.get("content_ids")
     if isinstance(content_ids, list):
@@ -284,3 +281,27 @@ def _properties(raw: Any, notes: MappingNotes | None) -> dict[str, Any] | Reject
             str(c) for c in content_ids if c is not None and not isinstance(c, bool)
         ]
     return props
+
+
+def _contents(contents: Any) -> list[dict[str, Any]] | None:
+    """``properties.contents`` cleaned; None when it is not a list of objects with numeric prices
+    and quantities."""
+    if not isinstance(contents, list):
+        return None
+    clean: list[dict[str, Any]] = []
+    for item in contents:
+        if not isinstance(item, dict):
+            return None
+        out: dict[str, Any] = {}
+        for name in _CONTENT_STRINGS:
+            value = item.get(name)
+            if value is not None and not isinstance(value, bool) and str(value):
+                out[name] = str(value)
+        for name in ("price", "quantity"):
+            if item.get(name) is not None:
+                number = as_number(item[name])
+                if number is None:
+                    return None
+                out[name] = number
+        clean.append(out)
+    return clean

@@ -13,27 +13,27 @@ Tokens, the app secret and authorization codes never reach logs, exceptions or p
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
-from aws_lambda_powertools import Logger
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
+from tiktok_connector import aws
 from tiktok_connector.oauth.errors import (
     AuthorizationDeniedError,
-    ConfigurationError,
     DisconnectError,
     StateRejectedError,
     TicketRejectedError,
     TikTokRefusedError,
     TikTokUnavailableError,
 )
-from tiktok_connector.oauth.settings import OAuthSettings
+from tiktok_connector.oauth.models import ConnectResult, DisconnectRequest, DisconnectResult
+from tiktok_connector.oauth.scopes import scope_warnings
+from tiktok_connector.oauth.secrets import StackSecrets
+from tiktok_connector.oauth.settings import OAuthSettings, oauth_settings
 from tiktok_connector.oauth.state import (
     PURPOSE_STATE,
     SignatureError,
@@ -45,6 +45,7 @@ from tiktok_connector.oauth.state import (
 )
 from tiktok_connector.oauth.store import STATE_KIND, Authorization, AuthorizationStore, NonceStore
 from tiktok_connector.oauth.tickets import redeem_ticket
+from tiktok_connector.observability import logger
 from tiktok_connector.tiktok import (
     PermanentTikTokError,
     RetryableTikTokError,
@@ -54,19 +55,8 @@ from tiktok_connector.tiktok import (
     TokenRejectedError,
 )
 
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+__all__ = ["DisconnectRequest", "OAuthFlow", "default_flow"]
 
-logger = Logger(child=True)
-
-# Numeric permission ids (docs/tiktok-contract.md OA-06, OA-07): granting a parent grants its
-# children, and a token may carry only children.
-SCOPE_AUDIENCE_MANAGEMENT = 3
-SCOPE_READ_AUDIENCES = 30
-SCOPE_WRITE_AUDIENCES = 31
-SCOPE_MEASUREMENT = 5
-SCOPE_REPORT_PIXEL_EVENT = 51  # /pixel/track/, /pixel/batch/ (legacy pixel connections)
-SCOPE_REPORT_CONVERSION_EVENT = 7224195155857866754  # /event/track/ (Events API 2.0)
 CODE_AUTH_CODE_INVALID = 40110
 CODE_AUTH_TIMESTAMP = 40115
 CODE_BAD_APP_CREDENTIALS = 40101
@@ -77,158 +67,12 @@ CALL_BUDGET_SECONDS = 8.0
 _NEW_LINK = "Start again from a new connect link (ask the connector's operator: make connect-link)."
 
 
-def scope_warnings(scope: list[int]) -> list[str]:
-    """Sentences for the permissions the connector needs but the advertiser did not grant.
-
-    A parent scope covers its children; the children alone are just as good (contract OA-07):
-    Events API 2.0 needs Report Conversion Event, legacy pixel connections Report Pixel Event.
-    """
-    granted = set(scope)
-    warnings = []
-    audiences = (
-        SCOPE_AUDIENCE_MANAGEMENT in granted
-        or {
-            SCOPE_READ_AUDIENCES,
-            SCOPE_WRITE_AUDIENCES,
-        }
-        <= granted
-    )
-    if not audiences:
-        warnings.append(
-            "Audience Management was not granted: segment files cannot become TikTok audiences. "
-            "Connect again and keep the Audience Management permission ticked."
-        )
-    if SCOPE_MEASUREMENT in granted:
-        return warnings
-    conversion = SCOPE_REPORT_CONVERSION_EVENT in granted
-    pixel = SCOPE_REPORT_PIXEL_EVENT in granted
-    if not conversion and not pixel:
-        warnings.append(
-            "Measurement (Report Conversion Event) was not granted: events cannot be sent to "
-            "TikTok with this authorization. Connect again and keep the Measurement permission "
-            "ticked."
-        )
-    elif not conversion:
-        warnings.append(
-            "Report Conversion Event was not granted: only legacy pixel connections can send "
-            "events with this authorization (Events API 2.0 needs that permission)."
-        )
-    return warnings
-
-
 def authorization_id_for(label: str, advertiser_ids: list[str]) -> str:
     """The label when given, else a stable digest of the sorted advertiser ids."""
     if label:
         return label
     digest = hashlib.sha256(",".join(sorted(advertiser_ids)).encode("utf-8")).hexdigest()
     return f"adv-{digest[:20]}"
-
-
-@dataclass(frozen=True)
-class ConnectResult:
-    """What the success page shows (no token)."""
-
-    authorization_id: str
-    secret_name: str
-    advertiser_ids: list[str]
-    advertiser_names: dict[str, str]
-    scope: list[int]
-    warnings: list[str] = field(default_factory=list)
-
-
-class DisconnectRequest(BaseModel):
-    """The body of ``POST /disconnect``: name the authorization, or an advertiser it reaches."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    authorization_id: str | None = Field(default=None, min_length=1, max_length=64)
-    advertiser_id: str | None = Field(default=None, min_length=1, max_length=32)
-
-    @classmethod
-    def parse(cls, body: str | None) -> DisconnectRequest:
-        """Validate the raw body; :class:`DisconnectError` (400) when it is not acceptable."""
-        try:
-            return cls.model_validate_json(body or "{}")
-        except ValidationError:
-            raise DisconnectError(
-                'The body must be {"authorization_id": "..."} or {"advertiser_id": "..."}.',
-                reason="bad_request",
-            ) from None
-
-
-@dataclass(frozen=True)
-class DisconnectResult:
-    authorization_id: str
-    advertiser_ids: list[str]
-    revoked: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "authorization_id": self.authorization_id,
-            "advertiser_ids": self.advertiser_ids,
-            "revoked": self.revoked,
-        }
-
-
-class StackSecrets:
-    """The app credentials and the state key, read through Powertools (cached ``max_age``)."""
-
-    def __init__(self, settings: OAuthSettings, provider: SecretsProvider) -> None:
-        self.settings = settings
-        self.provider = provider
-
-    def state_key(self) -> bytes:
-        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-
-        name = self.settings.state_key_secret_name
-        try:
-            value = self.provider.get(name, max_age=self.settings.secrets_max_age_seconds)
-        except GetParameterError:
-            raise ConfigurationError(
-                "The state signing key cannot be read.",
-                reason="state_key_unreadable",
-                hint=f"Check the secret {name} and the function's permission to read it.",
-            ) from None
-        if not isinstance(value, str) or len(value) < 32:
-            raise ConfigurationError(
-                "The state signing key is missing or too short.",
-                reason="state_key_invalid",
-                hint=f"Put a random string of at least 32 characters in the secret {name}.",
-            )
-        return value.encode("utf-8")
-
-    def app_credentials(self) -> tuple[str, str]:
-        from aws_lambda_powertools.utilities.parameters.exceptions import (
-            GetParameterError,
-            TransformParameterError,
-        )
-
-        name = self.settings.app_secret_name
-        hint = (
-            f"Put the TikTok app id and secret in the secret {name} as "
-            '{"app_id": "...", "secret": "..."}.'
-        )
-        try:
-            value = self.provider.get(
-                name, max_age=self.settings.secrets_max_age_seconds, transform="json"
-            )
-        except (GetParameterError, TransformParameterError):
-            raise ConfigurationError(
-                "The TikTok app credentials cannot be read.",
-                reason="app_secret_unreadable",
-                hint=hint,
-            ) from None
-        app_id = value.get("app_id") if isinstance(value, dict) else None
-        secret = value.get("secret") if isinstance(value, dict) else None
-        if not isinstance(app_id, str) or not app_id or not isinstance(secret, str) or not secret:
-            raise ConfigurationError(
-                "The TikTok app credentials are not set.", reason="app_secret_empty", hint=hint
-            )
-        return app_id, secret
-
-    def refresh(self) -> None:
-        """Forget cached values (after TikTok said the app credentials do not match)."""
-        self.provider.clear_cache()
 
 
 class OAuthFlow:
@@ -525,20 +369,21 @@ def oauth_client(base_url: str) -> TikTokClient:
     return TikTokClient(base_url, retry=OAUTH_RETRY, timeout=(3.0, 6.0))
 
 
+_BUILD_LOCK = threading.Lock()
+
+
 def default_flow() -> OAuthFlow:
     """The process-wide flow for the current environment and the layer's cached AWS clients.
 
     Rebuilt whenever the settings or the clients change (``reset_settings``/``reset_clients``),
     so the secret cache survives warm invocations but never outlives its environment.
     """
-    from tiktok_connector import aws
-    from tiktok_connector.oauth.settings import oauth_settings
-
-    return _flow_for(oauth_settings(), aws.dynamodb(), aws.secretsmanager())
+    with _BUILD_LOCK:  # overlapping first invocations (local stack threads) build one
+        return _build_flow(oauth_settings(), aws.dynamodb(), aws.secretsmanager())
 
 
 @lru_cache(maxsize=1)
-def _flow_for(settings: OAuthSettings, dynamodb: Any, secretsmanager: Any) -> OAuthFlow:
+def _build_flow(settings: OAuthSettings, dynamodb: Any, secretsmanager: Any) -> OAuthFlow:
     # Imported here: the parameters package pulls in boto3, which the cold start can do without.
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 

@@ -1,4 +1,9 @@
-"""Files we do not read (spreadsheets, archives, columnar exports), told apart by their first bytes.
+"""File formats: the two we read (delimited text, JSON Lines) and the ones we refuse.
+
+:func:`file_format` tells CSV (and its delimiter) from JSON Lines by the file's name and first
+line; :func:`parse_line` splits one physical line of a delimited file into cells;
+:func:`json_object` reads one JSON Lines line. Files we do not read (spreadsheets, archives,
+columnar exports) are told apart by their first bytes (:func:`refuse_unsupported`).
 
 Segment files are text: CSV / TSV / TXT / JSON Lines, optionally gzip-compressed. A workbook, an
 archive or a warehouse's binary export is refused with a sentence that names the format and what
@@ -10,7 +15,47 @@ Lines just as easily.
 
 from __future__ import annotations
 
+import csv
+import json
+from typing import Any
+
 from tiktok_connector.segments.keys import InvalidSegmentFile
+
+_JSONL_EXT = (".jsonl", ".ndjson", ".json")
+_DELIMITERS = ("\t", ",", ";", "|")
+
+
+def file_format(filename: str, first_line: str) -> tuple[str, str]:
+    """(format, delimiter) from the file name and its first non-blank line."""
+    name = filename.lower().removesuffix(".gz")
+    if name.endswith(_JSONL_EXT) or (
+        not name.endswith((".csv", ".tsv", ".tab", ".txt")) and first_line.lstrip().startswith("{")
+    ):
+        return "jsonl", ""
+    default = "\t" if name.endswith((".tsv", ".tab")) else ","
+    counts = {d: first_line.count(d) for d in _DELIMITERS}
+    best = max(_DELIMITERS, key=lambda d: (counts[d], d == default))
+    return "csv", best if counts[best] else default
+
+
+def parse_line(line: str, delimiter: str) -> list[str]:
+    """One physical line → cells (``csv`` rules for quoted lines, a plain split otherwise)."""
+    if '"' in line:
+        try:
+            return next(csv.reader((line,), delimiter=delimiter), [])
+        except csv.Error:
+            return [line.rstrip("\r\n")]
+    return line.rstrip("\r\n").split(delimiter)
+
+
+def json_object(line: str) -> dict[str, Any] | None:
+    """The JSON object on ``line``, or None (not JSON, or not an object)."""
+    try:
+        value = json.loads(line)
+    except (ValueError, RecursionError):  # nesting deeper than json can parse
+        return None
+    return value if isinstance(value, dict) else None
+
 
 _CSV_FROM_EXCEL = "save it from Excel as 'CSV UTF-8 (Comma delimited)' and upload that file"
 _TEXT_EXPORT = "export it as CSV or JSON Lines (gzip allowed) and upload that"

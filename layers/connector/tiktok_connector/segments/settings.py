@@ -32,4 +32,4 @@ class IngestSettings(ConnectorSettings):
     dedupe_max_hashes: int = Field(default=4_000_000, ge=1)
 
 
-get_ingest_settings = settings_getter(IngestSettings)
+ingest_settings = settings_getter(IngestSettings)

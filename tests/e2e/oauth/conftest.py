@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.oauth.support import LogCapture
+from tests.e2e.oauth.support import LogCapture
 from tiktok_local.stack import LocalStack
 
 

@@ -14,7 +14,7 @@ import boto3
 import pytest
 import requests
 
-from tests.integration.oauth.support import (
+from tests.e2e.oauth.support import (
     ADVERTISER_1,
     ADVERTISER_2,
     REVOKE_PATH,

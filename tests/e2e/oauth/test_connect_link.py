@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.oauth.support import start_consent
+from tests.e2e.oauth.support import start_consent
 from tiktok_local.__main__ import main as tiktok_local_main
 from tiktok_local.stack import LocalStack
 

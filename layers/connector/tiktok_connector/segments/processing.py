@@ -1,0 +1,234 @@
+"""The hot row loop: one byte range's lines → chunk lines, reject rows and counters.
+
+:class:`RangeProcessor` is what :func:`.ranges.process_range` runs over a range's text. The common
+file — one identifier column of a delimited file — takes the batched fast path here: lines are read
+in C-speed batches, the column's values hashed with the identity ``Hasher.many``, duplicates dropped
+with the :class:`.chunks.HashFilter` probe inlined, accepted hashes handed to the sink in batches.
+Every other file (several columns, JSON Lines, lines typed by shape) goes through
+:func:`.rows.read_rows`.
+
+Accounting (DESIGN §3.7): a non-blank line is a row; a row is accepted when at least one of its
+identifiers is valid, else rejected with the reason of its first invalid identifier
+(``no_identifier`` when its id cells are empty, ``malformed_row`` when it cannot be parsed), so
+``read == accepted + rejected`` by construction and ``rejected_by_reason`` sums to ``rejected``.
+An accepted row whose every hash was already written in this range is a ``duplicate``. Each
+physical line is one row (a quoted field cannot span lines), which keeps byte ranges and line
+numbers exact and stops a stray quote from swallowing the rest of a file.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from tiktok_connector.segments.chunks import HashFilter
+from tiktok_connector.segments.columns import AUTO, ColumnPlan
+from tiktok_connector.segments.formats import parse_line
+from tiktok_connector.segments.jobs import RangeStats
+from tiktok_connector.segments.reading import INVALID_PHONES
+from tiktok_connector.segments.rows import (
+    EMPTY,
+    INVALID_PHONE,
+    NO_IDENTIFIER,
+    hasher_for,
+    read_rows,
+)
+
+BATCH_CHARS = 128 * 1024  # single-column fast path: lines per batch ≈ this many characters
+BATCH_LINES = 2048  # … or this many lines when the input is a plain iterable
+
+
+def _take(it: Iterator[str], n: int) -> list[str]:
+    return list(itertools.islice(it, n))
+
+
+def _cell(line: str, delimiter: str, index: int) -> str:
+    """Cell ``index`` of a physical line ("" when the row is too short)."""
+    if '"' in line or delimiter in line:
+        row = parse_line(line, delimiter)
+        return row[index] if index < len(row) else ""
+    return line if index == 0 else ""
+
+
+class RangeProcessor:
+    """Turns the lines of one range into chunk lines, reject rows and counters.
+
+    ``sink(lines)`` receives accepted rows as chunk lines in batches; ``rejects`` gets
+    ``add(line, reason, column)``. No AWS in here: tests drive it with plain lists.
+    """
+
+    def __init__(
+        self,
+        plan: ColumnPlan,
+        *,
+        api: str,
+        phone_region: str,
+        sink: Callable[[list[str]], None],
+        rejects: Any,
+        dedupe: HashFilter | None = None,
+    ) -> None:
+        self.plan = plan
+        self.sink = sink
+        self.rejects = rejects
+        self.dedupe = dedupe if dedupe is not None else HashFilter()
+        self.stats = RangeStats()
+        self._api = api
+        self._region = phone_region
+
+    def run(self, lines: Iterable[str], *, skip_header: bool) -> RangeStats:
+        """Process ``lines`` (physical lines, with line ends: a text stream or any iterable).
+        ``skip_header``: this range holds the file's first line and the plan has a header row."""
+        stats = self.stats
+        it = iter(lines)
+        lineno = 0
+        if skip_header:  # blank lines before the header row are blank lines
+            for line in it:
+                lineno += 1
+                if line.strip():
+                    break
+                stats.blank += 1
+        plan = self.plan
+        if len(plan.sources) == 1 and plan.format == "csv" and plan.sources[0].id_type != AUTO:
+            readlines = getattr(lines, "readlines", None)
+            if readlines is not None:
+                # C-speed batches of about BATCH_CHARS characters (bounded memory)
+                batches: Callable[[], list[str]] = functools.partial(readlines, BATCH_CHARS)
+            else:
+                batches = functools.partial(_take, it, BATCH_LINES)
+            lineno = self._run_single(batches, lineno)
+        else:
+            lineno = read_rows(
+                it,
+                lineno,
+                plan=plan,
+                stats=stats,
+                sink=self.sink,
+                rejects=self.rejects,
+                dedupe=self.dedupe,
+                api=self._api,
+                region=self._region,
+            )
+        stats.lines += lineno
+        stats.read = stats.accepted + stats.rejected
+        return stats
+
+    def _run_single(self, batches: Callable[[], list[str]], lineno: int) -> int:
+        """The common case, one identifier column of a delimited file, a batch at a time."""
+        stats = self.stats
+        src = self.plan.sources[0]
+        hasher = hasher_for(src.id_type, src.alg, src.declared_hashed, self._api, self._region)
+        many = getattr(hasher, "many", None) or functools.partial(map, hasher)
+        counter = stats.identifiers.setdefault(src.id_type, [0, 0])
+        reasons = stats.rejected_by_reason
+        invalid_before = reasons.get(INVALID_PHONE, 0)
+        add_reject = self.rejects.add
+        label = src.label
+        index = src.index or 0
+        delimiter = self.plan.delimiter
+        dedupe = self.dedupe
+        table, mask, limit, used = dedupe.state()
+        sink = self.sink
+        str_type = str
+        accepted = rejected = blank = duplicates = 0
+        while batch := batches():
+            joined = "".join(batch)
+            if index == 0 and '"' not in joined and delimiter not in joined:
+                values: list[str] = batch  # the line is the value (the hasher trims)
+            else:
+                values = [_cell(line, delimiter, index) for line in batch]
+            results = many(values)
+            if used + len(results) <= limit and set(map(type, results)) == {str_type}:
+                # every line a hash and room for all of them: the lean loop
+                fresh = _enter_fresh(results, table, mask)
+                duplicates += len(results) - len(fresh)
+                used += len(fresh)
+                lineno += len(batch)
+                accepted += len(batch)
+                if fresh:
+                    sink(fresh)
+                continue
+            pending: list[str] = []
+            append = pending.append
+            others = 0  # rows of this batch that are not accepted
+            for k, result in enumerate(results):
+                if result.__class__ is str_type:
+                    # HashFilter.add, inlined (see chunks.HashFilter.state); a fingerprint of 0
+                    # (p = 2⁻⁶⁴) reads as an empty slot: that hash is never deduplicated
+                    h = hash(result)
+                    i = h & mask
+                    v = table[i]
+                    while v and v != h:
+                        i = (i + 1) & mask
+                        v = table[i]
+                    if v:
+                        duplicates += 1
+                        continue
+                    table[i] = h
+                    used += 1
+                    if used > limit:
+                        table, mask, limit, used = dedupe.grown(used)
+                    append(result)
+                    continue
+                others += 1
+                reason = result.reason
+                if reason != EMPTY:
+                    rejected += 1
+                    counter[1] += 1
+                    reasons[reason] = reasons.get(reason, 0) + 1
+                    add_reject(lineno + k + 1, reason, label)
+                    continue
+                line = batch[k]
+                if not line.strip() or not any(c.strip() for c in parse_line(line, delimiter)):
+                    blank += 1
+                    continue
+                rejected += 1
+                reasons[NO_IDENTIFIER] = reasons.get(NO_IDENTIFIER, 0) + 1
+                add_reject(lineno + k + 1, NO_IDENTIFIER, label)
+            lineno += len(batch)
+            accepted += len(batch) - others
+            if pending:
+                sink(pending)
+        dedupe.sync(used)
+        if src.id_type == "phone" and reasons.get(INVALID_PHONE, 0) > invalid_before:
+            # one column: each rejected row is one rejected value
+            findings = stats.findings
+            findings[INVALID_PHONES] = (
+                findings.get(INVALID_PHONES, 0) + reasons[INVALID_PHONE] - invalid_before
+            )
+        counter[0] += accepted  # one column: its accepted values are the accepted rows
+        stats.accepted += accepted
+        stats.rejected += rejected
+        stats.blank += blank
+        stats.duplicates += duplicates
+        return lineno
+
+
+def _enter_fresh(results: list[str], table: Any, mask: int) -> list[str]:
+    """Enter each hash of ``results`` in the duplicate filter's ``table``; return the hashes not
+    seen before (``results`` itself when none was). The caller checked that every result is a
+    hash and that the table has room for all of them (no growth in here).
+
+    ``HashFilter.add`` inlined (see :meth:`.chunks.HashFilter.state`), fingerprints computed in C
+    for the batch, and the common case — the first probe finds an empty slot — tried first. A
+    fingerprint of 0 (p = 2⁻⁶⁴) reads as an empty slot: that hash is never deduplicated.
+    """
+    seen: list[int] = []
+    for k, h in enumerate(map(hash, results)):
+        i = h & mask
+        v = table[i]
+        if not v:
+            table[i] = h
+            continue
+        while v and v != h:
+            i = (i + 1) & mask
+            v = table[i]
+        if v:
+            seen.append(k)
+            continue
+        table[i] = h
+    if not seen:
+        return results
+    drop = set(seen)
+    return [r for k, r in enumerate(results) if k not in drop]
