@@ -9,7 +9,8 @@
   Refuses to start (exit 1) when a live stack already owns ``.local/stack.json``.
 * ``demo`` — run :mod:`tiktok_local.demo` on a fresh in-process stack (ephemeral ports) and print
   what reached TikTok; non-zero exit on any failure. It writes no stack.json, so it runs beside
-  ``up`` without touching that stack's file.
+  ``up`` without touching that stack's file; the functions' output goes to
+  ``.local/logs/demo.log``.
 * ``connect-link`` — delegated to ``tiktok_local.connect_link.main(argv) -> int``.
 * ``env`` — ``export`` lines for a shell beside ``up`` (``eval "$(make -s env)"``).
 * ``reports [JOB_ID ...]`` — download job reports and rejects into ``.local/reports/``.
@@ -171,13 +172,25 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    _configure_logging(args.verbose)
-    if not args.verbose:
-        # The demo's own lines are the output; handler logs only when something is wrong.
-        logging.getLogger().setLevel(logging.WARNING)
-    from tiktok_local.demo import run_demo
+    terminal = sys.stdout
+    log_path = Path(args.workdir) / ".local" / "logs" / "demo.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w", encoding="utf-8", buffering=1) as log_file:
+        # As for `up`: the demo's own lines go to the terminal, what the functions print (their
+        # Powertools JSON and EMF metrics, CloudWatch Logs on AWS) and log records to the file.
+        _configure_up_logging(terminal, log_file, args.verbose)
+        sys.stdout = log_file
+        try:
+            from tiktok_local.demo import run_demo
 
-    return run_demo(lambda line: print(line, flush=True), verbose=args.verbose)
+            def say(line: str) -> None:
+                print(line, file=terminal, flush=True)
+
+            code = run_demo(say, verbose=args.verbose)
+        finally:
+            sys.stdout = terminal
+    print(f"function logs: {log_path}", flush=True)
+    return code
 
 
 def cmd_env(args: argparse.Namespace) -> int:
@@ -255,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     up.set_defaults(func=cmd_up)
     demo = commands.add_parser("demo", help="run the pipeline and print what reached TikTok")
+    demo.add_argument("--workdir", default=workdir, help=workdir_help)
     demo.set_defaults(func=cmd_demo)
     commands.add_parser("connect-link", help="print a signed, single-use /connect link")
     env = commands.add_parser("env", help="export lines for a shell beside `up`")

@@ -187,3 +187,6 @@ def test_demo_exits_zero_and_reports_what_reached_tiktok() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "what reached TikTok" in result.stdout
     assert "failure queues: all empty" in result.stdout
+    # the functions' JSON logs and EMF metrics go to the log file, not between the demo's lines
+    assert not [line for line in result.stdout.splitlines() if line.lstrip().startswith("{")]
+    assert "function logs: " in result.stdout
