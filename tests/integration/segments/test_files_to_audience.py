@@ -105,7 +105,7 @@ class Pipe:
             if not batch:
                 break
             for m in batch:
-                self.world.deliver(m["Body"])
+                self.world.deliver_body(m["Body"])
                 self.sqs.delete_message(QueueUrl=self.chunks, ReceiptHandle=m["ReceiptHandle"])
         return self.world.report(result.job_id)
 

@@ -30,11 +30,18 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tiktok_connector import aws
-from tiktok_connector.contract.job import JobError, JobItem, ReportWarning, StoredPlan, job_id_for
+from tiktok_connector.contract.job import (
+    RUNNING,
+    JobError,
+    JobItem,
+    ReportWarning,
+    StoredPlan,
+    job_id_for,
+)
 from tiktok_connector.contract.messages import RangeMessage, RangesQueueMessage
 from tiktok_connector.observability import logger
 from tiktok_connector.segments.fanout import send_range_messages
-from tiktok_connector.segments.jobs import RUNNING, JobSpec, JobStore
+from tiktok_connector.segments.jobs import JobSpec, JobStore
 from tiktok_connector.segments.keys import (
     InvalidSegmentFile,
     is_folder_marker,
