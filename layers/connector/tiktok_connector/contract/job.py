@@ -60,7 +60,9 @@ class JobError:
 
 
 class _Part(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # Built at first use, not at import: the functions' cold start (docs/performance.md). The
+    # first use takes pydantic's rebuild lock (2.12+), so threads that start at once are safe.
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
 
 class JobSource(_Part):

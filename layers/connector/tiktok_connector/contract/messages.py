@@ -30,7 +30,8 @@ JobId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 
 
 class _Message(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # Built at first use, not at import: the functions' cold start (docs/performance.md).
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     def body(self) -> str:
         """The message as its queue carries it (compact JSON; absent optional fields left out)."""

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from pydantic import Json, ValidationError
+from pydantic import ConfigDict, Json, ValidationError
 
 from tiktok_connector.contract.messages import ChunkQueueMessage, RangesQueueMessage
 from tiktok_connector.observability import add_count, logger, metrics
@@ -23,12 +23,17 @@ from tiktok_connector.observability import add_count, logger, metrics
 class RangesQueueRecord(SqsRecordModel):
     """A ranges-queue record (segment-ingest function)."""
 
+    # Built at the first record, not at import: the functions' cold start.
+    model_config = ConfigDict(defer_build=True)
+
     queue: ClassVar[str] = "range"
     body: Json[RangesQueueMessage]
 
 
 class ChunkQueueRecord(SqsRecordModel):
     """A chunk-queue record (audience-upload function)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     queue: ClassVar[str] = "chunk"
     body: Json[ChunkQueueMessage]

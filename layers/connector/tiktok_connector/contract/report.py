@@ -27,7 +27,8 @@ WAITING_FOR_TIKTOK: ReportStatus = "waiting_for_tiktok"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Built at first use, not at import: the functions' cold start (docs/performance.md).
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class ReportSource(_Section):
