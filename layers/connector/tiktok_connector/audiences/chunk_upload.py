@@ -31,7 +31,6 @@ from tiktok_connector.audiences.file_format import (
     DoesNotFit,
     FileShape,
     conform,
-    is_headerless_auto,
     job_shape,
     misfits,
     present_columns,
@@ -160,7 +159,7 @@ class ChunkUpload:
         if entry is not None and entry.ready and job.action != "create":
             shape = FileShape.from_record(entry.shape)
         if shape is None:
-            shape = job_shape(job.item, headerless_auto=is_headerless_auto(job.item))
+            shape = job_shape(job.item, headerless_auto=job.item.plan.typed_by_shape)
         item = self.jobs.settle_shape(job.job_id, shape.as_record())
         return FileShape.from_record(item.shape if item else None) or shape
 

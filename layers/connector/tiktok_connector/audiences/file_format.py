@@ -22,7 +22,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tiktok_connector.contract.job import JobItem, Shape
-from tiktok_connector.segments.columns import AUTO
 
 MULTIPLE_TYPES = "MULTIPLE_TYPES"
 
@@ -237,14 +236,8 @@ def job_shape(job: JobItem, *, headerless_auto: bool) -> FileShape:
     return FileShape.of_columns(columns)
 
 
-def is_headerless_auto(job: JobItem) -> bool:
-    """A header-less file whose lines were typed by their shape (DESIGN §3.7)."""
-    sources = job.plan.columns.get("sources") or []
-    return bool(sources) and sources[0].get("id_type") == AUTO
-
-
 def settled_shape(job: JobItem) -> FileShape:
     """The shape recorded on the job item (the upload side settles it on the first chunk); the
     job's own for an item that has none (a job from before shapes were recorded)."""
     recorded = FileShape.from_record(job.shape)
-    return recorded or job_shape(job, headerless_auto=is_headerless_auto(job))
+    return recorded or job_shape(job, headerless_auto=job.plan.typed_by_shape)

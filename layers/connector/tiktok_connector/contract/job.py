@@ -113,6 +113,10 @@ class Reading(_Part):
     warnings: list[ReportWarning] = Field(default_factory=list)
 
 
+# The id type of a header-less file's only column when each line is typed by its shape.
+AUTO = "auto"
+
+
 class StoredPlan(_Part):
     """Ingest's plan (``plan``, a JSON string): the column plan (``segments.columns``), the byte
     ranges and how MAIDs are hashed."""
@@ -120,6 +124,13 @@ class StoredPlan(_Part):
     columns: dict[str, Any] = Field(default_factory=dict)
     ranges: list[tuple[int, int]] = Field(default_factory=list)
     maid_hash: str | None = None
+
+    @property
+    def typed_by_shape(self) -> bool:
+        """A header-less file whose lines were typed by their shape (DESIGN §3.7): the upload
+        side types its audience by the ids the file really holds."""
+        sources = self.columns.get("sources") or []
+        return bool(sources) and sources[0].get("id_type") == AUTO
 
 
 class TikTokRecord(_Part):

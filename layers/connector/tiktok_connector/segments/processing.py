@@ -23,8 +23,9 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from tiktok_connector.contract.job import AUTO
 from tiktok_connector.segments.chunks import HashFilter
-from tiktok_connector.segments.columns import AUTO, ColumnPlan
+from tiktok_connector.segments.columns import ColumnPlan
 from tiktok_connector.segments.formats import parse_line
 from tiktok_connector.segments.reading import INVALID_PHONES
 from tiktok_connector.segments.rows import (
