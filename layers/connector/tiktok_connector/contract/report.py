@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from typing_extensions import TypedDict
+
 from pydantic import BaseModel, ConfigDict, Field
 
-from tiktok_connector.contract.job import IdentifierCounts, JobError, ReportWarning
+from tiktok_connector.contract.job import IdentifierCounts, JobError, JobSource, ReportWarning
 
 ReportStatus = Literal[
     "running", "succeeded", "failed", "succeeded_with_warnings", "waiting_for_tiktok"
@@ -31,32 +33,32 @@ class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
-class ReportSource(_Section):
-    bucket: str | None
-    key: str | None
-    version_id: str | None
+# The report's smaller sections are plain JSON objects, validated as part of the report (typed
+# dicts cost nothing at import; the report is only ever written).
 
 
-class RowCounts(_Section):
-    read: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    blank: int = 0
-    duplicates: int = 0
+class RowCounts(TypedDict):
+    read: int
+    accepted: int
+    rejected: int
+    blank: int
+    duplicates: int
 
 
-class ChunkCounts(_Section):
+class ChunkCounts(TypedDict):
     total: int
     done: int
 
 
-class ReportTikTok(_Section):
+class ReportTikTok(TypedDict):
     audience_id: str | None
     file_paths: list[str]
     request_ids: list[str]
 
 
-class ReportWaiting(_Section):
+class ReportWaiting(TypedDict):
+    """Why and since when a running job waits, when it looks again and gives up (ISO-8601)."""
+
     reason: str
     audience_id: str
     message: str
@@ -69,7 +71,7 @@ class JobReport(_Section):
     """One job's report (see module docs); :meth:`as_json` is what is written."""
 
     job_id: str
-    source: ReportSource
+    source: JobSource
     advertiser_id: str | None
     audience_name: str | None
     action: str | None

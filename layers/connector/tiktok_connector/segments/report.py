@@ -16,7 +16,6 @@ from tiktok_connector.contract.report import (
     WAITING_FOR_TIKTOK,
     ChunkCounts,
     JobReport,
-    ReportSource,
     ReportStatus,
     ReportTikTok,
     ReportWaiting,
@@ -42,7 +41,7 @@ class JobTotals:
 
 def job_totals(item: JobItem) -> JobTotals:
     """Sum the per-range counters of a job item."""
-    rows = {"read": 0, "accepted": 0, "rejected": 0, "blank": 0, "duplicates": 0}
+    rows = RowCounts(read=0, accepted=0, rejected=0, blank=0, duplicates=0)
     identifiers: dict[str, list[int]] = {}
     reasons: dict[str, int] = {}
     findings: dict[str, int] = {}
@@ -59,7 +58,7 @@ def job_totals(item: JobItem) -> JobTotals:
         _add(reasons, stats.rejected_by_reason)
         _add(findings, stats.findings)
     return JobTotals(
-        rows=RowCounts(**rows),
+        rows=rows,
         identifiers={
             t: IdentifierCounts(accepted=a, rejected=r) for t, (a, r) in identifiers.items()
         },
@@ -108,9 +107,7 @@ def render_report(item: JobItem) -> JobReport:
     )
     return JobReport(
         job_id=item.job_id,
-        source=ReportSource(
-            bucket=item.source.bucket, key=item.source.key, version_id=item.source.version_id
-        ),
+        source=item.source,
         advertiser_id=item.advertiser_id,
         audience_name=item.audience_name,
         action=item.action,
