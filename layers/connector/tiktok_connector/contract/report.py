@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from typing_extensions import TypedDict
-
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
 
 from tiktok_connector.contract.job import IdentifierCounts, JobError, JobSource, ReportWarning
 
