@@ -37,7 +37,6 @@ from bench import Figure, interleaved_rates, median, rates
 from bench.bench_identity import SEED, generate_emails, generate_phones
 from tiktok_connector.segments.chunks import ChunkWriter, HashFilter
 from tiktok_connector.segments.encoding import TextEncoding
-from tiktok_connector.segments.jobs import RangeStats
 from tiktok_connector.segments.options import parse_options
 from tiktok_connector.segments.planning import plan_file
 from tiktok_connector.segments.processing import RangeProcessor
@@ -45,6 +44,7 @@ from tiktok_connector.segments.ranges import expected_rows
 from tiktok_connector.segments.reader import open_range
 from tiktok_connector.segments.rejects import RejectWriter
 from tiktok_connector.segments.settings import MAX_CHUNK_BYTES
+from tiktok_connector.segments.stats import RangeStats
 
 BUCKET = "bench"
 CHUNK_ROWS = 500_000  # IngestSettings defaults

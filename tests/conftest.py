@@ -4,6 +4,8 @@
   the local stack's own :class:`tiktok_local.dispatcher.LambdaContext` (name, memory, ARN, request
   id, log group; ``get_remaining_time_in_millis`` counts down from the function's timeout), so a
   handler sees the same object in-process, on the local stack and in Lambda.
+* :func:`sqs_record` — one record of an SQS event as Lambda hands it to a handler (every
+  attribute Lambda sets, so Powertools' ``SqsRecordModel`` parses it).
 * ``function_logs`` — what the functions log (``tiktok_connector.observability.logger``, the one
   Powertools logger of handlers and layer) during the test, as text: one JSON object per line.
 * ``template_aws`` — moto in-process (``mock_aws``, no sockets) holding the template's bucket,
@@ -17,8 +19,11 @@ sockets (``tests/unit/conftest.py``).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +48,7 @@ TEMPLATE = ROOT / "template.yaml"
 EVENTS = ROOT / "events"
 APP_CREDENTIALS = {"app_id": "test-app-id", "secret": "test-app-secret"}
 
-__all__ = ["EVENTS", "LambdaContext", "TemplateAws", "lambda_context"]
+__all__ = ["EVENTS", "LambdaContext", "TemplateAws", "lambda_context", "sqs_record"]
 
 
 def lambda_context(function: str, *, timeout_s: float = 60, memory_mb: int = 512) -> LambdaContext:
@@ -52,6 +57,30 @@ def lambda_context(function: str, *, timeout_s: float = 60, memory_mb: int = 512
     name = function if function.startswith(f"{STACK_NAME}-") else f"{STACK_NAME}-{function}"
     arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
     return LambdaContext(name, memory_mb, arn, timeout_s)  # type: ignore[arg-type]
+
+
+def sqs_record(
+    body: str, *, queue: str = "chunks", message_id: str | None = None, receive_count: int = 1
+) -> dict[str, Any]:
+    """One SQS record as Lambda delivers it from the stack's queue ``queue`` (``chunks``,
+    ``ranges``, ``events``)."""
+    sent = str(int(time.time() * 1000))
+    return {
+        "messageId": message_id or str(uuid.uuid4()),
+        "receiptHandle": f"rh-{uuid.uuid4().hex}",
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": str(receive_count),
+            "SentTimestamp": sent,
+            "SenderId": "AROAEXAMPLE:tiktok-connector",
+            "ApproximateFirstReceiveTimestamp": sent,
+        },
+        "messageAttributes": {},
+        "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{STACK_NAME}-{queue}",
+        "awsRegion": REGION,
+    }
 
 
 @pytest.fixture(name="lambda_context")

@@ -1,6 +1,6 @@
 """Segment jobs as an operator sees them: the list, one job's report and rejects, and a file's job.
 
-A job is one S3 object version (``tiktok_connector.segments.jobs``). The jobs table holds the live
+A job is one S3 object version (``tiktok_connector.contract.job``). The jobs table holds the live
 state (counters, chunks done); ``reports/<job_id>.json`` is the report users read, kept after the
 table's item expires; ``rejects/<job_id>.csv`` the rejected lines.
 
@@ -14,23 +14,15 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tiktok_connector.segments.jobs import (
-    FAILED,
-    SUCCEEDED,
-    job_id_for,
-    job_totals,
-    rejects_key,
-    render_report,
-    report_key,
-)
+from tiktok_connector.contract.job import FAILED, SUCCEEDED, JobItem, job_id_for
+from tiktok_connector.segments.rejects import rejects_key
+from tiktok_connector.segments.report import job_totals, render_report, report_key
 
 JOB_ID = re.compile(r"[0-9a-f]{32}")
 # Rejects shown by `jobs show` are read from the first bytes of the file only.
@@ -105,23 +97,6 @@ def job_for_object(s3: Any, bucket: str, key: str, version_id: str | None = None
     )
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | set | frozenset):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _from_ddb(item: Mapping[str, Any]) -> dict[str, Any]:
-    from boto3.dynamodb.types import TypeDeserializer
-
-    deserializer = TypeDeserializer()
-    return {k: _plain(deserializer.deserialize(v)) for k, v in item.items()}
-
-
 @dataclass(frozen=True, slots=True)
 class JobRow:
     """One line of ``tiktok-connector jobs``."""
@@ -151,25 +126,23 @@ class JobRow:
         return self.key
 
 
-def job_row(item: Mapping[str, Any]) -> JobRow:
-    rows = job_totals(item)["rows"]
-    tiktok = item.get("tiktok") or {}
-    error = item.get("error") or {}
+def job_row(item: JobItem) -> JobRow:
+    rows = job_totals(item).rows
     return JobRow(
-        job_id=str(item["job_id"]),
-        key=str((item.get("source") or {}).get("key") or ""),
-        advertiser_id=item.get("advertiser_id"),
-        audience_name=item.get("audience_name"),
-        action=item.get("action"),
-        status=str(item.get("status") or "?"),
+        job_id=item.job_id,
+        key=item.source.key,
+        advertiser_id=item.advertiser_id,
+        audience_name=item.audience_name,
+        action=item.action,
+        status=item.status,
         read=rows["read"],
         accepted=rows["accepted"],
         rejected=rows["rejected"],
-        chunks_done=int(item.get("chunks_done") or 0),
-        chunks_total=int(item.get("chunks_total") or 0),
-        audience_id=tiktok.get("audience_id"),
-        started_at=str(item.get("started_at") or ""),
-        error_code=error.get("code") if isinstance(error, dict) else None,
+        chunks_done=item.chunks_done,
+        chunks_total=item.chunks_total,
+        audience_id=item.tiktok.audience_id,
+        started_at=item.started_at or "",
+        error_code=item.error.code if item.error else None,
     )
 
 
@@ -204,7 +177,7 @@ def list_jobs(
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=values,
     ):
-        rows.extend(job_row(_from_ddb(item)) for item in page.get("Items", []))
+        rows.extend(job_row(JobItem.from_ddb(item)) for item in page.get("Items", []))
     return sorted(rows, key=lambda r: (r.started_at, r.job_id), reverse=True)
 
 
@@ -232,11 +205,11 @@ def get_job(dynamodb: Any, s3: Any, *, table: str, bucket: str, job_id: str) -> 
         TableName=table, Key={"job_id": {"S": job_id}}, ConsistentRead=True
     ).get("Item")
     if item:
-        plain = _from_ddb(item)
+        job = JobItem.from_ddb(item)
         return JobView(
-            render_report(plain),
-            ranges_done=int(plain.get("ranges_done") or 0),
-            ranges_total=int(plain.get("ranges_total") or 0),
+            render_report(job).as_json(),
+            ranges_done=job.ranges_done,
+            ranges_total=job.ranges_total,
         )
     try:
         body = s3.get_object(Bucket=bucket, Key=report_key(job_id))["Body"].read()

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tiktok_connector.segments.jobs import job_id_for, report_key
+from tiktok_connector.contract.job import job_id_for
+from tiktok_connector.segments.report import report_key
 from tiktok_local.stack import LocalStack
 
 Say = Callable[[str], None]

@@ -10,15 +10,17 @@ each handler with collaborators replaced by slow fakes and checks every response
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
+from tests.conftest import sqs_record
 from tiktok_local.dispatcher import LambdaContext
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -32,31 +34,30 @@ def _powertools_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "concurrency-test")
 
 
-def record(body: str) -> dict[str, Any]:
-    return {
-        "messageId": str(uuid.uuid4()),
-        "receiptHandle": "rh",
-        "body": body,
-        "attributes": {"ApproximateReceiveCount": "1"},
-        "messageAttributes": {},
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
-        "awsRegion": "us-east-1",
-    }
+BAD_JOB, OK_JOB = "b" * 32, "a" * 32
+# A body of each queue's kind; the fakes below fail the ones for BAD_JOB.
+BODIES: dict[str, Callable[[bool], str]] = {
+    "events": lambda bad: "bad" if bad else "ok",
+    "chunks": lambda bad: json.dumps({"type": "finalize", "job_id": BAD_JOB if bad else OK_JOB}),
+    "ranges": lambda bad: json.dumps(
+        {"type": "range", "job_id": BAD_JOB if bad else OK_JOB, "range": 0, "start": 0, "end": 1}
+    ),
+}
 
 
 def slow() -> None:
     time.sleep(0.002)  # long enough for the invocations to interleave
 
 
-def overlap(handler: Any, function_name: str) -> list[str]:
+def overlap(handler: Any, function_name: str, queue: str) -> list[str]:
     """Run many batches at once; return what is wrong with any response."""
     barrier = threading.Barrier(8)
+    body = BODIES[queue]
 
     def one(index: int) -> str | None:
-        records = [record("bad" if (index + i) % 3 == 0 else f"ok-{i}") for i in range(BATCH)]
-        expected = {r["messageId"] for r in records if r["body"] == "bad"}
+        bad = [(index + i) % 3 == 0 for i in range(BATCH)]
+        records = [sqs_record(body(b), queue=queue) for b in bad]
+        expected = {r["messageId"] for r, b in zip(records, bad, strict=True) if b}
         context = LambdaContext(
             function_name, 256, f"arn:aws:lambda:::function:{function_name}", 60
         )
@@ -97,14 +98,15 @@ def test_event_forwarder_responses_name_only_their_own_failures(
             return Result(SlowSet(m.message_id for m in messages if m.body == "bad"))
 
     monkeypatch.setattr(app, "default_forwarder", lambda: Forwarder())
-    assert overlap(app.handler, "tiktok-connector-event-forwarder") == []
+    assert overlap(app.handler, "tiktok-connector-event-forwarder", "events") == []
 
 
 def test_audience_upload_responses_name_only_their_own_failures(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from audience_upload_function import app
-    from tiktok_connector.audiences.upload import RetryLaterError
+    from tiktok_connector.audiences.failures import RetryLaterError
+    from tiktok_connector.contract.messages import ChunkQueueMessage
 
     @dataclass
     class Outcome:
@@ -112,28 +114,31 @@ def test_audience_upload_responses_name_only_their_own_failures(
         result: str = "uploaded"
 
     class Uploader:
-        def handle(self, body: str, *, remaining_seconds: float, metrics: Any = None) -> Outcome:
+        def handle(
+            self, message: ChunkQueueMessage, *, remaining_seconds: float, metrics: Any = None
+        ) -> Outcome:
             slow()
-            if body == "bad":
+            if message.job_id == BAD_JOB:
                 raise RetryLaterError("throttled")
             return Outcome()
 
     monkeypatch.setattr(app, "default_uploader", lambda: Uploader())
-    assert overlap(app.handler, "tiktok-connector-audience-upload") == []
+    assert overlap(app.handler, "tiktok-connector-audience-upload", "chunks") == []
 
 
 def test_segment_ingest_range_responses_name_only_their_own_failures(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from segment_ingest_function import app
+    from tiktok_connector.contract.messages import RangesQueueMessage
     from tiktok_connector.segments.ranges import IngestResult
 
     class Ingest:
-        def range_message(self, body: str) -> IngestResult:
+        def queued(self, message: RangesQueueMessage) -> IngestResult:
             slow()
-            if body == "bad":
+            if message.job_id == BAD_JOB:
                 raise RuntimeError("DynamoDB unavailable")
             return IngestResult("j", "running")
 
     monkeypatch.setattr(app, "default_ingest", lambda: Ingest())
-    assert overlap(app.handler, "tiktok-connector-segment-ingest") == []
+    assert overlap(app.handler, "tiktok-connector-segment-ingest", "ranges") == []

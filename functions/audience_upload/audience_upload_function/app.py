@@ -1,44 +1,28 @@
 """Audience upload: chunk-queue records → TikTok custom audiences (thin handler, issue 5).
 
-Each SQS record is one chunk (or finalize) message; the layer's ``AudienceUploader`` does the work
-and a record that raises is reported as a batch item failure (``ReportBatchItemFailures``): it
-goes back to the queue (throttled, or waiting on another worker) or, after ``maxReceiveCount``,
-to the DLQ (a poison message).
+Powertools' batch processor parses each record into a chunk-queue message (the contract's
+``ChunkQueueRecord``): a body that is not one fails its record with the reason logged, and SQS
+moves it to the DLQ after ``maxReceiveCount``. The layer's ``AudienceUploader`` does the work; a
+record that raises is reported as a batch item failure (``ReportBatchItemFailures``): it goes
+back to the queue (throttled, or waiting on another worker) or, after ``maxReceiveCount``, to the
+DLQ (a message for a job that does not exist).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tiktok_connector import METRICS_NAMESPACE
-from tiktok_connector.audiences.upload import PoisonMessageError, RetryLaterError, default_uploader
-
-logger = Logger()
-metrics = Metrics(namespace=METRICS_NAMESPACE)
-
-
-def new_processor() -> BatchProcessor:
-    """One batch processor per invocation: a processor holds its batch's records and failures,
-    so a module-level one is shared by invocations that overlap in one process (the local stack
-    runs concurrent invocations as threads) and one batch's response can name another's records.
-
-    Report every failed record (even when all fail) rather than raising: same redelivery, but the
-    response always names the records, as the local dispatcher and Lambda both honour.
-    """
-    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+from tiktok_connector.audiences.failures import PoisonMessageError, RetryLaterError
+from tiktok_connector.audiences.upload import default_uploader
+from tiktok_connector.contract.queues import ChunkQueueRecord, queue_processor
+from tiktok_connector.observability import add_count, logger, metrics
 
 
-def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
+def record_handler(record: ChunkQueueRecord, lambda_context: LambdaContext) -> str:
     """Process one record; safe to run twice for the same message."""
     remaining = lambda_context.get_remaining_time_in_millis() / 1000.0
     try:
@@ -48,11 +32,11 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
     except PoisonMessageError as exc:
         # The reason names no PII (message shape only); the body itself is never logged.
         logger.error(
-            "poison chunk message", extra={"message_id": record.message_id, "reason": str(exc)}
+            "poison chunk message", extra={"message_id": record.messageId, "reason": str(exc)}
         )
         raise
     except RetryLaterError:
-        metrics.add_metric(name="ChunkRecordsDeferred", unit="Count", value=1)
+        add_count(metrics, "ChunkRecordsDeferred", 1)
         raise
     logger.info(
         "chunk record processed", extra={"job_id": outcome.job_id, "result": outcome.result}
@@ -65,5 +49,8 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """SQS entry point with partial batch failure reporting."""
     return process_partial_response(
-        event=event, record_handler=record_handler, processor=new_processor(), context=context
+        event=event,
+        record_handler=record_handler,
+        processor=queue_processor(ChunkQueueRecord),
+        context=context,
     )

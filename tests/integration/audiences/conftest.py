@@ -1,9 +1,9 @@
 """Fixtures for audience-upload integration tests: moto (in-process) + the TikTok emulator.
 
-``world`` gives an :class:`~tiktok_connector.audiences.upload.AudienceUploader` wired to moto's
-S3/DynamoDB/Secrets Manager and a live emulator on 127.0.0.1 (ephemeral port), plus helpers to
+``world`` gives an :class:`~tiktok_connector.audiences.upload.AudienceUploader` wired to the
+template's resources in moto (the root ``template_aws`` fixture) and a live emulator on 127.0.0.1 (ephemeral port), plus helpers to
 lay down a job the way ingest does (job item, recorded range, chunk files) and to deliver its
-chunk messages in any order.
+chunk messages (the contract's models) in any order.
 """
 
 from __future__ import annotations
@@ -16,19 +16,25 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
+from pydantic import TypeAdapter
 
+from tests.conftest import TemplateAws
 from tiktok_connector.audiences.api import Pacer
 from tiktok_connector.audiences.file_format import id_type_of
+from tiktok_connector.audiences.outcome import Outcome
 from tiktok_connector.audiences.registry import AudienceRegistry
 from tiktok_connector.audiences.settings import UploadSettings
-from tiktok_connector.audiences.upload import AudienceUploader, Outcome
-from tiktok_connector.segments.jobs import JobSpec, JobStore, RangeStats
+from tiktok_connector.audiences.upload import AudienceUploader
+from tiktok_connector.contract.job import StoredPlan
+from tiktok_connector.contract.messages import ChunkMessage, ChunkQueueMessage
+from tiktok_connector.segments.jobs import JobSpec, JobStore
+from tiktok_connector.segments.stats import RangeStats
 from tiktok_connector.tiktok import RetryPolicy, TikTokClient
 from tiktok_connector.tokens import TokenStore
 from tiktok_local.emulator import EmulatorConfig, EmulatorServer
 
 REGION = "us-east-1"
+CHUNK_QUEUE: TypeAdapter[ChunkQueueMessage] = TypeAdapter(ChunkQueueMessage)
 BUCKET = "tiktok-connector-segments-123456789012"
 JOBS = "tiktok-connector-jobs"
 AUDIENCES = "tiktok-connector-audiences"
@@ -81,9 +87,9 @@ class World:
         advertiser_id: str = ADV,
         retention_days: int | None = None,
         headerless: bool = False,
-    ) -> tuple[str, list[str]]:
+    ) -> tuple[str, list[ChunkMessage]]:
         """Lay down a job as ingest does; ``chunks`` are lists of rows (one hash per column,
-        ``""`` where missing). Returns ``(job_id, chunk message bodies)`` in chunk order.
+        ``""`` where missing). Returns ``(job_id, chunk messages)`` in chunk order.
         ``headerless``: a file without a header, typed line by line (ingest's "auto" plan)."""
         self.seq[0] += 1
         job_id = f"{self.seq[0]:032x}"
@@ -101,7 +107,7 @@ class World:
             retention_days=retention_days,
             columns=tuple(columns),
             calculate_type=calculate_type,
-            plan={"columns": {"sources": [{"id_type": "auto" if headerless else "email"}]}},
+            plan=StoredPlan(columns={"sources": [{"id_type": "auto" if headerless else "email"}]}),
         )
         self.jobs.create(spec)
         rows = sum(len(c) for c in chunks)
@@ -121,25 +127,26 @@ class World:
             ).encode()
             self.s3.put_object(Bucket=BUCKET, Key=key, Body=content)
             bodies.append(
-                json.dumps(
-                    {
-                        "type": "chunk",
-                        "job_id": job_id,
-                        "chunk_key": key,
-                        "rows": len(chunk),
-                        "md5": hashlib.md5(content).hexdigest(),  # noqa: S324
-                    }
+                ChunkMessage(
+                    job_id=job_id,
+                    chunk_key=key,
+                    rows=len(chunk),
+                    md5=hashlib.md5(content).hexdigest(),  # noqa: S324
                 )
             )
         return job_id, bodies
 
-    def deliver(self, body: str, *, remaining: float = 60.0) -> Outcome:
-        return self.uploader.handle(body, remaining_seconds=remaining)
+    def deliver(self, message: ChunkQueueMessage, *, remaining: float = 60.0) -> Outcome:
+        return self.uploader.handle(message, remaining_seconds=remaining)
+
+    def deliver_body(self, body: str, *, remaining: float = 60.0) -> Outcome:
+        """Deliver an SQS body, parsed into a chunk-queue message as the handler parses it."""
+        return self.deliver(CHUNK_QUEUE.validate_json(body), remaining=remaining)
 
     def deliver_requeued(self) -> list[Outcome]:
         """Deliver what waiting jobs put back on the queue (once each, in order)."""
         pending, self.requeued[:] = list(self.requeued), []
-        return [self.deliver(body) for body, _ in pending]
+        return [self.deliver_body(body) for body, _ in pending]
 
     def report(self, job_id: str) -> dict[str, Any]:
         obj = self.s3.get_object(Bucket=BUCKET, Key=f"reports/{job_id}.json")
@@ -158,97 +165,70 @@ def one_column(hashes: Sequence[str], size: int) -> list[list[list[str]]]:
 
 
 @pytest.fixture
-def world(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+def world(emulator: EmulatorServer, template_aws: TemplateAws) -> World:
+    """The template's tables, bucket and secrets (moto, in-process), an advertiser connected
+    to the emulator, and an uploader over them."""
     emulator.reset()
     # TikTok in time is off unless a test switches it on (contract TM-01, TM-03)
     emulator.config.audience_processing_seconds = 0.0
     emulator.config.partner_ready_seconds = 0.0
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
-        ddb = boto3.client("dynamodb", region_name=REGION)
-        sm = boto3.client("secretsmanager", region_name=REGION)
-        s3.create_bucket(Bucket=BUCKET)
-        ddb.create_table(
-            TableName=JOBS,
-            KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        ddb.create_table(
-            TableName=AUDIENCES,
-            KeySchema=[
-                {"AttributeName": "advertiser_id", "KeyType": "HASH"},
-                {"AttributeName": "audience_key", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "advertiser_id", "AttributeType": "S"},
-                {"AttributeName": "audience_key", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        ddb.create_table(
-            TableName=OAUTH,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        token = emulator.state.issue_token()
-        ddb.put_item(
-            TableName=OAUTH,
-            Item={"pk": {"S": f"advertiser#{ADV}"}, "secret_name": {"S": SECRET}},
-        )
-        sm.create_secret(
-            Name=SECRET, SecretString=json.dumps({"access_token": token, "advertiser_ids": [ADV]})
-        )
-        settings = UploadSettings(
-            segments_bucket=BUCKET,
-            jobs_table=JOBS,
-            audiences_table=AUDIENCES,
-            oauth_table=OAUTH,
-            tiktok_api_base_url=emulator.api_base_url,
-        )
-        jobs = JobStore(JOBS, dynamodb=ddb)
-        registry = AudienceRegistry(table=AUDIENCES, dynamodb=ddb)
-        ddb_resource = boto3.resource("dynamodb", region_name=REGION)
-        requeued: list[tuple[str, int]] = []
+    assert (template_aws.bucket, template_aws.table("JobsTable")) == (BUCKET, JOBS)
+    assert template_aws.table("AudiencesTable") == AUDIENCES
+    assert template_aws.table("OAuthTable") == OAUTH
+    s3 = template_aws.client("s3")
+    ddb = template_aws.client("dynamodb")
+    sm = template_aws.client("secretsmanager")
+    token = emulator.state.issue_token()
+    ddb.put_item(
+        TableName=OAUTH,
+        Item={"pk": {"S": f"advertiser#{ADV}"}, "secret_name": {"S": SECRET}},
+    )
+    template_aws.put_secret(SECRET, {"access_token": token, "advertiser_ids": [ADV]})
+    settings = UploadSettings(
+        segments_bucket=BUCKET,
+        jobs_table=JOBS,
+        audiences_table=AUDIENCES,
+        oauth_table=OAUTH,
+        tiktok_api_base_url=emulator.api_base_url,
+    )
+    jobs = JobStore(JOBS, dynamodb=ddb)
+    registry = AudienceRegistry(table=AUDIENCES, dynamodb=ddb)
+    ddb_resource = boto3.resource("dynamodb", region_name=REGION)
+    requeued: list[tuple[str, int]] = []
 
-        def requeue(body: str, delay: int) -> None:
-            requeued.append((body, delay))
+    def requeue(body: str, delay: int) -> None:
+        requeued.append((body, delay))
 
-        def make_uploader(**overrides: Any) -> AudienceUploader:
-            use = settings.model_copy(update=overrides.pop("settings", {}))
-            kwargs: dict[str, Any] = {
-                "settings": use,
-                "jobs": jobs,
-                "registry": registry,
-                "client": TikTokClient(
-                    emulator.api_base_url,
-                    retry=RetryPolicy(base_delay=0.01, max_delay=0.05, deadline_margin=0.1),
-                ),
-                "tokens": TokenStore(
-                    oauth_table=OAUTH, secrets_client=sm, dynamodb_resource=ddb_resource
-                ),
-                "s3": s3,
-                "pacer": Pacer(1000.0),
-                "requeue": requeue,
-            }
-            kwargs.update(overrides)
-            return AudienceUploader(**kwargs)
+    def make_uploader(**overrides: Any) -> AudienceUploader:
+        use = settings.model_copy(update=overrides.pop("settings", {}))
+        kwargs: dict[str, Any] = {
+            "settings": use,
+            "jobs": jobs,
+            "registry": registry,
+            "client": TikTokClient(
+                emulator.api_base_url,
+                retry=RetryPolicy(base_delay=0.01, max_delay=0.05, deadline_margin=0.1),
+            ),
+            "tokens": TokenStore(
+                oauth_table=OAUTH, secrets_client=sm, dynamodb_resource=ddb_resource
+            ),
+            "s3": s3,
+            "pacer": Pacer(1000.0),
+            "requeue": requeue,
+        }
+        kwargs.update(overrides)
+        return AudienceUploader(**kwargs)
 
-        yield World(
-            emu=emulator,
-            s3=s3,
-            ddb=ddb,
-            sm=sm,
-            jobs=jobs,
-            registry=registry,
-            settings=settings,
-            token=token,
-            make_uploader=make_uploader,
-            uploader=make_uploader(),
-            requeued=requeued,
-        )
+    return World(
+        emu=emulator,
+        s3=s3,
+        ddb=ddb,
+        sm=sm,
+        jobs=jobs,
+        registry=registry,
+        settings=settings,
+        token=token,
+        make_uploader=make_uploader,
+        uploader=make_uploader(),
+        requeued=requeued,
+    )

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from tiktok_connector.audiences.failures import RetryLaterError
 from tiktok_connector.audiences.registry import AudienceRegistry
-from tiktok_connector.audiences.upload import AudienceUploader, RetryLaterError
+from tiktok_connector.audiences.upload import AudienceUploader
+from tiktok_connector.contract.messages import ChunkMessage
 
 from .conftest import ADV, AUDIENCES, World, emails, one_column, sha256
 
@@ -99,7 +101,7 @@ def test_a_claimant_that_dies_after_create_is_taken_over_without_a_second_audien
     assert_one_audience_of(world, "Phoenix", job_id, members)
 
 
-def drain(uploader: AudienceUploader, bodies: list[str], rng: random.Random) -> int:
+def drain(uploader: AudienceUploader, bodies: list[ChunkMessage], rng: random.Random) -> int:
     """Deliver like SQS under failures: shuffled, short budgets, deferred records come back."""
     pending = deque(rng.sample(bodies, len(bodies)))
     deliveries = 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tiktok_connector.contract.messages import ChunkMessage
+
 from .conftest import ADV, World, emails, one_column
 
 CREATE = "dmp/custom_audience/create/"
@@ -11,7 +13,7 @@ UPDATE = "dmp/custom_audience/update/"
 UPLOAD = "dmp/custom_audience/file/upload/"
 
 
-def run(world: World, bodies: list[str], order: list[int] | None = None) -> None:
+def run(world: World, bodies: list[ChunkMessage], order: list[int] | None = None) -> None:
     for i in order if order is not None else range(len(bodies)):
         world.deliver(bodies[i])
 

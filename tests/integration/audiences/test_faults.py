@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from tiktok_connector.audiences.upload import Outcome, RetryLaterError
+from tiktok_connector.audiences.failures import RetryLaterError
+from tiktok_connector.audiences.outcome import Outcome
 
 from .conftest import ADV, World, emails, one_column
 
@@ -72,8 +73,8 @@ def test_throttling_past_the_budget_defers_the_record_and_loses_no_chunk(world: 
         uploader.handle(body, remaining_seconds=30)
     with pytest.raises(RetryLaterError):  # last chunk uploads, but the create is throttled
         uploader.handle(bodies[0], remaining_seconds=0.5)
-    assert world.jobs.get(job_id)["status"] == "running"  # type: ignore[index]
-    assert "finalizing" not in world.jobs.get(job_id)  # type: ignore[operator]  # released
+    assert world.jobs.get(job_id).status == "running"  # type: ignore[union-attr]
+    assert world.jobs.get(job_id).finalizing is None  # type: ignore[union-attr]  # released
 
     world.emu.faults.clear()
     outcome = uploader.handle(bodies[0], remaining_seconds=30)  # SQS redelivers it

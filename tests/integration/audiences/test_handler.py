@@ -4,68 +4,58 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
-import boto3
 import pytest
 
 from audience_upload_function import app
+from tests.conftest import EVENTS, TemplateAws, lambda_context, sqs_record
 from tiktok_connector import aws
-from tiktok_connector.audiences.upload import reset_uploader
-from tiktok_connector.segments.jobs import JobSpec, RangeStats
+from tiktok_connector.segments.jobs import JobSpec
+from tiktok_connector.segments.stats import RangeStats
 from tiktok_connector.settings import reset_settings
+from tiktok_local.dispatcher import lambda_sqs_record
 
-from .conftest import AUDIENCES, BUCKET, JOBS, OAUTH, REGION, World, emails, one_column, sha256
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "tiktok-connector-audience-upload"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = (
-        "arn:aws:lambda:us-east-1:123456789012:function:tiktok-connector-audience-upload"
-    )
-    aws_request_id: str = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+from .conftest import BUCKET, REGION, World, emails, one_column, sha256
 
 
 @pytest.fixture
-def queues(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    for name, value in {
-        "SEGMENTS_BUCKET": BUCKET,
-        "JOBS_TABLE": JOBS,
-        "AUDIENCES_TABLE": AUDIENCES,
-        "OAUTH_TABLE": OAUTH,
-        "TIKTOK_API_BASE_URL": world.emu.api_base_url,
-        "POWERTOOLS_METRICS_NAMESPACE": "TikTokConnectorTest",
-        "POWERTOOLS_SERVICE_NAME": "audience-upload-test",
-    }.items():
+def queues(
+    world: World, template_aws: TemplateAws, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, Any]]:
+    """The function's environment as the template sets it (TikTok: the emulator), and the
+    template's chunk queue and DLQ — visible again at once, dead-lettered after 2 receives so a
+    test sees poison arrive there in a few polls."""
+    environment = template_aws.environment("AudienceUploadFunction")
+    environment.update(
+        TIKTOK_API_BASE_URL=world.emu.api_base_url,
+        POWERTOOLS_METRICS_NAMESPACE="TikTokConnectorTest",
+        POWERTOOLS_SERVICE_NAME="audience-upload-test",
+    )
+    for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    # The handler module (and its Metrics) may have been imported before this environment.
+    # The layer's Metrics may have been built before this environment.
     monkeypatch.setattr(app.metrics, "namespace", "TikTokConnectorTest")
     reset_settings()
-    reset_uploader()
     aws.reset_clients()
-    sqs = boto3.client("sqs", region_name=REGION)
-    dlq = sqs.create_queue(QueueName="tiktok-connector-chunks-dlq")["QueueUrl"]
+    sqs = template_aws.client("sqs")
+    queue, dlq = (
+        template_aws.queue_url("ChunkQueue"),
+        template_aws.queue_url("ChunkDeadLetterQueue"),
+    )
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    queue = sqs.create_queue(
-        QueueName="tiktok-connector-chunks",
+    sqs.set_queue_attributes(
+        QueueUrl=queue,
         Attributes={
             "VisibilityTimeout": "0",
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
         },
-    )["QueueUrl"]
+    )
     yield {"sqs": sqs, "queue": queue, "dlq": dlq, "arn": dlq_arn.replace("-dlq", "")}
     reset_settings()
-    reset_uploader()
     aws.reset_clients()
 
 
@@ -78,23 +68,8 @@ def poll_once(q: dict[str, Any]) -> dict[str, Any] | None:
     )
     if not got:
         return None
-    event = {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": q["arn"],
-                "awsRegion": REGION,
-            }
-            for m in got
-        ]
-    }
-    response: dict[str, Any] = app.handler(event, FakeContext())  # type: ignore[arg-type]
+    event = {"Records": [lambda_sqs_record(m, queue_arn=q["arn"], region=REGION) for m in got]}
+    response: dict[str, Any] = app.handler(event, lambda_context("audience-upload"))
     failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
     for m in got:
         if m["MessageId"] not in failed:
@@ -116,7 +91,7 @@ def test_poison_messages_reach_the_dlq_while_good_records_complete(
         json.dumps({"type": "mystery", "job_id": job_id}),
         json.dumps({"type": "chunk", "job_id": "f" * 32, "chunk_key": f"chunks/{'f' * 32}/x.csv"}),
     ]
-    for body in [*bodies, *poison]:
+    for body in [*(b.body() for b in bodies), *poison]:
         queues["sqs"].send_message(QueueUrl=queues["queue"], MessageBody=body)
 
     first = poll_once(queues)
@@ -148,36 +123,16 @@ def test_a_throttled_record_is_reported_as_a_batch_item_failure(
         name="Later", action="create", chunks=one_column(emails(0, 5), 5)
     )
     world.emu.faults.add("throttle", path="/dmp/custom_audience/file/upload/", count=10_000)
-    event = {
-        "Records": [
-            {
-                "messageId": "m-1",
-                "receiptHandle": "r-1",
-                "body": bodies[0],
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queues["arn"],
-                "awsRegion": REGION,
-            }
-        ]
-    }
+    event = {"Records": [sqs_record(bodies[0].body(), message_id="m-1")]}
 
-    class ShortContext(FakeContext):
-        def get_remaining_time_in_millis(self) -> int:
-            return 3_500  # 0.5 s of budget after the 3 s margin
-
-    response = app.handler(event, ShortContext())  # type: ignore[arg-type]
+    # 0.5 s of budget after the 3 s margin
+    response = app.handler(event, lambda_context("audience-upload", timeout_s=3.5))
 
     assert response["batchItemFailures"] == [{"itemIdentifier": "m-1"}]
     job = world.jobs.get(job_id)
     assert job is not None
-    assert job["status"] == "running"
-    assert job["chunks_done"] == 0
-
-
-EVENTS = Path(__file__).resolve().parents[3] / "events"
+    assert job.status == "running"
+    assert job.chunks_done == 0
 
 
 def test_the_sample_chunk_event_becomes_an_audience(world: World, queues: dict[str, Any]) -> None:
@@ -213,7 +168,7 @@ def test_the_sample_chunk_event_becomes_an_audience(world: World, queues: dict[s
         content = "EMAIL_SHA256\n" + "".join(sha256(e) + "\n" for e in chunk_emails)
         world.s3.put_object(Bucket=BUCKET, Key=body["chunk_key"], Body=content.encode())
 
-    response = app.handler(event, FakeContext())  # type: ignore[arg-type]
+    response = app.handler(event, lambda_context("audience-upload"))
 
     assert response["batchItemFailures"] == []
     report = world.report(job_id)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from tiktok_connector.contract.messages import ChunkMessage
+
 from .conftest import ADV, World, emails, sha256
 
 MAPPING = "segment/mapping/"
@@ -35,7 +37,7 @@ def expected(start: int, stop: int) -> set[tuple[str, str]]:
 
 def partner_job(
     world: World, name: str, action: str, start: int, stop: int, size: int = 40
-) -> tuple[str, list[str]]:
+) -> tuple[str, list[ChunkMessage]]:
     data = rows(start, stop)
     chunks = [data[i : i + size] for i in range(0, len(data), size)]
     return world.new_job(name=name, action=action, api="segment", columns=COLUMNS, chunks=chunks)

@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from tiktok_connector.audiences.upload import RetryLaterError
+from tiktok_connector.audiences.failures import RetryLaterError
+from tiktok_connector.contract.job import Shape
+from tiktok_connector.contract.messages import ChunkMessage
 
 from .conftest import ADV, World, emails, one_column, sha256
 
@@ -33,7 +35,7 @@ def maids(start: int, stop: int) -> list[str]:
     return [sha256(f"6d92078a-8246-4ba4-ae5b-{i:012d}") for i in range(start, stop)]
 
 
-def run(world: World, bodies: list[str]) -> None:
+def run(world: World, bodies: list[ChunkMessage]) -> None:
     for body in bodies:
         world.deliver(body)
 
@@ -205,7 +207,7 @@ def test_an_update_while_tiktok_processes_waits_then_applies(world: World) -> No
     assert report["waiting"]["reason"] == "audience_processing"
     assert report["waiting"]["audience_id"] == audience_id
     assert report["waiting"]["gives_up_at"] is not None
-    assert world.jobs.get(second)["status"] == "running"  # the conditions still hold
+    assert world.jobs.get(second).status == "running"  # type: ignore[union-attr]  # the conditions still hold
     assert [json.loads(body)["type"] for body, _ in world.requeued] == ["finalize"]
     assert world.requeued[0][1] == world.settings.tiktok_wait_first_delay_seconds
 
@@ -230,7 +232,7 @@ def test_without_a_queue_to_come_back_on_the_record_is_handed_back_to_sqs(world:
     uploader = world.make_uploader(requeue=None)
     with pytest.raises(RetryLaterError):
         uploader.handle(bodies[0], remaining_seconds=30)
-    assert world.jobs.get(job_id)["status"] == "running"
+    assert world.jobs.get(job_id).status == "running"  # type: ignore[union-attr]
 
 
 def test_a_wait_longer_than_the_bound_fails_with_a_clear_sentence(world: World) -> None:
@@ -323,7 +325,7 @@ def test_a_partner_audience_not_ready_yet_is_waited_for(world: World) -> None:
     assert report["waiting"]["reason"] == "partner_audience_not_ready"
     # each chunk comes back
     assert sorted(json.loads(b)["chunk_key"] for b, _ in world.requeued) == sorted(
-        json.loads(b)["chunk_key"] for b in bodies
+        b.chunk_key for b in bodies
     )
 
     world.emu.state.advance_time(3601)
@@ -366,7 +368,7 @@ def test_a_follow_up_waits_for_its_audience_to_be_created_to_learn_its_shape(
         "file#Racing",
         job_id="creator",
         audience_id=created.audience_id,
-        shape={"calculate_type": "MULTIPLE_TYPES", "columns": ["EMAIL_SHA256", "PHONE_SHA256"]},
+        shape=Shape(calculate_type="MULTIPLE_TYPES", columns=("EMAIL_SHA256", "PHONE_SHA256")),
     )
     created.members = {("EMAIL_SHA256", x) for x in e} | {("PHONE_SHA256", x) for x in p}
     world.deliver(bodies[0])

@@ -101,7 +101,12 @@ def _job(job_id: str, advertiser: str, audience: str, started: datetime) -> dict
     return {
         "job_id": {"S": job_id},
         "status": {"S": "succeeded"},
-        "source": {"M": {"key": {"S": f"segments/{advertiser}/{audience}/create/f.csv"}}},
+        "source": {
+            "M": {
+                "bucket": {"S": "tiktok-connector-segments-123456789012"},
+                "key": {"S": f"segments/{advertiser}/{audience}/create/f.csv"},
+            }
+        },
         "advertiser_id": {"S": advertiser},
         "audience_name": {"S": audience},
         "action": {"S": "create"},

@@ -9,14 +9,17 @@ import json
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter
 
 from tests.conftest import TemplateAws
+from tiktok_connector.contract.messages import RangesQueueMessage
 from tiktok_connector.segments.ingest import IngestResult, SegmentIngest
 from tiktok_connector.segments.jobs import JobStore
 from tiktok_connector.segments.settings import IngestSettings
 
 BUCKET = "tiktok-connector-segments-123456789012"
 TABLE = "tiktok-connector-jobs"
+RANGES_QUEUE: TypeAdapter[RangesQueueMessage] = TypeAdapter(RangesQueueMessage)
 
 
 @pytest.fixture
@@ -77,7 +80,7 @@ class Harness:
             if not msgs:
                 return results
             for m in msgs:
-                results.append(self.ingest.range_message(m["Body"]))
+                results.append(self.ingest.queued(RANGES_QUEUE.validate_json(m["Body"])))
                 self.sqs.delete_message(
                     QueueUrl=self.aws["ranges_queue_url"], ReceiptHandle=m["ReceiptHandle"]
                 )

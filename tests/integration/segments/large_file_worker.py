@@ -15,9 +15,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from tiktok_connector.contract.job import RUNNING, JobError, JobItem, JobSource
+from tiktok_connector.contract.messages import RangeMessage
 from tiktok_connector.segments.ingest import SegmentIngest
-from tiktok_connector.segments.jobs import RUNNING, RangeStats
 from tiktok_connector.segments.settings import IngestSettings
+from tiktok_connector.segments.stats import RangeStats
 
 HEADER = b"email\n"
 WIDTH = 26  # every generated line is exactly 26 bytes
@@ -130,38 +132,45 @@ class FakeJobs:
     """The JobStore surface ingest uses, in memory."""
 
     def __init__(self) -> None:
-        self.items: dict[str, dict[str, Any]] = {}
+        self.items: dict[str, JobItem] = {}
 
-    def get(self, job_id: str) -> dict[str, Any] | None:
+    def get(self, job_id: str) -> JobItem | None:
         return self.items.get(job_id)
 
-    def create(self, spec: Any, *, error: Any = None) -> tuple[bool, dict[str, Any]]:
+    def create(self, spec: Any, *, error: Any = None) -> tuple[bool, JobItem]:
         if spec.job_id in self.items:
             return False, self.items[spec.job_id]
-        item = {
-            "job_id": spec.job_id, "status": "failed" if error else RUNNING,
-            "source": {"bucket": spec.bucket, "key": spec.key, "version_id": spec.version_id},
-            "api": spec.api, "phone_region": spec.phone_region, "plan": json.dumps(spec.plan),
-            "ranges_total": spec.ranges_total, "ranges_done": 0, "ranges": {},
-            "chunks_total": 0, "chunks_done": 0, "error": error,
-        }  # fmt: skip
+        item = JobItem(
+            job_id=spec.job_id, status="failed" if error else RUNNING,
+            source=JobSource(bucket=spec.bucket, key=spec.key, version_id=spec.version_id),
+            api=spec.api, phone_region=spec.phone_region, plan=spec.plan,
+            ranges_total=spec.ranges_total, error=error,
+        )  # fmt: skip
         self.items[spec.job_id] = item
         return True, item
 
-    def record_range(self, job_id: str, index: int, stats: RangeStats) -> dict[str, Any] | None:
+    def record_range(self, job_id: str, index: int, stats: RangeStats) -> JobItem | None:
         item = self.items[job_id]
-        if str(index) in item["ranges"]:
+        if str(index) in item.ranges:
             return None
-        item["ranges"][str(index)] = stats.as_item()
-        item["ranges_done"] += 1
-        item["chunks_total"] += stats.chunks
+        item = item.model_copy(
+            update={
+                "ranges": {**item.ranges, str(index): stats.as_record()},
+                "ranges_done": item.ranges_done + 1,
+                "chunks_total": item.chunks_total + stats.chunks,
+            }
+        )
+        self.items[job_id] = item
         return item
 
     def mark_ranges_queued(self, job_id: str) -> None:
-        self.items[job_id]["ranges_queued"] = True
+        self.items[job_id] = self.items[job_id].model_copy(update={"ranges_queued": True})
 
-    def fail(self, job_id: str, code: str, message: str) -> dict[str, Any]:
-        self.items[job_id].update(status="failed", error={"code": code, "message": message})
+    def fail(self, job_id: str, code: str, message: str) -> JobItem:
+        error = JobError(code, message)
+        self.items[job_id] = self.items[job_id].model_copy(
+            update={"status": "failed", "error": error}
+        )
         return self.items[job_id]
 
     def write_report(self, job: Any, **_: Any) -> None:
@@ -183,14 +192,14 @@ def main() -> None:
     result = ingest.object_created("b", "segments/1/Big/create/big.csv", "v1")
     ranges = [m for m in sqs.sent if m.get("type") == "range"]
     for message in ranges:
-        ingest.range_message(json.dumps(message))
+        ingest.queued(RangeMessage.model_validate(message))
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu
     item = jobs.items[result.job_id or ""]
     totals = {"read": 0, "accepted": 0, "rejected": 0, "lines": 0}
-    for stats in item["ranges"].values():
+    for stats in item.ranges.values():
         for k in totals:
-            totals[k] += stats[k]
+            totals[k] += getattr(stats, k)
     chunks = [m for m in sqs.sent if m.get("type") == "chunk"]
     print(
         json.dumps(
@@ -200,7 +209,7 @@ def main() -> None:
                 "cpu_seconds": round(cpu, 2),
                 "rows_per_cpu_second": round(rows / cpu),
                 "max_rss_mb": round(peak_rss_kb() / 1024, 1),
-                "ranges": item["ranges_total"],
+                "ranges": item.ranges_total,
                 "chunk_rows": sum(m["rows"] for m in chunks),
                 "chunk_bytes": s3.put_bytes,
                 "digest": hashlib.sha256(json.dumps(totals, sort_keys=True).encode()).hexdigest(),

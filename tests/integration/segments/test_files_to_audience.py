@@ -16,14 +16,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 
+from tests.conftest import TemplateAws
 from tests.integration.audiences.conftest import (  # noqa: F401 (fixtures)
     ADV,
     BUCKET,
     JOBS,
-    REGION,
     World,
     emulator,
     world,
@@ -84,11 +83,11 @@ def windows_excel_csv(rows: list[list[str]]) -> bytes:
 class Pipe:
     """Drop a file in S3 and carry it through ingest and upload to the emulator."""
 
-    def __init__(self, stage: World) -> None:
+    def __init__(self, stage: World, template_aws: TemplateAws) -> None:
         self.world = stage
-        self.sqs = boto3.client("sqs", region_name=REGION)
-        self.chunks = self.sqs.create_queue(QueueName="chunks")["QueueUrl"]
-        ranges = self.sqs.create_queue(QueueName="ranges")["QueueUrl"]
+        self.sqs = template_aws.client("sqs")
+        self.chunks = template_aws.queue_url("ChunkQueue")
+        ranges = template_aws.queue_url("RangesQueue")
         settings = IngestSettings(
             segments_bucket=BUCKET, chunk_queue_url=self.chunks, ranges_queue_url=ranges,
             jobs_table=JOBS,
@@ -105,7 +104,7 @@ class Pipe:
             if not batch:
                 break
             for m in batch:
-                self.world.deliver(m["Body"])
+                self.world.deliver_body(m["Body"])
                 self.sqs.delete_message(QueueUrl=self.chunks, ReceiptHandle=m["ReceiptHandle"])
         return self.world.report(result.job_id)
 
@@ -115,8 +114,8 @@ class Pipe:
 
 
 @pytest.fixture
-def pipe(world: World) -> Pipe:  # noqa: F811
-    return Pipe(world)
+def pipe(world: World, template_aws: TemplateAws) -> Pipe:  # noqa: F811
+    return Pipe(world, template_aws)
 
 
 def test_windows_excel_export_and_jsonl_removal_give_exactly_the_expected_audience(

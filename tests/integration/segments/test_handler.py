@@ -13,9 +13,10 @@ import pytest
 
 from segment_ingest_function import app
 from segment_ingest_function.app import handler
-from tests.conftest import lambda_context
+from tests.conftest import lambda_context, sqs_record
 from tiktok_connector import aws as aws_clients
 from tiktok_connector.settings import reset_settings
+from tiktok_local.dispatcher import lambda_sqs_record
 
 from .conftest import BUCKET, TABLE, Harness
 
@@ -90,21 +91,11 @@ def test_range_messages_with_partial_batch_failure(env: dict[str, Any]) -> None:
     version = h.put(key, body)
     out = handler(_s3_event(key, version), lambda_context("segment-ingest", timeout_s=900))  # type: ignore[arg-type]
     job_id = out["jobs"][0]["job_id"]
-    msgs = h.sqs.receive_message(QueueUrl=env["ranges_queue_url"], MaxNumberOfMessages=10)
-    records = [
-        {
-            "messageId": m["MessageId"],
-            "receiptHandle": m["ReceiptHandle"],
-            "body": m["Body"],
-            "attributes": {},
-            "messageAttributes": {},
-            "md5OfBody": m["MD5OfBody"],
-            "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:tiktok-connector-ranges",
-            "awsRegion": "us-east-1",
-        }
-        for m in msgs["Messages"]
-    ]
+    msgs = h.sqs.receive_message(
+        QueueUrl=env["ranges_queue_url"], MaxNumberOfMessages=10, AttributeNames=["All"]
+    )
+    arn = "arn:aws:sqs:us-east-1:123456789012:tiktok-connector-ranges"
+    records = [lambda_sqs_record(m, queue_arn=arn, region="us-east-1") for m in msgs["Messages"]]
     assert len(records) > 1
     poison = dict(records[0], messageId="poison", body="not json")
     resp = handler({"Records": [*records, poison]}, lambda_context("segment-ingest", timeout_s=900))  # type: ignore[arg-type]
@@ -113,6 +104,32 @@ def test_range_messages_with_partial_batch_failure(env: dict[str, Any]) -> None:
     assert report["rows"]["read"] == 200
     _, rows = h.chunk_rows(h.chunk_messages())
     assert len(rows) == 200
+
+
+def test_a_body_that_is_not_a_range_message_fails_its_record_with_the_reason_logged(
+    env: dict[str, Any], function_logs: io.StringIO
+) -> None:
+    job = "0" * 32
+    bodies = {
+        "not-json": "not json alice@example.com",
+        "chunk": json.dumps({"type": "finalize", "job_id": job}),
+        "no-end": json.dumps({"type": "range", "job_id": job, "range": 0, "start": 0}),
+    }
+    records = [sqs_record(b, queue="ranges", message_id=i) for i, b in bodies.items()]
+    resp = handler({"Records": records}, lambda_context("segment-ingest", timeout_s=900))  # type: ignore[arg-type]
+    assert sorted(f["itemIdentifier"] for f in resp["batchItemFailures"]) == sorted(bodies)
+    lines = [json.loads(line) for line in function_logs.getvalue().splitlines()]
+    reasons = {
+        line["message_id"]: line["reason"]
+        for line in lines
+        if line.get("message") == "poison range message"
+    }
+    assert reasons == {
+        "not-json": "range message body is not JSON",
+        "chunk": "unknown range message type 'finalize'",
+        "no-end": "range message has no end",
+    }
+    assert "alice@example.com" not in function_logs.getvalue()
 
 
 def test_logs_metrics_and_reports_carry_no_raw_identifiers(

@@ -7,9 +7,13 @@ import json
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
+from tests.conftest import sqs_record
+from tiktok_connector.contract.job import job_id_for
+from tiktok_connector.contract.messages import RangeMessage
+from tiktok_connector.contract.queues import RangesQueueRecord, poison_reason
 from tiktok_connector.identity import HashAlg, IdType, hash_identifier, md5_hex, sha256_hex
-from tiktok_connector.segments.jobs import job_id_for
 
 from .conftest import BUCKET, Harness
 
@@ -68,8 +72,8 @@ def test_csv_with_aliases_bom_crlf_and_quotes(harness: Harness) -> None:
     }
     item = harness.jobs.get(result.job_id or "")
     assert item is not None
-    assert item["calculate_type"] == "MULTIPLE_TYPES"
-    assert item["columns"] == ["EMAIL_SHA256", "PHONE_SHA256"]
+    assert item.calculate_type == "MULTIPLE_TYPES"
+    assert item.columns == ["EMAIL_SHA256", "PHONE_SHA256"]
 
 
 def test_tsv_and_semicolon_csv(harness: Harness) -> None:
@@ -302,7 +306,7 @@ def test_options_reach_the_job(harness: Harness) -> None:
     result = harness.drop(f"segments/{ADV}/UK/replace/p.csv", "phone\n020 7946 0958\n", meta)
     item = harness.jobs.get(result.job_id or "")
     assert item is not None
-    assert (item["api"], item["retention_days"], item["phone_region"]) == ("segment", 30, "GB")
+    assert (item.api, item.retention_days, item.phone_region) == ("segment", 30, "GB")
     _, rows = harness.chunk_rows(harness.chunk_messages())
     expected = hash_identifier(
         IdType.PHONE, "020 7946 0958", phone_region="GB", surface="segment_api"
@@ -384,8 +388,8 @@ def test_large_file_fans_out_by_byte_range_and_covers_every_row_once(aws: dict[s
     result = h.drop(f"segments/{ADV}/Big/create/big.csv", body)
     item = h.jobs.get(result.job_id or "")
     assert item is not None
-    assert item["ranges_total"] == len(body) // 4096 + 1
-    assert item["ranges_done"] == item["ranges_total"]
+    assert item.ranges_total == len(body) // 4096 + 1
+    assert item.ranges_done == item.ranges_total
     _, rows = h.chunk_rows(h.chunk_messages())
     assert sorted(rows) == sorted(email(f"user{i}@example.com") for i in range(3000) if i % 97)
     report = assert_accounting(h, result.job_id or "")
@@ -405,11 +409,11 @@ def test_last_range_without_chunks_sends_finalize(aws: dict[str, Any]) -> None:
     result = h.ingest.object_created(BUCKET, key, version)
     ranges = h.sqs.receive_message(QueueUrl=aws["ranges_queue_url"], MaxNumberOfMessages=10)
     bodies = sorted((json.loads(m["Body"]) for m in ranges["Messages"]), key=lambda b: b["range"])
-    h.ingest.range_message(json.dumps(bodies[0]))
+    h.ingest.queued(RangeMessage.model_validate(bodies[0]))
     for m in h.chunk_messages():  # the upload side finishes range 0's chunks
         assert h.jobs.mark_chunk_done(m["job_id"], m["chunk_key"], "fp") is not None
     for b in bodies[1:]:
-        h.ingest.range_message(json.dumps(b))
+        h.ingest.queued(RangeMessage.model_validate(b))
     msgs = h.chunk_messages()
     assert msgs[-1] == {"type": "finalize", "job_id": result.job_id}
     item = h.jobs.get(result.job_id or "")
@@ -419,11 +423,11 @@ def test_last_range_without_chunks_sends_finalize(aws: dict[str, Any]) -> None:
 
 def test_range_message_for_unknown_job_is_poison(harness: Harness) -> None:
     with pytest.raises(ValueError, match="unknown job"):
-        harness.ingest.range_message(
-            json.dumps({"type": "range", "job_id": "nope", "range": 0, "start": 0, "end": 1})
-        )
-    with pytest.raises(ValueError, match="not JSON"):
-        harness.ingest.range_message("{")
+        harness.ingest.queued(RangeMessage(job_id="0" * 32, range=0, start=0, end=1))
+    # a body that is not a range message never reaches ingest: its record fails with the reason
+    with pytest.raises(ValidationError) as caught:
+        RangesQueueRecord.model_validate(sqs_record("{", queue="ranges"))
+    assert poison_reason(caught.value, "range") == "range message body is not JSON"
 
 
 def test_duplicate_notification_of_a_multi_range_file_sends_ranges_once(

@@ -5,17 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tiktok_connector.segments.jobs import (
-    FAILED,
-    RUNNING,
-    SUCCEEDED,
-    JobError,
-    JobSpec,
-    JobStore,
-    RangeStats,
-    job_id_for,
-    report_key,
-)
+from tiktok_connector.contract.job import FAILED, RUNNING, SUCCEEDED, JobError, job_id_for
+from tiktok_connector.contract.report import JobReport
+from tiktok_connector.segments.jobs import JobSpec, JobStore
+from tiktok_connector.segments.report import report_key
+from tiktok_connector.segments.stats import RangeStats
 
 from .conftest import BUCKET
 
@@ -69,11 +63,11 @@ def test_create_is_idempotent(aws: dict[str, Any]) -> None:
     jobs: JobStore = aws["jobs"]
     created, item = jobs.create(_spec())
     assert created
-    assert item["status"] == RUNNING
+    assert item.status == RUNNING
     again, existing = jobs.create(_spec())
     assert not again
-    assert existing["job_id"] == item["job_id"]
-    assert existing["started_at"] == item["started_at"]
+    assert existing.job_id == item.job_id
+    assert existing.started_at == item.started_at
 
 
 def test_fan_in_counts_each_range_and_chunk_once(aws: dict[str, Any]) -> None:
@@ -82,8 +76,8 @@ def test_fan_in_counts_each_range_and_chunk_once(aws: dict[str, Any]) -> None:
     jobs.create(spec)
     first = jobs.record_range(spec.job_id, 0, _stats(chunks=2))
     assert first is not None
-    assert first["ranges_done"] == 1
-    assert first["chunks_total"] == 2
+    assert first.ranges_done == 1
+    assert first.chunks_total == 2
     assert jobs.record_range(spec.job_id, 0, _stats(chunks=2)) is None  # redelivered range
     done = jobs.mark_chunk_done(spec.job_id, "chunks/x/0000-00000.csv", "fp-a")
     assert done is not None
@@ -94,12 +88,12 @@ def test_fan_in_counts_each_range_and_chunk_once(aws: dict[str, Any]) -> None:
     assert not JobStore.ready_to_finalize(done)
     last = jobs.record_range(spec.job_id, 1, _stats(chunks=1))
     assert last is not None
-    assert last["ranges_done"] == 2
-    assert last["chunks_total"] == 3
+    assert last.ranges_done == 2
+    assert last.chunks_total == 3
     done = jobs.mark_chunk_done(spec.job_id, "chunks/x/0001-00000.csv", "fp-c")
     assert done is not None
     assert JobStore.ready_to_finalize(done)
-    assert done["chunks_done"] == 3
+    assert done.chunks_done == 3
 
 
 def test_finalization_is_claimed_once_with_a_lease(aws: dict[str, Any]) -> None:
@@ -120,14 +114,15 @@ def test_finish_first_outcome_wins_and_report_has_fixed_keys(aws: dict[str, Any]
     jobs.record_tiktok(spec.job_id, request_ids=["req-1"])
     final = jobs.finish(spec.job_id, status=SUCCEEDED, audience_id="999", request_ids=["req-2"])
     assert final is not None
-    assert final["status"] == SUCCEEDED
+    assert final.status == SUCCEEDED
     assert jobs.fail(spec.job_id, "late", "too late") is None
-    report = jobs.write_report(spec.job_id, s3=aws["s3"], bucket=BUCKET)
+    report = jobs.write_report(spec.job_id, s3=aws["s3"], bucket=BUCKET).as_json()
     stored = json.loads(
         aws["s3"].get_object(Bucket=BUCKET, Key=report_key(spec.job_id))["Body"].read()
     )
     assert stored == report
     assert list(report) == REPORT_KEYS
+    assert list(JobReport.model_fields) == REPORT_KEYS
     assert report["rows"] == {
         "read": 12, "accepted": 10, "rejected": 2, "blank": 0, "duplicates": 0,
     }  # fmt: skip
@@ -146,7 +141,8 @@ def test_failed_job_reports_error_and_blocks_further_progress(aws: dict[str, Any
     jobs.create(spec)
     item = jobs.finish(spec.job_id, status=FAILED, error=JobError("audience_exists", "use append"))
     assert item is not None
-    assert item["error"]["code"] == "audience_exists"
+    assert item.error is not None
+    assert item.error.code == "audience_exists"
     assert jobs.record_range(spec.job_id, 0, _stats(chunks=1)) is None
     assert jobs.mark_chunk_done(spec.job_id, "chunks/x/0000-00000.csv", "fp") is None
     assert not jobs.claim_finalization(spec.job_id, owner="a", now=1)
@@ -161,7 +157,7 @@ def test_a_stale_running_report_never_overwrites_the_final_one(aws: dict[str, An
     jobs.record_range(spec.job_id, 0, _stats(chunks=1))
     stale = jobs.get(spec.job_id)
     assert stale is not None
-    assert stale["status"] == "running"
+    assert stale.status == "running"
     jobs.finish(spec.job_id, status=SUCCEEDED, audience_id="42")
     jobs.write_report(spec.job_id, s3=aws["s3"], bucket=BUCKET)  # upload's final report
 

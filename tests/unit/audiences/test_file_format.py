@@ -17,6 +17,7 @@ from tiktok_connector.audiences.file_format import (
     misfits,
     present_columns,
 )
+from tiktok_connector.contract.job import JobItem
 
 
 def h(n: int) -> str:
@@ -144,17 +145,26 @@ def test_conform_keeps_every_value_once_or_refuses(
     assert Counter(v for line in out[1:] for v in line.split(",") if v) == given_values
 
 
-def item(columns: list[str], identifiers: dict[str, int], *, done: int = 1, total: int = 1):
-    return {
-        "columns": columns,
-        "ranges_done": done,
-        "ranges_total": total,
-        "ranges": {
-            "0": {
-                "identifiers": {t: {"accepted": n, "rejected": 0} for t, n in identifiers.items()}
-            }
-        },
-    }
+def item(
+    columns: list[str], identifiers: dict[str, int], *, done: int = 1, total: int = 1
+) -> JobItem:
+    return JobItem.model_validate(
+        {
+            "job_id": "j" * 32,
+            "status": "running",
+            "source": {"bucket": "b", "key": "k"},
+            "columns": columns,
+            "ranges_done": done,
+            "ranges_total": total,
+            "ranges": {
+                "0": {
+                    "identifiers": {
+                        t: {"accepted": n, "rejected": 0} for t, n in identifiers.items()
+                    }
+                }
+            },
+        }
+    )
 
 
 def test_present_columns_wait_for_every_range_then_keep_the_types_with_values() -> None:

@@ -1,82 +1,21 @@
-"""Pure pieces of the audience upload: message parsing, grouping, names, error explanations."""
+"""Pure pieces of the audience upload: grouping, names, error explanations (the messages:
+tests/unit/contract)."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tiktok_connector.audiences import customer_file
+from tiktok_connector.audiences.chunk_upload import chunk_file_name
+from tiktok_connector.audiences.failures import explain
 from tiktok_connector.audiences.settings import UploadSettings, upload_settings
-from tiktok_connector.audiences.upload import (
-    ChunkMessage,
-    FinalizeMessage,
-    PoisonMessageError,
-    chunk_file_name,
-    explain,
-    ordered_file_paths,
-    parse_message,
-)
+from tiktok_connector.contract.job import JobItem
 from tiktok_connector.settings import SettingsError, reset_settings
 from tiktok_connector.tiktok import PermanentTikTokError, TokenRejectedError
 
 JOB = "0db80f5796069b705933465126059467"
-
-
-def test_parses_chunk_and_finalize_messages() -> None:
-    body = json.dumps(
-        {
-            "type": "chunk",
-            "job_id": JOB,
-            "chunk_key": f"chunks/{JOB}/0000-00001.csv",
-            "rows": 7,
-            "md5": "ab",
-        }
-    )
-    assert parse_message(body) == ChunkMessage(JOB, f"chunks/{JOB}/0000-00001.csv", 7, "ab")
-    assert parse_message(json.dumps({"type": "finalize", "job_id": JOB})) == FinalizeMessage(JOB)
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        "not json",
-        "[1, 2]",
-        json.dumps({"type": "chunk"}),
-        json.dumps({"type": "mystery", "job_id": JOB}),
-        json.dumps({"type": "chunk", "job_id": JOB}),
-        # A chunk key outside the job's prefix is never read.
-        json.dumps({"type": "chunk", "job_id": JOB, "chunk_key": "segments/other/file.csv"}),
-    ],
-)
-def test_malformed_bodies_are_poison(body: str) -> None:
-    with pytest.raises(PoisonMessageError):
-        parse_message(body)
-
-
-@given(
-    st.one_of(
-        st.text(max_size=200),
-        st.dictionaries(
-            st.sampled_from(["type", "job_id", "chunk_key", "rows", "md5"]),
-            st.one_of(
-                st.none(),
-                st.integers(),
-                st.text(max_size=40),
-                st.sampled_from(["chunk", "finalize", JOB]),
-            ),
-        ).map(json.dumps),
-    )
-)
-def test_parser_never_raises_anything_but_poison(body: str) -> None:
-    try:
-        message = parse_message(body)
-    except PoisonMessageError:
-        return
-    assert isinstance(message, ChunkMessage | FinalizeMessage)
-    assert message.job_id
 
 
 @given(st.lists(st.text(min_size=1, max_size=5), max_size=230), st.integers(1, 60))
@@ -98,15 +37,14 @@ def test_chunk_file_name_ends_in_csv_and_is_unique_per_chunk() -> None:
     assert "/" not in a
 
 
-def test_messages_serialise_back_to_what_they_were_parsed_from() -> None:
-    chunk = ChunkMessage(JOB, f"chunks/{JOB}/0000-00001.csv", 12, "ab" * 16)
-    assert parse_message(chunk.body()) == chunk
-    assert parse_message(FinalizeMessage(JOB).body()) == FinalizeMessage(JOB)
-
-
 def test_file_paths_are_ordered_by_chunk_key_and_blank_ones_skipped() -> None:
-    item = {"file_paths": {"chunks/j/0001-00000.csv": "b", "chunks/j/0000-00001.csv": "a", "x": ""}}
-    assert ordered_file_paths(item) == ["a", "b"]
+    item = JobItem(
+        job_id=JOB,
+        status="running",
+        source={"bucket": "b", "key": "k"},
+        file_paths={"chunks/j/0001-00000.csv": "b", "chunks/j/0000-00001.csv": "a", "x": ""},
+    )
+    assert item.uploaded_file_paths == ["a", "b"]
 
 
 def test_update_below_1000_gets_the_rule_explained() -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tiktok_connector.audiences.upload import Outcome, emit_metrics
-from tiktok_connector.segments.jobs import JobError
+from tiktok_connector.audiences.outcome import Outcome
+from tiktok_connector.contract.job import JobError
 
 
 class Sink:
@@ -29,7 +29,7 @@ def test_tiktok_refusals_count_as_permanent_errors_and_calls_carry_their_code(
     outcome = Outcome(
         "j", "failed", error=JobError("40105", "token revoked", "r1"), tiktok_codes={40105: 2}
     )
-    emit_metrics(sink, outcome)
+    outcome.publish(sink)
     assert sink.metrics["TikTokPermanentErrors"] == 1
     assert sink.metrics["AudienceJobsFailed"] == 1
     assert sink.metrics["TikTokCalls"] == 2
@@ -41,15 +41,12 @@ def test_tiktok_refusals_count_as_permanent_errors_and_calls_carry_their_code(
 
 def test_our_own_job_failures_are_not_tiktok_permanent_errors() -> None:
     sink = Sink()
-    emit_metrics(sink, Outcome("j", "failed", error=JobError("audience_exists", "use append")))
+    Outcome("j", "failed", error=JobError("audience_exists", "use append")).publish(sink)
     assert "TikTokPermanentErrors" not in sink.metrics
     assert sink.metrics["AudienceJobsFailed"] == 1
 
 
 def test_chunks_retries_and_throttles_are_counted() -> None:
     sink = Sink()
-    emit_metrics(
-        sink,
-        Outcome("j", "uploaded", chunks_uploaded=1, tiktok_retries=3, tiktok_throttled=2),
-    )
+    Outcome("j", "uploaded", chunks_uploaded=1, tiktok_retries=3, tiktok_throttled=2).publish(sink)
     assert sink.metrics == {"ChunksUploaded": 1, "TikTokRetries": 3, "TikTokThrottled": 2}

@@ -33,22 +33,22 @@ def test_looks_follow_each_other_at_growing_delays_until_the_bound(steps: list[f
     record, now, last_delay = None, 1_000_000.0, 0
     for step in steps:
         record, give_up = waiting_record(record, processing(), now=now, policy=POLICY)
-        assert record["since"] == 1_000_000
+        assert record.since == 1_000_000
         assert give_up == (now >= 1_000_000 + POLICY.max_wait)
-        assert record["delay"] >= min(last_delay, 900)  # never shorter than the last one
-        last_delay = record["delay"]
+        assert record.delay >= min(last_delay, 900)  # never shorter than the last one
+        last_delay = record.delay
         now += step
 
 
 def test_another_reason_or_audience_starts_a_new_wait_and_a_partner_wait_ends_sooner() -> None:
     first, _ = waiting_record(None, processing("A"), now=100.0, policy=POLICY)
     later, _ = waiting_record(first, processing("B"), now=5000.0, policy=POLICY)
-    assert later["since"] == 5000
-    assert later["looks"] == 1
+    assert later.since == 5000
+    assert later.looks == 1
     again, _ = waiting_record(later, processing("B"), now=6000.0, policy=POLICY)
-    assert (again["since"], again["looks"]) == (5000, 2)
+    assert (again.since, again.looks) == (5000, 2)
     partner = TikTokNotReady(PARTNER_NOT_READY, "not ready", audience_id="P", gives_up_at=700.0)
     record, give_up = waiting_record(None, partner, now=100.0, policy=POLICY)
-    assert record["gives_up_at"] == 700
+    assert record.gives_up_at == 700
     assert not give_up
     assert waiting_record(record, partner, now=700.0, policy=POLICY)[1] is True

@@ -11,12 +11,11 @@ import pytest
 LAYER = Path(__file__).resolve().parents[3] / "layers" / "connector"
 PACKAGE = "tiktok_connector"
 MAX_LINES = 450
-# Modules the second pass of issue 13 splits (the audience side was being changed meanwhile).
+# Modules still to split: identity (the second pass of issue 13, beside the data path's) and
+# sync.diff (when the sync is wired into the pipeline, issue 15).
 OVERSIZED_FOR_NOW = {
-    "tiktok_connector.audiences.upload",
     "tiktok_connector.identity",
-    "tiktok_connector.segments.jobs",
-    "tiktok_connector.sync.diff",  # split when the sync is wired into the pipeline (issue 15)
+    "tiktok_connector.sync.diff",
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tiktok_connector import aws
+from tiktok_connector.audiences import upload
 from tiktok_connector.events import forwarder
 from tiktok_connector.oauth import flow
 from tiktok_connector.segments import ingest
@@ -21,9 +22,10 @@ ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
-    "SEGMENTS_BUCKET": "b",
+    "SEGMENTS_BUCKET": "bucket",
     "CHUNK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/c",
     "JOBS_TABLE": "t",
+    "AUDIENCES_TABLE": "a",
     "OAUTH_TABLE": "o",
     "APP_SECRET_NAME": "s/app",
     "STATE_KEY_SECRET_NAME": "s/key",
@@ -33,6 +35,7 @@ FACTORIES: list[tuple[Callable[[], Any], Any, str]] = [
     (ingest.default_ingest, ingest, "_build_ingest"),
     (forwarder.default_forwarder, forwarder, "_build_forwarder"),
     (flow.default_flow, flow, "_build_flow"),
+    (upload.default_uploader, upload, "_build_uploader"),
 ]
 
 

@@ -6,9 +6,16 @@ from typing import Any
 
 import pytest
 
-from tiktok_connector.segments.jobs import RangeStats, render_report
+from tiktok_connector.contract.job import JobItem
 from tiktok_connector.segments.options import parse_options
 from tiktok_connector.segments.reading import count_unplanned, reading_item
+from tiktok_connector.segments.report import render_report as render_item
+from tiktok_connector.segments.stats import RangeStats
+
+
+def render_report(item: dict[str, Any]) -> dict[str, Any]:
+    """The report of a job item given as its attributes, as JSON data."""
+    return render_item(JobItem.model_validate(item)).as_json()
 
 
 def item(
@@ -28,7 +35,7 @@ def item(
             options=options.echo(),
             warnings=options.warnings(),
         ),
-        "ranges": {"0": range_stats.as_item()},
+        "ranges": {"0": range_stats.as_record().model_dump()},
     }
 
 

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from tiktok_connector.segments.columns import AUTO
-from tiktok_connector.segments.jobs import job_plan
+from tiktok_connector.contract.job import JobItem, Shape
 
 MULTIPLE_TYPES = "MULTIPLE_TYPES"
 
@@ -126,14 +124,15 @@ class FileShape:
         return cls(MULTIPLE_TYPES, tuple(kept))
 
     @classmethod
-    def from_item(cls, item: Mapping[str, Any] | None) -> FileShape | None:
-        """Read a stored shape (``{"calculate_type", "columns"}``), None when absent."""
-        if not item or not item.get("calculate_type") or not item.get("columns"):
+    def from_record(cls, record: Shape | None) -> FileShape | None:
+        """A stored shape (job item, registry), None when absent or empty."""
+        if record is None or not record.calculate_type or not record.columns:
             return None
-        return cls(str(item["calculate_type"]), tuple(str(c) for c in item["columns"]))
+        return cls(record.calculate_type, tuple(record.columns))
 
-    def as_item(self) -> dict[str, Any]:
-        return {"calculate_type": self.calculate_type, "columns": list(self.columns)}
+    def as_record(self) -> Shape:
+        """The shape as the job item and the registry store it."""
+        return Shape(calculate_type=self.calculate_type, columns=self.columns)
 
     @property
     def multiple(self) -> bool:
@@ -209,27 +208,27 @@ def conform(content: bytes, shape: FileShape, *, name: str) -> bytes:
     return ("\n".join(out) + "\n").encode("ascii")
 
 
-def present_columns(job: Mapping[str, Any]) -> list[str] | None:
+def present_columns(job: JobItem) -> list[str] | None:
     """The job's chunk columns that hold at least one accepted value, once every byte range is
     counted (None before: a later range may still bring another type)."""
-    if int(job.get("ranges_done") or 0) < int(job.get("ranges_total") or 1):
+    if job.ranges_done < job.ranges_total:
         return None
     accepted: dict[str, int] = {}
-    for stats in (job.get("ranges") or {}).values():
-        for id_type, counts in (stats.get("identifiers") or {}).items():
-            accepted[id_type] = accepted.get(id_type, 0) + int(counts.get("accepted", 0))
-    columns = [str(c).upper() for c in job.get("columns") or []]
+    for stats in job.ranges.values():
+        for id_type, counts in stats.identifiers.items():
+            accepted[id_type] = accepted.get(id_type, 0) + counts.accepted
+    columns = [c.upper() for c in job.columns]
     return [c for c in columns if accepted.get(id_type_of(c), 0) > 0]
 
 
-def job_shape(job: Mapping[str, Any], *, headerless_auto: bool) -> FileShape:
+def job_shape(job: JobItem, *, headerless_auto: bool) -> FileShape:
     """The shape a job's own files have when it creates the audience.
 
     A header-less file typed line by line (``headerless_auto``) is typed by the ids it really
     holds once every range is counted (a file of phones is a phone audience, not a three-column
     MULTIPLE_TYPES one); any other file by its columns. A stored ``calculate_type`` is not
     trusted: ingest names MAID-only files ``MAID_*``, which ``/create/`` refuses (CF-03)."""
-    columns = [str(c).upper() for c in job.get("columns") or []]
+    columns = [c.upper() for c in job.columns]
     if headerless_auto:
         present = present_columns(job)
         if present:
@@ -237,14 +236,8 @@ def job_shape(job: Mapping[str, Any], *, headerless_auto: bool) -> FileShape:
     return FileShape.of_columns(columns)
 
 
-def is_headerless_auto(job: Mapping[str, Any]) -> bool:
-    """A header-less file whose lines were typed by their shape (DESIGN §3.7)."""
-    sources = (job_plan(job).get("columns") or {}).get("sources") or []
-    return bool(sources) and sources[0].get("id_type") == AUTO
-
-
-def settled_shape(job: Mapping[str, Any]) -> FileShape:
+def settled_shape(job: JobItem) -> FileShape:
     """The shape recorded on the job item (the upload side settles it on the first chunk); the
     job's own for an item that has none (a job from before shapes were recorded)."""
-    recorded = FileShape.from_item(job.get("shape"))
-    return recorded or job_shape(job, headerless_auto=is_headerless_auto(job))
+    recorded = FileShape.from_record(job.shape)
+    return recorded or job_shape(job, headerless_auto=job.plan.typed_by_shape)

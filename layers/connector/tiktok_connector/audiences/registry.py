@@ -30,6 +30,8 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
+from tiktok_connector.contract.job import Shape
+
 State = Literal["creating", "ready"]
 
 
@@ -58,7 +60,7 @@ class AudienceEntry:
     audience_id: str | None = None
     claimed_at: float = 0.0
     created_at: float | None = None  # when our create call returned (ready entries)
-    shape: dict[str, Any] | None = None  # customer file: {"calculate_type", "columns"}
+    shape: Shape | None = None  # customer file: the calculate type and columns of its files
 
     @property
     def ready(self) -> bool:
@@ -147,7 +149,7 @@ class AudienceRegistry:
         *,
         job_id: str,
         audience_id: str,
-        shape: dict[str, Any] | None = None,
+        shape: Shape | None = None,
     ) -> None:
         """Record the created audience (only the claim's owner may), its creation time and, for
         a customer-file audience, the ``shape`` of its files."""
@@ -159,7 +161,7 @@ class AudienceRegistry:
             ":job": {"S": job_id},
             ":now": {"N": now},
         }
-        if shape:
+        if shape is not None:
             expression += ", shape = :shape"
             values[":shape"] = _shape_attr(shape)
         self.dynamodb.update_item(
@@ -277,23 +279,23 @@ def _entry(item: dict[str, Any]) -> AudienceEntry:
     )
 
 
-def _shape_attr(shape: dict[str, Any]) -> dict[str, Any]:
+def _shape_attr(shape: Shape) -> dict[str, Any]:
     return {
         "M": {
-            "calculate_type": {"S": str(shape["calculate_type"])},
-            "columns": {"L": [{"S": str(c)} for c in shape["columns"]]},
+            "calculate_type": {"S": shape.calculate_type},
+            "columns": {"L": [{"S": c} for c in shape.columns]},
         }
     }
 
 
-def _shape_value(attr: dict[str, Any] | None) -> dict[str, Any] | None:
+def _shape_value(attr: dict[str, Any] | None) -> Shape | None:
     if not attr or "M" not in attr:
         return None
     m = attr["M"]
-    return {
-        "calculate_type": m.get("calculate_type", {}).get("S", ""),
-        "columns": [c.get("S", "") for c in m.get("columns", {}).get("L", [])],
-    }
+    return Shape(
+        calculate_type=m.get("calculate_type", {}).get("S", ""),
+        columns=tuple(c.get("S", "") for c in m.get("columns", {}).get("L", [])),
+    )
 
 
 def _key(advertiser_id: str, key: str) -> dict[str, dict[str, str]]:

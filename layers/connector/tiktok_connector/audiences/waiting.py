@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
-WAITING_FOR_TIKTOK = "waiting_for_tiktok"  # the report's status while a job waits
+from tiktok_connector.contract.job import Waiting
 
 AUDIENCE_PROCESSING = "audience_processing"
 PARTNER_NOT_READY = "partner_audience_not_ready"
@@ -82,49 +81,51 @@ class WaitPolicy:
 
 
 def waiting_record(
-    previous: dict[str, Any] | None,
+    previous: Waiting | None,
     exc: TikTokNotReady,
     *,
     now: float,
     policy: WaitPolicy,
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[Waiting, bool]:
     """The job's new ``waiting`` record, and whether the wait is over (give up).
 
     A wait for the same reason and audience continues (``since`` kept); anything else starts a
-    new one. Only plain data: it goes into DynamoDB and, rendered, into the report."""
+    new one. It goes into DynamoDB and, rendered, into the report."""
     same = (
-        previous is not None
-        and previous.get("reason") == exc.reason
-        and previous.get("audience_id") == exc.audience_id
+        previous
+        if previous is not None
+        and previous.reason == exc.reason
+        and previous.audience_id == exc.audience_id
+        else None
     )
-    since = float(previous["since"]) if same and previous is not None else now
+    since = float(same.since) if same is not None else now
     gives_up_at = since + policy.max_wait
     if exc.gives_up_at is not None:
         gives_up_at = min(gives_up_at, exc.gives_up_at)
     delay = policy.delay(now - since)
-    record = {
-        "reason": exc.reason,
-        "audience_id": exc.audience_id,
-        "message": exc.message,
-        "since": int(since),
-        "looks": int(previous.get("looks", 0)) + 1 if same and previous is not None else 1,
-        "next_look_at": int(now + delay),
-        "gives_up_at": int(gives_up_at),
-        "delay": delay,
-    }
+    record = Waiting(
+        reason=exc.reason,
+        audience_id=exc.audience_id,
+        message=exc.message,
+        since=int(since),
+        looks=same.looks + 1 if same is not None else 1,
+        next_look_at=int(now + delay),
+        gives_up_at=int(gives_up_at),
+        delay=delay,
+    )
     return record, now >= gives_up_at
 
 
-def gave_up_message(record: dict[str, Any], *, hours: float) -> str:
+def gave_up_message(record: Waiting, *, hours: float) -> str:
     """The failed job's sentence after a bounded wait."""
-    if record.get("reason") == PARTNER_NOT_READY:
+    if record.reason == PARTNER_NOT_READY:
         return (
-            f"TikTok kept refusing mappings into partner audience {record.get('audience_id')} "
+            f"TikTok kept refusing mappings into partner audience {record.audience_id} "
             "for longer than a new audience needs to become ready; the refusal is treated as "
             "permanent. Check the audience in TikTok Ads Manager and send the file again."
         )
     return (
-        f"TikTok still reported audience {record.get('audience_id')} as processing after "
+        f"TikTok still reported audience {record.audience_id} as processing after "
         f"waiting {hours:g} hours, and refused to update it; nothing more was applied. Send the "
         "file again once the audience shows as available in TikTok Ads Manager."
     )

@@ -1,6 +1,7 @@
 """Segment files in S3 → chunk files of hashes, chunk messages and a job report (issue 4).
 
-Modules: ``keys`` (key and metadata parsing), ``columns`` (header detection), ``reader``
-(streaming formats and byte ranges), ``chunks`` (chunk writer and dedupe), ``rejects``,
-``jobs`` (the job item shared with audience upload, and the report), ``ingest`` (orchestration).
+Entry: ``ingest`` (orchestration); the modules in the order they run are in docs/architecture.md
+("Segment ingest, top-down"). Shared with the upload side: ``jobs`` (``JobStore``, the job table's
+conditional writes) and ``report`` (the report rendered from the item); the item, the messages
+and the report themselves are ``tiktok_connector.contract``'s.
 """

@@ -27,12 +27,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tiktok_connector.contract.job import AUTO
 from tiktok_connector.identity import MULTIPLE_TYPES, HashAlg, IdType, customer_file_type
 from tiktok_connector.segments.headers import classify_header, fold_header
 from tiktok_connector.segments.keys import AudienceApi, InvalidSegmentFile
 from tiktok_connector.segments.options import IGNORE, FileOptions
 
-AUTO = "auto"  # header-less line typed by its shape
 # TikTok allows each header at most 3 times in one MULTIPLE_TYPES file (reference §3.2).
 MAX_COLUMNS_PER_TYPE = 3
 MAX_DESCRIBED = 200  # columns listed in a report (a wider file lists the first ones and a count)

@@ -1,40 +1,34 @@
 """Messages ingest sends: one per byte range (ranges queue), one per chunk and ``finalize`` (chunk
-queue).
+queue) — the contract's models (:mod:`tiktok_connector.contract.messages`).
 
-Bodies (docs/architecture.md, "Segment jobs"): ``{"type": "range", "job_id", "range", "start",
-"end"}``, ``{"type": "chunk", "job_id", "chunk_key", "rows", "md5"}``, ``{"type": "finalize",
-"job_id"}``. Sent with ``send_message_batch`` in tens; entries SQS refuses are sent again, and an
-entry still refused raises (the invocation is retried; the receivers ignore duplicates).
+Sent with ``send_message_batch`` in tens; entries SQS refuses are sent again, and an entry still
+refused raises (the invocation is retried; the receivers ignore duplicates).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from typing import Any
 
+from tiktok_connector.contract.job import JobItem
+from tiktok_connector.contract.messages import ChunkMessage, FinalizeMessage, RangeMessage
 from tiktok_connector.segments.chunks import ChunkInfo
 from tiktok_connector.segments.settings import IngestSettings
 
 
 def send_range_messages(
-    sqs: Any,
-    settings: IngestSettings,
-    job_id: str,
-    ranges: Sequence[tuple[int, int]],
-    item: dict[str, Any],
+    sqs: Any, settings: IngestSettings, item: JobItem, ranges: Sequence[tuple[int, int]]
 ) -> None:
     """One message per byte range of the job that the job item has not recorded yet."""
     if not settings.ranges_queue_url:
         raise RuntimeError("RANGES_QUEUE_URL is not set but the file needs byte ranges")
-    done = set((item.get("ranges") or {}).keys())
-    bodies = [
-        {"type": "range", "job_id": job_id, "range": i, "start": s, "end": e}
-        for i, (s, e) in enumerate(ranges)
-        if str(i) not in done
+    messages = [
+        RangeMessage(job_id=item.job_id, range=i, start=start, end=end)
+        for i, (start, end) in enumerate(ranges)
+        if str(i) not in item.ranges
     ]
-    send_batches(sqs, settings.ranges_queue_url, bodies)
+    send_batches(sqs, settings.ranges_queue_url, messages)
 
 
 def send_chunk_messages(
@@ -44,24 +38,22 @@ def send_chunk_messages(
     send_batches(
         sqs,
         settings.chunk_queue_url,
-        [
-            {"type": "chunk", "job_id": job_id, "chunk_key": c.key, "rows": c.rows, "md5": c.md5}
-            for c in chunks
-        ],
+        [ChunkMessage(job_id=job_id, chunk_key=c.key, rows=c.rows, md5=c.md5) for c in chunks],
     )
 
 
 def send_finalize(sqs: Any, settings: IngestSettings, job_id: str) -> None:
     """The message that triggers the fan-in when no chunk is left to trigger it."""
-    send_batches(sqs, settings.chunk_queue_url, [{"type": "finalize", "job_id": job_id}])
+    send_batches(sqs, settings.chunk_queue_url, [FinalizeMessage(job_id=job_id)])
 
 
-def send_batches(sqs: Any, queue_url: str, bodies: Sequence[dict[str, Any]]) -> None:
+def send_batches(
+    sqs: Any, queue_url: str, messages: Sequence[RangeMessage | ChunkMessage | FinalizeMessage]
+) -> None:
     """``send_message_batch`` in tens; entries SQS refuses are sent again once, then raise."""
-    for i in range(0, len(bodies), 10):
+    for i in range(0, len(messages), 10):
         entries = [
-            {"Id": str(n), "MessageBody": json.dumps(b, separators=(",", ":"))}
-            for n, b in enumerate(bodies[i : i + 10])
+            {"Id": str(n), "MessageBody": m.body()} for n, m in enumerate(messages[i : i + 10])
         ]
         for _attempt in range(3):
             resp = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)

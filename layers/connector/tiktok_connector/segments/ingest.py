@@ -8,8 +8,8 @@ Entry points (the handler calls exactly one per record, through :class:`SegmentI
   the report, see :mod:`.reading`) and either processes the file as one range
   (:func:`.ranges.process_range`) or, when it is larger than ``INGEST_RANGE_BYTES``, sends one
   message per byte range to the ranges queue (:mod:`.fanout`).
-* :func:`ingest_range` — one ranges-queue message ``{"type": "range", "job_id", "range",
-  "start", "end"}`` → :func:`.ranges.process_range`.
+* :func:`ingest_range` — one ranges-queue :class:`~tiktok_connector.contract.messages.
+  RangeMessage` (parsed by the handler's batch processor) → :func:`.ranges.process_range`.
 
 Reading top-down: this module → :mod:`.planning` → :mod:`.ranges` → :mod:`.processing` (the hot
 row loop) / :mod:`.rows` → :mod:`.chunks`, :mod:`.rejects` → :mod:`.fanout`.
@@ -22,7 +22,6 @@ Only infrastructure errors (S3, SQS, DynamoDB) propagate, to be retried by Lambd
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -31,9 +30,18 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tiktok_connector import aws
+from tiktok_connector.contract.job import (
+    RUNNING,
+    JobError,
+    JobItem,
+    ReportWarning,
+    StoredPlan,
+    job_id_for,
+)
+from tiktok_connector.contract.messages import RangeMessage, RangesQueueMessage
 from tiktok_connector.observability import logger
 from tiktok_connector.segments.fanout import send_range_messages
-from tiktok_connector.segments.jobs import RUNNING, JobError, JobSpec, JobStore, job_id_for
+from tiktok_connector.segments.jobs import JobSpec, JobStore
 from tiktok_connector.segments.keys import (
     InvalidSegmentFile,
     is_folder_marker,
@@ -83,7 +91,7 @@ def ingest_object(
         return IngestResult(job_id, "skipped", notes=["duplicate notification"])
 
     spec = JobSpec(job_id=job_id, bucket=bucket, key=key, version_id=source_version)
-    reading: dict[str, Any] | None = None
+    reading = None
     try:
         seg = parse_segment_key(key)
         spec = JobSpec(
@@ -120,28 +128,23 @@ def ingest_object(
             write_empty_rejects(s3, settings.segments_bucket, job_id)
         jobs.write_report(item, s3=s3, bucket=settings.segments_bucket)
         logger.info("segment file refused", extra={"job_id": job_id, "code": exc.code})
-        return IngestResult(job_id, item["status"], error=exc.code)
+        return IngestResult(job_id, item.status, error=exc.code)
 
-    plan, ranges = planned.plan, planned.ranges
+    plan, ranges, reading = planned.plan, planned.ranges, planned.reading
     if options.retention_days is not None and seg.action in ("append", "remove"):
-        planned.reading["warnings"].append(
-            {
-                "code": "retention_days_unused",
-                "message": "metadata retention-days applies when an audience is created (create, "
-                f"or a replace that creates it); it was not applied to this {seg.action}",
-            }
+        unused = ReportWarning(
+            code="retention_days_unused",
+            message="metadata retention-days applies when an audience is created (create, "
+            f"or a replace that creates it); it was not applied to this {seg.action}",
         )
+        reading = reading.model_copy(update={"warnings": [*reading.warnings, unused]})
     spec = replace(
         spec,
-        reading=planned.reading,
+        reading=reading,
         columns=plan.columns,
         calculate_type=plan.calculate_type,
         ranges_total=len(ranges),
-        plan={
-            "columns": plan.as_dict(),
-            "ranges": [list(r) for r in ranges],
-            "maid_hash": options.maid_hash,
-        },
+        plan=StoredPlan(columns=plan.as_dict(), ranges=ranges, maid_hash=options.maid_hash),
     )
     created, item = jobs.create(spec)
     if not created and _nothing_left(item):
@@ -150,33 +153,33 @@ def ingest_object(
         jobs.write_report(item, s3=s3, bucket=settings.segments_bucket)
     if len(ranges) == 1:
         return process_range(item, 0, s3=s3, sqs=sqs, jobs=jobs, settings=settings)
-    if item.get("ranges_queued"):  # a duplicate notification: the ranges are on their way
+    if item.ranges_queued:  # a duplicate notification: the ranges are on their way
         return IngestResult(job_id, "skipped", notes=["duplicate notification"])
-    send_range_messages(sqs, settings, job_id, ranges, item)
+    send_range_messages(sqs, settings, item, ranges)
     jobs.mark_ranges_queued(job_id)
     return IngestResult(job_id, RUNNING, ranges_total=len(ranges))
 
 
-def _nothing_left(item: dict[str, Any]) -> bool:
+def _nothing_left(item: JobItem) -> bool:
     """A job that has ended, or whose every range is recorded, needs no more ingest work."""
-    return item.get("status") != RUNNING or item.get("ranges_done", 0) >= item.get(
-        "ranges_total", 1
-    )
+    return not item.running or item.ranges_done >= item.ranges_total
 
 
 def ingest_range(
-    message: dict[str, Any], *, s3: Any, sqs: Any, jobs: JobStore, settings: IngestSettings
+    message: RangeMessage, *, s3: Any, sqs: Any, jobs: JobStore, settings: IngestSettings
 ) -> IngestResult:
-    """Handle one ranges-queue message. Raises ``ValueError`` on a malformed message (poison)."""
-    if message.get("type") != "range" or not isinstance(message.get("range"), int):
-        raise ValueError("not a range message")
-    job_id = str(message.get("job_id"))
-    item = jobs.get(job_id)
+    """Handle one ranges-queue message. Raises ``ValueError`` for a job that does not exist
+    (poison: the record goes to the DLQ after ``maxReceiveCount``)."""
+    item = jobs.get(message.job_id)
     if item is None:
         raise ValueError("range message for an unknown job")
-    index = message["range"]
-    if item.get("status") != RUNNING or str(index) in (item.get("ranges") or {}):
-        return IngestResult(job_id, "skipped", range_index=index, notes=["range already done"])
+    index = message.range
+    if not item.running or str(index) in item.ranges:
+        return IngestResult(
+            message.job_id, "skipped", range_index=index, notes=["range already done"]
+        )
+    if index >= len(item.plan.ranges):
+        raise ValueError("range message for a range the job's plan does not have")
     return process_range(item, index, s3=s3, sqs=sqs, jobs=jobs, settings=settings)
 
 
@@ -203,17 +206,13 @@ class SegmentIngest:
             settings=self.settings,
         )
 
-    def range_message(self, body: str) -> IngestResult:
-        """:func:`ingest_range` for a raw SQS body; ``ValueError`` when it is not one."""
-        try:
-            message = json.loads(body)
-        except ValueError:
-            raise ValueError("range message is not JSON") from None
-        if not isinstance(message, dict):
-            raise ValueError("range message is not a JSON object")
-        return ingest_range(
-            message, s3=self.s3, sqs=self.sqs, jobs=self.jobs, settings=self.settings
-        )
+    def queued(self, message: RangesQueueMessage) -> IngestResult:
+        """One ranges-queue message (the handler's batch processor parsed it), by its type."""
+        match message:
+            case RangeMessage():
+                return ingest_range(
+                    message, s3=self.s3, sqs=self.sqs, jobs=self.jobs, settings=self.settings
+                )
 
 
 _BUILD_LOCK = threading.Lock()

@@ -1,10 +1,9 @@
-"""Segment jobs: the DynamoDB job item both sides share, and the job report.
+"""The jobs table: every write to a job item, each one conditional (:class:`JobStore`).
 
-One job is one S3 object version (``job_id`` = :func:`job_id_for`). Ingest (issue 4) creates the
-job, records each byte range it finishes (its chunk count and counters) and sends one chunk
-message per chunk. Upload (issue 5) marks chunks done as TikTok accepts them, and the worker that
-sees the job complete (:meth:`JobStore.ready_to_finalize`) claims finalization once, issues the
-single create/update call and finishes the job. Either side renders and writes the report.
+Ingest (issue 4) creates the job and records each byte range it finishes (its chunk count and
+counters). Upload (issue 5) marks chunks done as TikTok accepts them, and the worker that sees the
+job complete (:meth:`JobStore.ready_to_finalize`) claims finalization once, issues the single
+create/update call and finishes the job. Either side renders and writes the report.
 
 Every write is conditional, so each step is safe to run twice:
 
@@ -16,109 +15,49 @@ Every write is conditional, so each step is safe to run twice:
   successor can take over after ``lease_seconds``).
 * :meth:`JobStore.finish` — only a running job finishes; the first outcome wins.
 
-Item attributes (see docs/architecture.md): ``job_id, status, source{bucket,key,version_id},
-advertiser_id, audience_name, action, api, retention_days, phone_region, columns, calculate_type,
-plan, reading, ranges_total, ranges_done, ranges{<i>: stats}, chunks_total, chunks_done, done_chunks (SS),
-file_paths{chunk_key: file_path}, tiktok{audience_id, request_ids}, error, finalizing,
-started_at, finished_at, expires_at``. Counters are kept per range (``ranges.<i>``) and summed when
-the report is rendered, which makes a redelivered range harmless.
-
-The upload side adds: ``shape`` (the calculate type and columns every customer file of the job is
-written with, decided once), ``applied_groups`` (create/update groups of ≤ 50 file_paths that
-TikTok took, so a finalize resumed after a wait goes on from there) and ``waiting`` (TikTok is in
-a state that passes, see ``tiktok_connector.audiences.waiting``; the report then says
-``waiting_for_tiktok`` while ``status`` stays ``running``, so every condition above still holds).
+The item itself — its attributes, their layout, the sub-records each write sets — is the
+contract's :class:`~tiktok_connector.contract.job.JobItem`; every read returns one. Counters are
+kept per range (``ranges.<i>``) and summed when the report is rendered (:mod:`.report`), which
+makes a redelivered range harmless. The upload side adds ``shape``, ``applied_groups`` and
+``waiting`` (the report then says ``waiting_for_tiktok`` while ``status`` stays ``running``, so
+every condition above still holds).
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tiktok_connector.segments.reading import report_sections, report_status
-
-RUNNING = "running"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
+from tiktok_connector.contract.job import (
+    FAILED,
+    RUNNING,
+    SUCCEEDED,
+    Finalizing,
+    JobError,
+    JobItem,
+    JobSource,
+    JobStatus,
+    Reading,
+    Shape,
+    StoredPlan,
+    Waiting,
+    ddb_values,
+)
+from tiktok_connector.contract.report import JobReport
+from tiktok_connector.segments.report import render_report, report_key
+from tiktok_connector.segments.stats import RangeStats
 
 _RUNNING_TTL_DAYS = 90
-
-
-@functools.cache
-def _codecs() -> tuple[Any, Any]:
-    # boto3.dynamodb imports all of boto3 (~100 ms): at first use, not at cold-start import
-    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
-    return TypeSerializer(), TypeDeserializer()
-
-
-def job_id_for(bucket: str, key: str, version: str) -> str:
-    """The job id of one S3 object version: 32 hex chars of SHA-256 of ``bucket/key@version``.
-
-    ``key`` is the decoded key; ``version`` is the version id, or the ETag when unversioned.
-    """
-    return hashlib.sha256(f"{bucket}/{key}@{version}".encode()).hexdigest()[:32]
 
 
 def utc_now() -> str:
     """The current time as an ISO-8601 UTC string (the report's timestamp format)."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True, slots=True)
-class JobError:
-    """Why a job failed: a machine-readable ``code``, a sentence for people, TikTok's request id."""
-
-    code: str
-    message: str
-    request_id: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "request_id": self.request_id}
-
-
-@dataclass(slots=True)
-class RangeStats:
-    """Counters of one byte range (summed over ranges in the report).
-
-    ``lines`` is the number of physical lines the range consumed (used to turn a range's local
-    line numbers into file line numbers when reject files are merged).
-    """
-
-    lines: int = 0
-    read: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    blank: int = 0
-    duplicates: int = 0
-    chunks: int = 0
-    identifiers: dict[str, list[int]] = field(default_factory=dict)  # type -> [accepted, rejected]
-    rejected_by_reason: dict[str, int] = field(default_factory=dict)
-    findings: dict[str, int] = field(default_factory=dict)  # counts for report warnings (reading)
-
-    def as_item(self) -> dict[str, Any]:
-        return {
-            "lines": self.lines,
-            "read": self.read,
-            "accepted": self.accepted,
-            "rejected": self.rejected,
-            "blank": self.blank,
-            "duplicates": self.duplicates,
-            "chunks": self.chunks,
-            "identifiers": {
-                t: {"accepted": a, "rejected": r} for t, (a, r) in self.identifiers.items()
-            },
-            "rejected_by_reason": dict(self.rejected_by_reason),
-            "findings": dict(self.findings),
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,42 +77,24 @@ class JobSpec:
     columns: tuple[str, ...] = ()
     calculate_type: str | None = None
     ranges_total: int = 1
-    plan: Mapping[str, Any] | None = None
-    reading: Mapping[str, Any] | None = None  # encoding, columns, options, warnings (reading.py)
-
-
-def _plain(value: Any) -> Any:
-    """DynamoDB values back to plain Python (Decimal → int, sets → sorted lists)."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, set | frozenset):
-        return sorted(_plain(v) for v in value)
-    return value
-
-
-def _to_ddb(item: Mapping[str, Any]) -> dict[str, Any]:
-    serialize = _codecs()[0].serialize
-    return {k: serialize(v) for k, v in item.items()}
-
-
-def _from_ddb(item: Mapping[str, Any]) -> dict[str, Any]:
-    deserialize = _codecs()[1].deserialize
-    return {k: _plain(deserialize(v)) for k, v in item.items()}
+    plan: StoredPlan | None = None
+    reading: Reading | None = None  # encoding, columns, options, warnings (segments.reading)
 
 
 def _condition_failed(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+def _json(model: Any) -> dict[str, Any]:
+    """A sub-record's attribute value (plain JSON data)."""
+    return dict(model.model_dump(mode="json"))
+
+
 class JobStore:
     """The jobs table (pk ``job_id``), shared by ingest and upload.
 
-    ``dynamodb`` is a low-level boto3 DynamoDB client. Items are returned as plain dicts
-    (numbers as ``int``, the ``done_chunks`` set as a sorted list).
+    ``dynamodb`` is a low-level boto3 DynamoDB client. Items are returned as
+    :class:`~tiktok_connector.contract.job.JobItem`.
     """
 
     def __init__(self, table_name: str, *, dynamodb: Any, ttl_days: int = 30) -> None:
@@ -183,23 +104,23 @@ class JobStore:
 
     # -- both sides ------------------------------------------------------------------------
 
-    def get(self, job_id: str) -> dict[str, Any] | None:
+    def get(self, job_id: str) -> JobItem | None:
         """The job item (strongly consistent read), or None."""
         resp = self._ddb.get_item(
             TableName=self._table, Key={"job_id": {"S": job_id}}, ConsistentRead=True
         )
         item = resp.get("Item")
-        return _from_ddb(item) if item else None
+        return JobItem.from_ddb(item) if item else None
 
     def _update(
         self,
         job_id: str,
         expression: str,
         *,
-        names: Mapping[str, str] | None = None,
-        values: Mapping[str, Any] | None = None,
+        names: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
         condition: str | None = None,
-    ) -> dict[str, Any] | None:
+    ) -> JobItem | None:
         """One UpdateItem returning the new item, or None when ``condition`` does not hold."""
         kwargs: dict[str, Any] = {
             "TableName": self._table,
@@ -208,9 +129,9 @@ class JobStore:
             "ReturnValues": "ALL_NEW",
         }
         if names:
-            kwargs["ExpressionAttributeNames"] = dict(names)
+            kwargs["ExpressionAttributeNames"] = names
         if values:
-            kwargs["ExpressionAttributeValues"] = _to_ddb(values)
+            kwargs["ExpressionAttributeValues"] = ddb_values(values)
         if condition:
             kwargs["ConditionExpression"] = condition
         try:
@@ -219,13 +140,13 @@ class JobStore:
             if _condition_failed(exc):
                 return None
             raise
-        return _from_ddb(resp["Attributes"])
+        return JobItem.from_ddb(resp["Attributes"])
 
     # -- ingest side ---------------------------------------------------------------------
 
     def create(
         self, spec: JobSpec, *, error: JobError | None = None, now: float | None = None
-    ) -> tuple[bool, dict[str, Any]]:
+    ) -> tuple[bool, JobItem]:
         """Create the job unless it exists. Returns ``(created, item)``.
 
         With ``error`` the job is created already ``failed`` (an invalid key or options: there is
@@ -233,36 +154,31 @@ class JobStore:
         """
         started = utc_now()
         epoch = int(now if now is not None else datetime.now(UTC).timestamp())
-        item: dict[str, Any] = {
-            "job_id": spec.job_id,
-            "status": FAILED if error else RUNNING,
-            "source": {"bucket": spec.bucket, "key": spec.key, "version_id": spec.version_id},
-            "advertiser_id": spec.advertiser_id,
-            "audience_name": spec.audience_name,
-            "action": spec.action,
-            "api": spec.api,
-            "retention_days": spec.retention_days,
-            "phone_region": spec.phone_region,
-            "columns": list(spec.columns),
-            "calculate_type": spec.calculate_type,
-            "plan": json.dumps(spec.plan or {}, separators=(",", ":")),
-            "reading": dict(spec.reading) if spec.reading else None,
-            "ranges_total": spec.ranges_total,
-            "ranges_done": 0,
-            "ranges": {},
-            "chunks_total": 0,
-            "chunks_done": 0,
-            "file_paths": {},
-            "tiktok": {"audience_id": None, "request_ids": []},
-            "error": error.as_dict() if error else None,
-            "started_at": started,
-            "finished_at": started if error else None,
-            "expires_at": epoch + (self._ttl_seconds if error else _RUNNING_TTL_DAYS * 86400),
-        }
+        status: JobStatus = FAILED if error else RUNNING
+        item = JobItem(
+            job_id=spec.job_id,
+            status=status,
+            source=JobSource(bucket=spec.bucket, key=spec.key, version_id=spec.version_id),
+            advertiser_id=spec.advertiser_id,
+            audience_name=spec.audience_name,
+            action=spec.action,
+            api=spec.api,
+            retention_days=spec.retention_days,
+            phone_region=spec.phone_region,
+            columns=list(spec.columns),
+            calculate_type=spec.calculate_type,
+            plan=spec.plan or StoredPlan(),
+            reading=spec.reading,
+            ranges_total=spec.ranges_total,
+            error=error,
+            started_at=started,
+            finished_at=started if error else None,
+            expires_at=epoch + (self._ttl_seconds if error else _RUNNING_TTL_DAYS * 86400),
+        )
         try:
             self._ddb.put_item(
                 TableName=self._table,
-                Item=_to_ddb(item),
+                Item=item.creation_attributes(),
                 ConditionExpression="attribute_not_exists(job_id)",
             )
         except ClientError as exc:
@@ -272,11 +188,9 @@ class JobStore:
             if existing is None:  # pragma: no cover - deleted between the two calls
                 raise
             return False, existing
-        return True, _plain(item)
+        return True, item
 
-    def record_range(
-        self, job_id: str, range_index: int, stats: RangeStats
-    ) -> dict[str, Any] | None:
+    def record_range(self, job_id: str, range_index: int, stats: RangeStats) -> JobItem | None:
         """Record that ``range_index`` is fully chunked (before its chunk messages are sent).
 
         Adds its chunk count to ``chunks_total`` and increments ``ranges_done``. Returns the new
@@ -288,7 +202,7 @@ class JobStore:
             "SET #ranges.#i = :stats ADD ranges_done :one, chunks_total :chunks",
             names={"#ranges": "ranges", "#i": str(range_index), "#status": "status"},
             values={
-                ":stats": stats.as_item(),
+                ":stats": _json(stats.as_record()),
                 ":one": 1,
                 ":chunks": stats.chunks,
                 ":running": RUNNING,
@@ -308,7 +222,7 @@ class JobStore:
 
     # -- upload side ---------------------------------------------------------------------
 
-    def mark_chunk_done(self, job_id: str, chunk_key: str, file_path: str) -> dict[str, Any] | None:
+    def mark_chunk_done(self, job_id: str, chunk_key: str, file_path: str) -> JobItem | None:
         """Record that TikTok holds ``chunk_key`` as ``file_path`` (customer file) or that its rows
         are mapped (partner API; pass ``""`` as ``file_path``).
 
@@ -332,13 +246,13 @@ class JobStore:
         )
 
     @staticmethod
-    def ready_to_finalize(item: Mapping[str, Any]) -> bool:
+    def ready_to_finalize(item: JobItem) -> bool:
         """True when every range is recorded, every chunk is done and there is at least one."""
         return (
-            item.get("status") == RUNNING
-            and item.get("ranges_done", 0) >= item.get("ranges_total", 1)
-            and item.get("chunks_total", 0) > 0
-            and item.get("chunks_done", 0) >= item.get("chunks_total", 0)
+            item.running
+            and item.ranges_done >= item.ranges_total
+            and item.chunks_total > 0
+            and item.chunks_done >= item.chunks_total
         )
 
     def claim_finalization(
@@ -354,7 +268,7 @@ class JobStore:
             "SET finalizing = :claim",
             names={"#status": "status", "#at": "at"},
             values={
-                ":claim": {"owner": owner, "at": int(now)},
+                ":claim": _json(Finalizing(owner=owner, at=int(now))),
                 ":stale": int(now) - lease_seconds,
                 ":running": RUNNING,
             },
@@ -380,7 +294,7 @@ class JobStore:
 
     def record_tiktok(
         self, job_id: str, *, audience_id: str | None = None, request_ids: Iterable[str] = ()
-    ) -> dict[str, Any] | None:
+    ) -> JobItem | None:
         """Remember TikTok's audience id and/or append request ids (for the report)."""
         sets: list[str] = []
         values: dict[str, Any] = {}
@@ -401,20 +315,18 @@ class JobStore:
             condition="attribute_exists(job_id)",
         )
 
-    def settle_shape(self, job_id: str, shape: Mapping[str, Any]) -> dict[str, Any] | None:
+    def settle_shape(self, job_id: str, shape: Shape) -> JobItem | None:
         """Record the job's customer-file ``shape`` unless one is recorded already, and return
         the item: every chunk of the job is written with the first shape decided."""
         return self._update(
             job_id,
             "SET #shape = if_not_exists(#shape, :shape)",
             names={"#shape": "shape"},
-            values={":shape": dict(shape)},
+            values={":shape": _json(shape)},
             condition="attribute_exists(job_id)",
         )
 
-    def record_applied(
-        self, job_id: str, applied: int, *, request_id: str = ""
-    ) -> dict[str, Any] | None:
+    def record_applied(self, job_id: str, applied: int, *, request_id: str = "") -> JobItem | None:
         """TikTok took the job's first ``applied`` create/update groups: remember it (a finalize
         resumed after a wait starts after them) and end any wait. Never moves backwards."""
         expression = "SET applied_groups = :n REMOVE waiting"
@@ -434,13 +346,13 @@ class JobStore:
             "(attribute_not_exists(applied_groups) OR applied_groups < :n)",
         )
 
-    def record_waiting(self, job_id: str, waiting: Mapping[str, Any]) -> dict[str, Any] | None:
+    def record_waiting(self, job_id: str, waiting: Waiting) -> JobItem | None:
         """The job waits for TikTok (``waiting`` record): only a running job; returns the item."""
         return self._update(
             job_id,
             "SET waiting = :w",
             names={"#status": "status"},
-            values={":w": dict(waiting), ":running": RUNNING},
+            values={":w": _json(waiting), ":running": RUNNING},
             condition="#status = :running",
         )
 
@@ -460,12 +372,12 @@ class JobStore:
         self,
         job_id: str,
         *,
-        status: str,
+        status: JobStatus,
         error: JobError | None = None,
         audience_id: str | None = None,
         request_ids: Iterable[str] = (),
         now: float | None = None,
-    ) -> dict[str, Any] | None:
+    ) -> JobItem | None:
         """End a running job as ``succeeded`` or ``failed``. Returns the final item, or None when
         the job had already ended (the first outcome wins). Sets the TTL (``ttl_days``)."""
         if status not in (SUCCEEDED, FAILED):
@@ -476,7 +388,7 @@ class JobStore:
             ":status": status,
             ":fin": utc_now(),
             ":exp": epoch + self._ttl_seconds,
-            ":err": error.as_dict() if error else None,
+            ":err": asdict(error) if error else None,
             ":running": RUNNING,
         }
         if audience_id is not None:
@@ -500,150 +412,34 @@ class JobStore:
 
     def fail(
         self, job_id: str, code: str, message: str, request_id: str | None = None
-    ) -> dict[str, Any] | None:
+    ) -> JobItem | None:
         """Shorthand for ``finish(status="failed", error=JobError(code, message, request_id))``."""
         return self.finish(job_id, status=FAILED, error=JobError(code, message, request_id))
 
-    def write_report(self, job: str | Mapping[str, Any], *, s3: Any, bucket: str) -> dict[str, Any]:
+    def write_report(self, job: str | JobItem, *, s3: Any, bucket: str) -> JobReport:
         """Render the report of ``job`` (an id — read fresh — or an item) and write it to
         ``reports/<job_id>.json``. Returns the report."""
         item = self.get(job) if isinstance(job, str) else job
         if item is None:
             raise LookupError(f"no job {job}")
         report = self._put_report(item, s3=s3, bucket=bucket)
-        if item.get("status") == RUNNING:
+        if item.running:
             # Ingest and upload both write this report. If the job ended while this "running"
             # copy was in flight, the final report may have landed first and been overwritten:
             # the ending writer sets the status before it writes, so re-reading here and writing
             # again whenever the job has ended leaves the final report last.
-            fresh = self.get(report["job_id"])
-            if fresh is not None and fresh.get("status") != RUNNING:
+            fresh = self.get(item.job_id)
+            if fresh is not None and not fresh.running:
                 report = self._put_report(fresh, s3=s3, bucket=bucket)
         return report
 
     @staticmethod
-    def _put_report(item: Mapping[str, Any], *, s3: Any, bucket: str) -> dict[str, Any]:
+    def _put_report(item: JobItem, *, s3: Any, bucket: str) -> JobReport:
         report = render_report(item)
         s3.put_object(
             Bucket=bucket,
-            Key=report_key(report["job_id"]),
-            Body=json.dumps(report, indent=2, sort_keys=False).encode(),
+            Key=report_key(item.job_id),
+            Body=json.dumps(report.as_json(), indent=2).encode(),
             ContentType="application/json",
         )
         return report
-
-
-def report_key(job_id: str) -> str:
-    """``reports/<job_id>.json``."""
-    return f"reports/{job_id}.json"
-
-
-def rejects_key(job_id: str) -> str:
-    """``rejects/<job_id>.csv``."""
-    return f"rejects/{job_id}.csv"
-
-
-def job_totals(item: Mapping[str, Any]) -> dict[str, Any]:
-    """Sum the per-range counters of a job item."""
-    rows = {"read": 0, "accepted": 0, "rejected": 0, "blank": 0, "duplicates": 0}
-    identifiers: dict[str, dict[str, int]] = {}
-    reasons: dict[str, int] = {}
-    findings: dict[str, int] = {}
-    for stats in (item.get("ranges") or {}).values():
-        for k in rows:
-            rows[k] += int(stats.get(k, 0))
-        for id_type, counts in (stats.get("identifiers") or {}).items():
-            slot = identifiers.setdefault(id_type, {"accepted": 0, "rejected": 0})
-            slot["accepted"] += int(counts.get("accepted", 0))
-            slot["rejected"] += int(counts.get("rejected", 0))
-        for reason, n in (stats.get("rejected_by_reason") or {}).items():
-            reasons[reason] = reasons.get(reason, 0) + int(n)
-        for name, n in (stats.get("findings") or {}).items():
-            findings[name] = findings.get(name, 0) + int(n)
-    return {
-        "rows": rows,
-        "identifiers": identifiers,
-        "rejected_by_reason": reasons,
-        "findings": findings,
-    }
-
-
-# The report's status while a running job waits for TikTok (the item's status stays running).
-WAITING_FOR_TIKTOK = "waiting_for_tiktok"
-
-
-def _waiting_report(item: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The report's ``waiting`` section: why and since when the job waits, when it looks again
-    and when it gives up (ISO-8601 UTC); None unless a running job waits."""
-    waiting = item.get("waiting")
-    if item.get("status") != RUNNING or not isinstance(waiting, Mapping):
-        return None
-
-    def at(key: str) -> str | None:
-        value = waiting.get(key)
-        if not isinstance(value, int | float):
-            return None
-        stamp = datetime.fromtimestamp(float(value), UTC)
-        return stamp.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-    return {
-        "reason": waiting.get("reason"),
-        "audience_id": waiting.get("audience_id"),
-        "message": waiting.get("message"),
-        "since": at("since"),
-        "next_look_at": at("next_look_at"),
-        "gives_up_at": at("gives_up_at"),
-    }
-
-
-def render_report(item: Mapping[str, Any]) -> dict[str, Any]:
-    """The report of a job item: DESIGN §3.7's fixed keys, then §6b's (:mod:`.reading`). A
-    running job that waits for TikTok reports ``waiting_for_tiktok`` with a ``waiting`` section
-    (null otherwise)."""
-    totals = job_totals(item)
-    additions = report_sections(item, totals)
-    file_paths = item.get("file_paths") or {}
-    tiktok = item.get("tiktok") or {}
-    source = item.get("source") or {}
-    waiting = _waiting_report(item)
-    return {
-        "job_id": item["job_id"],
-        "source": {
-            "bucket": source.get("bucket"),
-            "key": source.get("key"),
-            "version_id": source.get("version_id"),
-        },
-        "advertiser_id": item.get("advertiser_id"),
-        "audience_name": item.get("audience_name"),
-        "action": item.get("action"),
-        "api": item.get("api"),
-        "status": (
-            WAITING_FOR_TIKTOK
-            if waiting
-            else report_status(item.get("status"), additions["warnings"])
-        ),
-        "rows": totals["rows"],
-        "identifiers": dict(sorted(totals["identifiers"].items())),
-        "rejected_by_reason": dict(sorted(totals["rejected_by_reason"].items())),
-        "chunks": {
-            "total": int(item.get("chunks_total", 0)),
-            "done": int(item.get("chunks_done", 0)),
-        },
-        "tiktok": {
-            "audience_id": tiktok.get("audience_id"),
-            "file_paths": [file_paths[k] for k in sorted(file_paths) if file_paths[k]],
-            "request_ids": list(tiktok.get("request_ids") or []),
-        },
-        "error": item.get("error"),
-        "waiting": waiting,
-        "started_at": item.get("started_at"),
-        "finished_at": item.get("finished_at"),
-        **additions,
-    }
-
-
-def job_plan(item: Mapping[str, Any]) -> dict[str, Any]:
-    """The ingest plan stored on the job (how to read the file; see ``ingest``)."""
-    raw = item.get("plan") or "{}"
-    plan = json.loads(raw) if isinstance(raw, str) else dict(raw)
-    return plan if isinstance(plan, dict) else {}

@@ -17,6 +17,7 @@ import zlib
 from dataclasses import dataclass, replace
 from typing import Any
 
+from tiktok_connector.contract.job import Reading
 from tiktok_connector.segments.columns import ColumnPlan, describe_columns, plan_columns
 from tiktok_connector.segments.encoding import (
     STRICT_UTF8,
@@ -111,7 +112,7 @@ class PlannedFile:
 
     plan: ColumnPlan
     ranges: list[tuple[int, int]]
-    reading: dict[str, Any]
+    reading: Reading
 
 
 def plan_file(

@@ -23,10 +23,10 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from tiktok_connector.contract.job import AUTO
 from tiktok_connector.segments.chunks import HashFilter
-from tiktok_connector.segments.columns import AUTO, ColumnPlan
+from tiktok_connector.segments.columns import ColumnPlan
 from tiktok_connector.segments.formats import parse_line
-from tiktok_connector.segments.jobs import RangeStats
 from tiktok_connector.segments.reading import INVALID_PHONES
 from tiktok_connector.segments.rows import (
     EMPTY,
@@ -35,6 +35,7 @@ from tiktok_connector.segments.rows import (
     hasher_for,
     read_rows,
 )
+from tiktok_connector.segments.stats import RangeStats
 
 BATCH_CHARS = 128 * 1024  # single-column fast path: lines per batch ≈ this many characters
 BATCH_LINES = 2048  # … or this many lines when the input is a plain iterable

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tiktok_connector.contract.job import RUNNING, JobItem, JobSource
 from tiktok_connector.observability import add_count, logger
 from tiktok_connector.segments.chunks import ChunkWriter, HashFilter
 from tiktok_connector.segments.columns import ColumnPlan
@@ -28,13 +29,14 @@ from tiktok_connector.segments.encoding import (
     locate_undecodable,
 )
 from tiktok_connector.segments.fanout import send_chunk_messages, send_finalize
-from tiktok_connector.segments.jobs import RUNNING, JobStore, RangeStats, job_plan, rejects_key
+from tiktok_connector.segments.jobs import JobStore
 from tiktok_connector.segments.keys import InvalidSegmentFile
 from tiktok_connector.segments.processing import RangeProcessor
 from tiktok_connector.segments.reader import gunzip_blocks, open_range, range_bytes
 from tiktok_connector.segments.reading import SUBSTITUTED_BYTES
-from tiktok_connector.segments.rejects import RejectWriter, merge_parts, part_key
+from tiktok_connector.segments.rejects import RejectWriter, merge_parts, part_key, rejects_key
 from tiktok_connector.segments.settings import IngestSettings
+from tiktok_connector.segments.stats import RangeStats
 
 
 @dataclass(slots=True)
@@ -68,7 +70,7 @@ class IngestResult:
 
 
 def process_range(
-    item: dict[str, Any],
+    item: JobItem,
     index: int,
     *,
     s3: Any,
@@ -77,12 +79,11 @@ def process_range(
     settings: IngestSettings,
 ) -> IngestResult:
     """Process byte range ``index`` of a job (see module docs). Safe to run twice."""
-    job_id = item["job_id"]
-    stored = job_plan(item)
-    plan = ColumnPlan.from_dict(stored["columns"])
-    ranges = [tuple(r) for r in stored["ranges"]]
+    job_id = item.job_id
+    plan = ColumnPlan.from_dict(item.plan.columns)
+    ranges = item.plan.ranges
     start, end = ranges[index]
-    source = item["source"]
+    source = item.source
     bucket = settings.segments_bucket
     multi = len(ranges) > 1
     writer = ChunkWriter(
@@ -97,8 +98,8 @@ def process_range(
     rejects = RejectWriter()
     processor = RangeProcessor(
         plan,
-        api=item.get("api") or "file",
-        phone_region=item.get("phone_region") or settings.default_phone_region,
+        api=item.api or "file",
+        phone_region=item.phone_region or settings.default_phone_region,
         sink=writer.write,
         rejects=rejects,
         dedupe=HashFilter(settings.dedupe_max_hashes, expected=expected_rows(plan, start, end)),
@@ -106,7 +107,7 @@ def process_range(
     started = time.monotonic()
     try:
         text = open_range(
-            s3, source["bucket"], source["key"], source.get("version_id"),
+            s3, source.bucket, source.key, source.version_id,
             start=start, end=end, compressed=plan.compressed,
             encoding=TextEncoding.from_dict(plan.encoding),
         )  # fmt: skip
@@ -156,14 +157,14 @@ def process_range(
         # Redelivered range: the first run recorded it. Its chunk messages may not have gone
         # out (crash between record and send), so send them again; upload ignores duplicates.
         current = jobs.get(job_id)
-        if current is None or current.get("status") != RUNNING:
+        if current is None or not current.running:
             return IngestResult(job_id, "skipped", len(ranges), index, notes=["job ended"])
         send_chunk_messages(sqs, settings, job_id, chunks)
         return IngestResult(job_id, RUNNING, len(ranges), index, len(chunks), stats=stats)
 
     send_chunk_messages(sqs, settings, job_id, chunks)
-    status = RUNNING
-    if recorded["ranges_done"] >= recorded["ranges_total"]:
+    status: str = RUNNING
+    if recorded.ranges_done >= recorded.ranges_total:
         status = _complete_ingest(recorded, s3=s3, sqs=sqs, jobs=jobs, settings=settings)
     jobs.write_report(job_id, s3=s3, bucket=bucket)
     return IngestResult(job_id, status, len(ranges), index, len(chunks), stats=stats)
@@ -176,27 +177,26 @@ def expected_rows(plan: ColumnPlan, start: int, end: int) -> int:
 
 
 def _complete_ingest(
-    item: dict[str, Any], *, s3: Any, sqs: Any, jobs: JobStore, settings: IngestSettings
+    item: JobItem, *, s3: Any, sqs: Any, jobs: JobStore, settings: IngestSettings
 ) -> str:
     """Run once, by the range whose record completed the job."""
-    job_id = item["job_id"]
-    ranges = item.get("ranges") or {}
-    if item["ranges_total"] > 1:
+    job_id = item.job_id
+    if item.ranges_total > 1:
         merge_parts(
             s3=s3,
             bucket=settings.segments_bucket,
             job_id=job_id,
-            line_counts=[int(ranges[str(i)]["lines"]) for i in range(item["ranges_total"])],
+            line_counts=[item.ranges[str(i)].lines for i in range(item.ranges_total)],
             target_key=rejects_key(job_id),
         )
-    if item.get("chunks_total", 0) == 0:
+    if item.chunks_total == 0:
         jobs.fail(
             job_id,
             "no_valid_rows",
             "no row of the file holds a valid identifier; see the rejects file for reasons",
         )
         return "failed"
-    if item.get("chunks_done", 0) >= item["chunks_total"]:
+    if item.chunks_done >= item.chunks_total:
         # every chunk was uploaded before this last (chunk-less) range was recorded: nobody
         # else will trigger the fan-in
         send_finalize(sqs, settings, job_id)
@@ -204,13 +204,13 @@ def _complete_ingest(
 
 
 def _undecodable(
-    s3: Any, source: dict[str, Any], plan: ColumnPlan, index: int, start: int, end: int
+    s3: Any, source: JobSource, plan: ColumnPlan, index: int, start: int, end: int
 ) -> tuple[str, str]:
     """The error of a range that stopped on a byte its encoding cannot decode: read the range
     again (only on this failure path) to name the line and byte."""
     encoding = TextEncoding.from_dict(plan.encoding)
     blocks: Iterable[bytes] = range_bytes(
-        s3, source["bucket"], source["key"], source.get("version_id"),
+        s3, source.bucket, source.key, source.version_id,
         start=start, end=end, compressed=plan.compressed,
     )  # fmt: skip
     if plan.compressed:

@@ -29,12 +29,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tiktok_connector.contract.job import IdentifierCounts, JobItem, Reading, ReportWarning
+from tiktok_connector.contract.report import SUCCEEDED_WITH_WARNINGS, ReportStatus
+
 SUBSTITUTED_BYTES = "substituted_bytes"
 INVALID_PHONES = "invalid_phones"
 UNPLANNED = "unplanned:"
 OTHER_KEYS = "(other keys)"
 MAX_UNPLANNED_KEYS = 10  # distinct keys counted by name per range; the rest are counted together
-SUCCEEDED_WITH_WARNINGS = "succeeded_with_warnings"
 
 
 def reading_item(
@@ -43,14 +45,14 @@ def reading_item(
     columns: list[dict[str, Any]] | None = None,
     options: Mapping[str, Any] | None = None,
     warnings: Sequence[tuple[str, str]] = (),
-) -> dict[str, Any]:
+) -> Reading:
     """The job item's ``reading`` attribute."""
-    return {
-        "encoding": dict(encoding) if encoding else None,
-        "columns": list(columns or []),
-        "options": dict(options) if options else None,
-        "warnings": [{"code": c, "message": m} for c, m in warnings],
-    }
+    return Reading(
+        encoding=dict(encoding) if encoding else None,
+        columns=list(columns or []),
+        options=dict(options) if options else None,
+        warnings=[ReportWarning(code=c, message=m) for c, m in warnings],
+    )
 
 
 def count_unplanned(findings: dict[str, int], key: str) -> None:
@@ -64,64 +66,62 @@ def count_unplanned(findings: dict[str, int], key: str) -> None:
     findings[name] = findings.get(name, 0) + 1
 
 
-def _found_warnings(item: Mapping[str, Any], totals: Mapping[str, Any]) -> list[dict[str, str]]:
-    findings: Mapping[str, int] = totals.get("findings") or {}
-    out: list[dict[str, str]] = []
-    substituted = int(findings.get(SUBSTITUTED_BYTES, 0))
+def _found_warnings(
+    item: JobItem, findings: Mapping[str, int], phones: IdentifierCounts | None
+) -> list[ReportWarning]:
+    out: list[ReportWarning] = []
+    substituted = findings.get(SUBSTITUTED_BYTES, 0)
     if substituted:
         out.append(
-            {
-                "code": "not_utf8_bytes",
-                "message": f"{substituted} byte(s) were not UTF-8 and were read as cp1252 "
+            ReportWarning(
+                code="not_utf8_bytes",
+                message=f"{substituted} byte(s) were not UTF-8 and were read as cp1252 "
                 "characters (the file's first 64 KiB was valid UTF-8); if the file was saved by "
                 "Windows Excel, set metadata encoding=cp1252 so it is read that way throughout",
-            }
+            )
         )
-    phones = (totals.get("identifiers") or {}).get("phone") or {}
-    invalid = int(findings.get(INVALID_PHONES, 0))
-    options = (item.get("reading") or {}).get("options") or {}
+    invalid = findings.get(INVALID_PHONES, 0)
+    options = (item.reading.options if item.reading else None) or {}
     region_given = "phone-region" in (options.get("from_metadata") or [])
-    total = int(phones.get("accepted", 0)) + int(phones.get("rejected", 0))
+    total = phones.accepted + phones.rejected if phones else 0
     if invalid and invalid * 2 > total and options and not region_given:
-        region = item.get("phone_region") or "US"
+        region = item.phone_region or "US"
         out.append(
-            {
-                "code": "phone_region_assumed",
-                "message": f"{invalid} of {total} phone numbers were rejected as invalid_phone "
+            ReportWarning(
+                code="phone_region_assumed",
+                message=f"{invalid} of {total} phone numbers were rejected as invalid_phone "
                 f"when read as {region} numbers ({region} is the default region, assumed because "
                 "the file sets no phone-region); if they are from another country, set metadata "
                 "phone-region (e.g. phone-region=GB) and upload the file again",
-            }
+            )
         )
     for name, n in sorted(findings.items()):
         if name.startswith(UNPLANNED):
             key = name[len(UNPLANNED) :]
-            columns = ", ".join(item.get("columns") or [])
+            columns = ", ".join(item.columns)
             out.append(
-                {
-                    "code": "column_not_planned",
-                    "message": f"{n} value(s) under key {key!r} were not read: the job's columns "
+                ReportWarning(
+                    code="column_not_planned",
+                    message=f"{n} value(s) under key {key!r} were not read: the job's columns "
                     f"({columns}) were fixed from the identifier keys in the file's first 64 KiB; "
                     "name every identifier key in metadata columns (e.g. columns=email=email;"
                     "phone=phone) or put a row with each key near the top of the file",
-                }
+                )
             )
     return out
 
 
-def report_sections(item: Mapping[str, Any], totals: Mapping[str, Any]) -> dict[str, Any]:
-    """The report keys this module adds (see module docs)."""
-    reading = item.get("reading") or {}
-    warnings = [*(reading.get("warnings") or []), *_found_warnings(item, totals)]
-    return {
-        "encoding": reading.get("encoding"),
-        "columns": reading.get("columns") or [],
-        "options": reading.get("options"),
-        "warnings": warnings,
-    }
+def report_sections(
+    item: JobItem, *, findings: Mapping[str, int], phones: IdentifierCounts | None
+) -> Reading:
+    """The report keys this module adds (see module docs): the item's reading, with the
+    warnings rendered from the ranges' summed ``findings`` (and ``phones`` counts) added."""
+    reading = item.reading or Reading()
+    found = _found_warnings(item, findings, phones)
+    return reading.model_copy(update={"warnings": [*reading.warnings, *found]})
 
 
-def report_status(status: str | None, warnings: list[Any]) -> str | None:
+def report_status(status: ReportStatus, warnings: Sequence[ReportWarning]) -> ReportStatus:
     """The report's status: ``succeeded_with_warnings`` for a succeeded job with warnings."""
     if status == "succeeded" and warnings:
         return SUCCEEDED_WITH_WARNINGS

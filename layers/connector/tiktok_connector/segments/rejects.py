@@ -33,6 +33,11 @@ def safe_cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
+def rejects_key(job_id: str) -> str:
+    """``rejects/<job_id>.csv``."""
+    return f"rejects/{job_id}.csv"
+
+
 def part_key(job_id: str, range_index: int) -> str:
     """``rejects/<job_id>/<range:04d>.csv`` (a range's part of a multi-range job)."""
     return f"rejects/{job_id}/{range_index:04d}.csv"

@@ -15,13 +15,14 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from tiktok_connector.contract.job import AUTO
 from tiktok_connector.identity import HashAlg, Hasher, IdType, Surface
 from tiktok_connector.segments.chunks import HashFilter
-from tiktok_connector.segments.columns import AUTO, ColumnPlan, read_as
+from tiktok_connector.segments.columns import ColumnPlan, read_as
 from tiktok_connector.segments.formats import parse_line
-from tiktok_connector.segments.jobs import RangeStats
 from tiktok_connector.segments.keys import AudienceApi
 from tiktok_connector.segments.reading import INVALID_PHONES, count_unplanned
+from tiktok_connector.segments.stats import RangeStats
 
 FLUSH_LINES = 8192  # chunk lines handed to the sink at once
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
