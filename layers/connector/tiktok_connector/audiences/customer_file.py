@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from tiktok_connector.audiences.api import AudienceApi
 from tiktok_connector.audiences.waiting import AUDIENCE_PROCESSING, TikTokNotReady
-from tiktok_connector.tiktok import PermanentTikTokError
+from tiktok_connector.tiktok import Code, PermanentTikTokError
 
 # docs/tiktok-contract.md: CF-01 (upload), CF-08 (create), CF-10 (update), CF-11 (list), CF-12
 UPLOAD_PATH = "dmp/custom_audience/file/upload"
@@ -40,8 +40,6 @@ CREATE_PATH = "dmp/custom_audience/create"
 UPDATE_PATH = "dmp/custom_audience/update"
 LIST_PATH = "dmp/custom_audience/list"
 GET_PATH = "dmp/custom_audience/get"
-
-PARAM_ERROR = 40002  # TikTok: parameter error; on update also "still processing" (TM-01)
 
 # TikTok recommends fewer than 50 file_paths per create/update request (contract CF-04).
 MAX_FILE_PATHS_PER_CALL = 50
@@ -223,7 +221,7 @@ def update_or_wait(
                 api, advertiser_id, audience_id=audience_id, file_paths=file_paths, action=action
             )
         except PermanentTikTokError as exc:
-            if exc.code != PARAM_ERROR:
+            if exc.code != Code.PARAM_ERROR:  # on update also "still processing" (TM-01)
                 raise
             status = audience_status(api, advertiser_id, audience_id)
             if status.processing:
