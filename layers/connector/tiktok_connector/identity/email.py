@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from tiktok_connector.identity.hashes import Digests, HashFn, ManyFn
+from tiktok_connector.identity.hashes import Digests, HashFn, LinesFn, ManyFn
 from tiktok_connector.identity.vocabulary import (
     EMPTY,
     HASH_TYPE_MISMATCH,
@@ -23,6 +23,18 @@ ASCII_EMAIL = re.compile(r"[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+").fullmatch
 ASCII_EMAIL_LINES = re.compile(
     r"(?>[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+)(?:\n(?>[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+))*+"
 ).fullmatch
+
+
+# A block of lines (each ending in "\n"), every line one such address with only ASCII blanks
+# around it (what str.strip() would remove), in one C call. Lines with anything else (inner
+# blanks, other whitespace, non-ASCII, a second "@", blank lines) fail it.
+_BLANK = r"[ \t\v\f\r]*"
+ASCII_EMAIL_BLOCK = re.compile(
+    rf"(?:{_BLANK}(?>[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+){_BLANK}\n)*+"
+).fullmatch
+# The audience "+tag" (contract ID-02) of every address of a block at once: from the local
+# part's first "+" up to its "@". Never crosses a blank, a line end or another "@".
+_PLUS_TAG = re.compile(r"\+[!-?A-~]*@").sub
 
 
 def is_email(s: str) -> bool:
@@ -69,8 +81,8 @@ def normalize_email(value: str, *, audience: bool = False) -> str | Rejected:
     return s
 
 
-def email_functions(digests: Digests, surface: Surface) -> tuple[HashFn, ManyFn]:
-    """The e-mail hasher of one column (per value, and its batch form)."""
+def email_functions(digests: Digests, surface: Surface) -> tuple[HashFn, ManyFn, LinesFn]:
+    """The e-mail hasher of one column: per value, its batch form, and its block form."""
     digest = digests.digest
     own_len, own_hex = digests.own_len, digests.own_hex
     other_len, other_hex = digests.other_len, digests.other_hex
@@ -99,7 +111,7 @@ def email_functions(digests: Digests, surface: Surface) -> tuple[HashFn, ManyFn]
             return mismatch
         return invalid
 
-    return email, _many_emails(email, digests, audience)
+    return email, _many_emails(email, digests, audience), _email_lines(digests, audience)
 
 
 def _many_emails(email: HashFn, digests: Digests, audience: bool) -> ManyFn:
@@ -136,3 +148,30 @@ def _many_emails(email: HashFn, digests: Digests, audience: bool) -> ManyFn:
         ]
 
     return many_emails
+
+
+def _email_lines(digests: Digests, audience: bool) -> LinesFn:
+    """The block form: the hashes of the ``count`` lines of ``text`` (lines as read, each ending
+    in a line end but maybe the last) when every line is one clean ASCII address, else ``None``
+    (the caller then uses the batch form). The same hashes ``email`` gives line by line: lower
+    case and the "+tag" rule on the block (ASCII only: no line's case or tag depends on
+    another), the check in one regex call, ``str.split()`` for the trimmed addresses."""
+    digest = digests.digest
+    hexdigest = type(digest(b"")).hexdigest
+    encode = str.encode
+    block_check, plus_tag = ASCII_EMAIL_BLOCK, _PLUS_TAG
+
+    def email_lines(text: str, count: int) -> list[str] | None:
+        block = text.lower()
+        if block[-1:] != "\n":
+            block += "\n"
+        if audience and "+" in block:
+            block = plus_tag("@", block)
+        if block_check(block) is None:
+            return None
+        found = block.split()  # one address a line, blanks only around it (checked above)
+        if len(found) != count:
+            return None
+        return list(map(hexdigest, map(digest, map(encode, found))))
+
+    return email_lines

@@ -10,6 +10,7 @@ from tiktok_connector.identity.email import email_functions
 from tiktok_connector.identity.hashes import (
     Digests,
     HashFn,
+    LinesFn,
     ManyFn,
     declared_hashed_functions,
     many_of,
@@ -34,23 +35,23 @@ def _build_hash_function(
     surface: Surface,
     phone_region: str,
     declared_hashed: bool,
-) -> tuple[HashFn, ManyFn]:
-    """One specialised closure per column (and its batch form): everything is bound once,
-    nothing is built per value."""
+) -> tuple[HashFn, ManyFn, LinesFn | None]:
+    """One specialised closure per column, its batch form, and its block form where the type
+    has one: everything is bound once, nothing is built per value."""
     if id_type in UNHASHED_TYPES:
         if declared_hashed:
             raise ValueError(f"{id_type} is sent unhashed; it cannot be a hashed column")
-        return normalize_location, many_of(normalize_location)
+        return normalize_location, many_of(normalize_location), None
     digests = Digests(alg)
     if declared_hashed:
-        return declared_hashed_functions(digests)
+        return (*declared_hashed_functions(digests), None)
     if id_type is IdType.EMAIL:
         return email_functions(digests, surface)
     if id_type in MAID_TYPES:
-        return maid_functions(digests)
+        return (*maid_functions(digests), None)
     if id_type is IdType.PHONE:
-        return phone_functions(digests, surface, phone_region)
-    return text_functions(id_type, digests)
+        return (*phone_functions(digests, surface, phone_region), None)
+    return (*text_functions(id_type, digests), None)
 
 
 class Hasher(functools.partial[str | Rejected]):
@@ -68,6 +69,10 @@ class Hasher(functools.partial[str | Rejected]):
     declared_hashed: bool
     many: Callable[[Iterable[str]], list[str | Rejected]]
     """``hasher.many(values)``: the results of ``[hasher(v) for v in values]``, faster."""
+    lines: LinesFn | None
+    """``hasher.lines(text, count)``: the hashes of the ``count`` lines of ``text`` (joined as
+    read) when every line takes the type's fast path, else ``None``; ``None`` itself for types
+    without a block form (e-mail has one)."""
 
     def __new__(
         cls,
@@ -80,9 +85,9 @@ class Hasher(functools.partial[str | Rejected]):
     ) -> Hasher:
         id_type, alg, surface = IdType(id_type), HashAlg(alg), Surface(surface)
         region = check_region(phone_region)
-        fn, many = _build_hash_function(id_type, alg, surface, region, declared_hashed)
+        fn, many, lines = _build_hash_function(id_type, alg, surface, region, declared_hashed)
         self = super().__new__(cls, fn)
-        self.many = many
+        self.many, self.lines = many, lines
         self.id_type, self.alg, self.surface = id_type, alg, surface
         self.phone_region, self.declared_hashed = region, declared_hashed
         return self

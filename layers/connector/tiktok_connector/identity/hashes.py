@@ -20,6 +20,9 @@ HashFn = Callable[[str], "str | Rejected"]
 """One value in, its hash (or the normalized value) or a :class:`Rejected` out."""
 ManyFn = Callable[[Iterable[str]], "list[str | Rejected]"]
 """The batch form of a :data:`HashFn`: the same results for a whole column batch."""
+LinesFn = Callable[[str, int], "list[str] | None"]
+"""The block form: ``(text, count)`` — ``count`` lines joined as read — to their hashes, or
+``None`` when some line needs the batch form (only where a type has a faster block path)."""
 
 sha256 = hashlib.sha256
 

@@ -120,6 +120,7 @@ class RangeProcessor:
         src = self.plan.sources[0]
         hasher = hasher_for(src.id_type, src.alg, src.declared_hashed, self._api, self._region)
         many = getattr(hasher, "many", None) or functools.partial(map, hasher)
+        lines = getattr(hasher, "lines", None)
         counter = stats.identifiers.setdefault(src.id_type, [0, 0])
         reasons = stats.rejected_by_reason
         invalid_before = reasons.get(INVALID_PHONE, 0)
@@ -134,12 +135,17 @@ class RangeProcessor:
         accepted = rejected = blank = duplicates = 0
         while batch := batches():
             joined = "".join(batch)
+            hashes = None
             if index == 0 and '"' not in joined and delimiter not in joined:
-                values: list[str] = batch  # the line is the value (the hasher trims)
+                # the line is the value (the hasher trims); every line a clean value: hashes
+                hashes = lines(joined, len(batch)) if lines is not None else None
+                values: list[str] = batch
             else:
                 values = [_cell(line, delimiter, index) for line in batch]
-            results = many(values)
-            if used + len(results) <= limit and set(map(type, results)) == {str_type}:
+            results = hashes if hashes is not None else many(values)
+            if used + len(results) <= limit and (
+                hashes is not None or set(map(type, results)) == {str_type}
+            ):
                 # every line a hash and room for all of them: the lean loop
                 fresh = _enter_fresh(results, table, mask)
                 duplicates += len(results) - len(fresh)
