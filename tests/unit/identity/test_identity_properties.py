@@ -407,10 +407,11 @@ def test_block_form_gives_the_per_value_results_or_none(lines: list[str]) -> Non
 @given(lines=st.lists(email_like, min_size=1, max_size=8))
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_block_form_takes_every_clean_ascii_block(lines: list[str]) -> None:
-    """A block of ASCII addresses (padded with blanks, tagged or not) is answered whole."""
-    clean = [line + "\n" for line in lines if line.isascii()]
-    if not clean:
-        return
+    """A block of ASCII addresses (padded with blanks, tagged or not) that the hasher accepts
+    one by one is answered whole."""
     for hasher in HASHERS:
-        if hasher.lines is not None:
+        if hasher.lines is None:
+            continue
+        clean = [v + "\n" for v in lines if v.isascii() and isinstance(hasher(v), str)]
+        if clean:
             assert hasher.lines("".join(clean), len(clean)) == [hasher(v) for v in clean]
