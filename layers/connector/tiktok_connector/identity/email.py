@@ -26,15 +26,15 @@ ASCII_EMAIL_LINES = re.compile(
 
 
 # A block of lines (each ending in "\n"), every line one such address with only ASCII blanks
-# around it (what str.strip() would remove), in one C call. Lines with anything else (inner
-# blanks, other whitespace, non-ASCII, a second "@", blank lines) fail it.
-_BLANK = r"[ \t\v\f\r]*"
+# around it (what strip() would remove), in one C call over the block's ASCII bytes. Lines with
+# anything else (inner blanks, other whitespace, non-ASCII, a second "@", blank lines) fail it.
+_BLANK = rb"[ \t\v\f\r]*"
 ASCII_EMAIL_BLOCK = re.compile(
-    rf"(?:{_BLANK}(?>[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+){_BLANK}\n)*+"
+    rb"(?:" + _BLANK + rb"(?>[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+)" + _BLANK + rb"\n)*+"
 ).fullmatch
 # The audience "+tag" (contract ID-02) of every address of a block at once: from the local
 # part's first "+" up to its "@". Never crosses a blank, a line end or another "@".
-_PLUS_TAG = re.compile(r"\+[!-?A-~]*@").sub
+_PLUS_TAG = re.compile(rb"\+[!-?A-~]*@").sub
 
 
 def is_email(s: str) -> bool:
@@ -153,25 +153,27 @@ def _many_emails(email: HashFn, digests: Digests, audience: bool) -> ManyFn:
 def _email_lines(digests: Digests, audience: bool) -> LinesFn:
     """The block form: the hashes of the ``count`` lines of ``text`` (lines as read, each ending
     in a line end but maybe the last) when every line is one clean ASCII address, else ``None``
-    (the caller then uses the batch form). The same hashes ``email`` gives line by line: lower
-    case and the "+tag" rule on the block (ASCII only: no line's case or tag depends on
-    another), the check in one regex call, ``str.split()`` for the trimmed addresses."""
+    (the caller then uses the batch form). The same hashes ``email`` gives line by line, worked
+    on the block's bytes: lower case and the "+tag" rule on the whole block (ASCII only: no
+    line's case or tag depends on another), the check in one regex call, ``bytes.split()`` for
+    the trimmed addresses (its whitespace is exactly the blanks the check allows)."""
     digest = digests.digest
     hexdigest = type(digest(b"")).hexdigest
-    encode = str.encode
     block_check, plus_tag = ASCII_EMAIL_BLOCK, _PLUS_TAG
 
     def email_lines(text: str, count: int) -> list[str] | None:
-        block = text.lower()
-        if block[-1:] != "\n":
-            block += "\n"
-        if audience and "+" in block:
-            block = plus_tag("@", block)
+        if not text.isascii():
+            return None
+        block = text.encode("ascii").lower()
+        if block[-1:] != b"\n":
+            block += b"\n"
+        if audience and b"+" in block:
+            block = plus_tag(b"@", block)
         if block_check(block) is None:
             return None
         found = block.split()  # one address a line, blanks only around it (checked above)
         if len(found) != count:
             return None
-        return list(map(hexdigest, map(digest, map(encode, found))))
+        return list(map(hexdigest, map(digest, found)))
 
     return email_lines

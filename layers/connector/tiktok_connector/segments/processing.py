@@ -236,5 +236,11 @@ def _enter_fresh(results: list[str], table: Any, mask: int) -> list[str]:
         table[i] = h
     if not seen:
         return results
-    drop = set(seen)
-    return [r for k, r in enumerate(results) if k not in drop]
+    # the runs between repeats, copied in C (a batch can hold hundreds of repeats)
+    fresh: list[str] = []
+    start = 0
+    for k in seen:
+        fresh += results[start:k]
+        start = k + 1
+    fresh += results[start:]
+    return fresh
