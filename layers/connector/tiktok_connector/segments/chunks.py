@@ -173,14 +173,14 @@ class ChunkWriter:
             if self._file is None:
                 self._open()
             room_rows = self._max_rows - self._rows
-            batch = lines[:room_rows]
+            batch = lines if len(lines) <= room_rows else lines[:room_rows]  # no copy if all fit
             data = ("\n".join(batch) + "\n").encode("ascii")
             if self._bytes + len(data) > self._max_bytes:
                 batch, data = self._fit(batch)
             if batch:
                 self._append(data)
                 self._rows += len(batch)
-            lines = lines[len(batch) :]
+            lines = lines[len(batch) :] if batch is not lines else []
             if lines or self._rows >= self._max_rows:
                 self._upload()
 

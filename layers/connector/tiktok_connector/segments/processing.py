@@ -36,7 +36,10 @@ from tiktok_connector.segments.rows import (
     read_rows,
 )
 
-BATCH_CHARS = 128 * 1024  # single-column fast path: lines per batch ≈ this many characters
+# Single-column fast path: lines per batch ≈ this many characters. Small enough that a batch's
+# strings stay in the CPU caches beside the duplicate filter's probes (measured: 32K chars ran
+# 3-4 points of the floor faster than 128K at 1M rows), large enough for C-speed batch calls.
+BATCH_CHARS = 32 * 1024
 BATCH_LINES = 2048  # … or this many lines when the input is a plain iterable
 
 
