@@ -28,7 +28,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tiktok_connector.audiences.api import AudienceApi
 from tiktok_connector.audiences.waiting import AUDIENCE_PROCESSING, TikTokNotReady
@@ -59,8 +59,7 @@ def groups(file_paths: Sequence[str], size: int = MAX_FILE_PATHS_PER_CALL) -> It
         yield list(file_paths[start : start + size])
 
 
-@dataclass(frozen=True, slots=True)
-class UploadedFile:
+class UploadedFile(NamedTuple):
     file_path: str
     request_id: str
 
@@ -140,8 +139,7 @@ def update_audience(
     return response.request_id
 
 
-@dataclass(frozen=True, slots=True)
-class AudienceStatus:
+class AudienceStatus(NamedTuple):
     """What ``/dmp/custom_audience/get/`` says about an audience (contract CF-12, TM-02)."""
 
     is_valid: bool

@@ -22,8 +22,7 @@ the longest processing time TikTok documents) fails the job, with a sentence tha
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 WAITING_FOR_TIKTOK = "waiting_for_tiktok"  # the report's status while a job waits
 
@@ -64,8 +63,7 @@ class TikTokNotReady(Exception):
         return self.reason == AUDIENCE_PROCESSING
 
 
-@dataclass(frozen=True, slots=True)
-class WaitPolicy:
+class WaitPolicy(NamedTuple):
     """How long to wait between looks, and for how long at most.
 
     The delay before the next look equals the time already waited (so the waits double), at

@@ -64,7 +64,7 @@ class SentLedger:
             self._sent.popitem(last=False)
 
 
-@dataclass(slots=True)
+@dataclass
 class Pending:
     """Mapped events of one connection waiting to be sent, with where each came from."""
 
@@ -78,7 +78,7 @@ class Pending:
         return events_per_request(self.settings)
 
 
-@dataclass(slots=True)
+@dataclass
 class SendOutcome:
     """What one request did: sent or not, its answers by code, a permanent refusal."""
 

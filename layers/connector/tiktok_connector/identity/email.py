@@ -3,8 +3,9 @@ hasher with its batch fast path (the ingest hot path)."""
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from tiktok_connector.identity.hashes import Digests, HashFn, LinesFn, ManyFn
 from tiktok_connector.identity.vocabulary import (
@@ -18,23 +19,36 @@ from tiktok_connector.identity.vocabulary import (
 # The common case in one C call: printable ASCII without space or "@" around a single "@",
 # and a dot inside the domain. Whatever it refuses gets the full check (is_email).
 ASCII_EMAIL = re.compile(r"[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+").fullmatch
-# The same check on a whole batch joined with "\n", in one C call. Atomic per line: a line that
-# fails cannot make the scan backtrack into the lines before it.
-ASCII_EMAIL_LINES = re.compile(
-    r"(?>[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+)(?:\n(?>[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+))*+"
-).fullmatch
 
 
-# A block of lines (each ending in "\n"), every line one such address with only ASCII blanks
-# around it (what strip() would remove), in one C call over the block's ASCII bytes. Lines with
-# anything else (inner blanks, other whitespace, non-ASCII, a second "@", blank lines) fail it.
-_BLANK = rb"[ \t\v\f\r]*"
-ASCII_EMAIL_BLOCK = re.compile(
-    rb"(?:" + _BLANK + rb"(?>[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+)" + _BLANK + rb"\n)*+"
-).fullmatch
-# The audience "+tag" (contract ID-02) of every address of a block at once: from the local
-# part's first "+" up to its "@". Never crosses a blank, a line end or another "@".
-_PLUS_TAG = re.compile(rb"\+[!-?A-~]*@").sub
+# The batch patterns are compiled on first use (a handler that never hashes an e-mail batch,
+# e.g. the event forwarder, does not pay for them at import).
+@functools.cache
+def ascii_email_lines() -> Callable[[str], re.Match[str] | None]:
+    """``fullmatch`` of the per-value check on a whole batch joined with "\n", in one C call.
+    Atomic per line: a line that fails cannot make the scan backtrack into the lines before it."""
+    return re.compile(
+        r"(?>[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+)(?:\n(?>[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+))*+"
+    ).fullmatch
+
+
+@functools.cache
+def ascii_email_block() -> tuple[
+    Callable[[bytes], re.Match[bytes] | None], Callable[[bytes, bytes], bytes]
+]:
+    """``(check, drop_tags)`` for a block of lines as bytes (each ending in "\n").
+
+    ``check`` (``fullmatch``): every line one address of the per-value check with only ASCII
+    blanks around it (what strip() would remove). Lines with anything else (inner blanks, other
+    whitespace, non-ASCII, a second "@", blank lines) fail it.
+    ``drop_tags`` (``sub``, called with ``b"@"``): the audience "+tag" (contract ID-02) of every
+    address at once — from the local part's first "+" up to its "@", never across a blank, a
+    line end or another "@"."""
+    blank = rb"[ \t\v\f\r]*"
+    check = re.compile(
+        rb"(?:" + blank + rb"(?>[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+)" + blank + rb"\n)*+"
+    ).fullmatch
+    return check, re.compile(rb"\+[!-?A-~]*@").sub
 
 
 def is_email(s: str) -> bool:
@@ -120,7 +134,6 @@ def _many_emails(email: HashFn, digests: Digests, audience: bool) -> ManyFn:
     ascii_email = ASCII_EMAIL
     strip, lower, encode = str.strip, str.lower, str.encode
     hexdigest = type(digest(b"")).hexdigest
-    ascii_lines = ASCII_EMAIL_LINES
     # A value holding ``tag`` goes through email() even when it looks clean: for audiences
     # "+" (email() applies the "+tag" rule); for the Events API a line end, which no clean
     # address holds, so there it never diverts one.
@@ -137,7 +150,7 @@ def _many_emails(email: HashFn, digests: Digests, audience: bool) -> ManyFn:
             lowered
             and joined.count("\n") == len(lowered) - 1  # no value holds a line end itself
             and (not audience or "+" not in joined)
-            and ascii_lines(joined) is not None
+            and ascii_email_lines()(joined) is not None
         ):
             return list(map(hexdigest, map(digest, map(encode, lowered))))
         return [
@@ -159,11 +172,11 @@ def _email_lines(digests: Digests, audience: bool) -> LinesFn:
     the trimmed addresses (its whitespace is exactly the blanks the check allows)."""
     digest = digests.digest
     hexdigest = type(digest(b"")).hexdigest
-    block_check, plus_tag = ASCII_EMAIL_BLOCK, _PLUS_TAG
 
     def email_lines(text: str, count: int) -> list[str] | None:
         if not text.isascii():
             return None
+        block_check, plus_tag = ascii_email_block()
         block = text.encode("ascii").lower()
         if block[-1:] != b"\n":
             block += b"\n"

@@ -33,8 +33,15 @@ _MAX_PHONE_INPUT = 250  # phonenumbers refuses longer strings; do the same witho
 # Formatting that phonenumbers ignores anyway; deleting it lets formatted numbers take the
 # fast path. Not "/" or "x" or "#": those mean "second number" or "extension" to the library.
 _PHONE_FORMATTING = str.maketrans("", "", " ()-.")
-# The extension forms phonenumbers also strips ("x12", "ext. 12"); others go to the library.
-_EXTENSION = re.compile(r"[ \t]*(?:ext\.?|x)[ \t]*[0-9]{1,9}\Z", re.IGNORECASE).search
+
+
+@functools.cache
+def _extension() -> Callable[[str], re.Match[str] | None]:
+    """The extension forms phonenumbers also strips ("x12", "ext. 12"); others go to the
+    library. Compiled on first use: only numbers off the fast path need it."""
+    return re.compile(r"[ \t]*(?:ext\.?|x)[ \t]*[0-9]{1,9}\Z", re.IGNORECASE).search
+
+
 _COUNTRY_CODES: Final = frozenset(str(cc) for cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 
 
@@ -228,7 +235,7 @@ def e164_function(region: str) -> Callable[[str], str]:
         # ``out`` is None (ask the library) or "" (the library would refuse it too).
         number = None
         if out is None:
-            extension = _EXTENSION(s)
+            extension = _extension()(s)
             if extension is not None:
                 # E.164 drops the extension; decide the number before it on the fast path.
                 head = s[: extension.start()]

@@ -3,6 +3,7 @@ city/state/country (normalized, sent unhashed)."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 
@@ -15,7 +16,11 @@ from tiktok_connector.identity.vocabulary import (
     Rejected,
 )
 
-_NOT_ALNUM = re.compile(r"[\W_]+")  # \W is exactly "not str.isalnum() and not _"
+
+@functools.cache
+def _not_alnum() -> re.Pattern[str]:
+    # \W is exactly "not str.isalnum() and not _"; compiled on first use (locations are rare)
+    return re.compile(r"[\W_]+")
 
 
 def normalize_external_id(value: str) -> str | Rejected:
@@ -38,7 +43,7 @@ def normalize_zip(value: str) -> str | Rejected:
 
 def normalize_location(value: str) -> str | Rejected:
     """City, state or country: lower-case, letters and digits only (any script). Not hashed."""
-    s = _NOT_ALNUM.sub("", value.lower())
+    s = _not_alnum().sub("", value.lower())
     return s if s else EMPTY
 
 

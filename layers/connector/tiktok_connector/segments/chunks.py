@@ -20,8 +20,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from array import array
-from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 _INITIAL_SLOTS = 1 << 16
 
@@ -106,8 +105,7 @@ class HashFilter:
         self._used = used
 
 
-@dataclass(frozen=True, slots=True)
-class ChunkInfo:
+class ChunkInfo(NamedTuple):
     """One uploaded chunk file."""
 
     key: str

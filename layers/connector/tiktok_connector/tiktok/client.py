@@ -7,7 +7,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import requests
 
@@ -20,8 +20,7 @@ from tiktok_connector.tiktok.errors import (
 from tiktok_connector.tiktok.retry import ONE_ATTEMPT, RetryPolicy, retry_step
 
 
-@dataclass(frozen=True, slots=True)
-class TikTokResponse:
+class TikTokResponse(NamedTuple):
     """A successful answer (``code`` 0, or 20001 for partial success)."""
 
     code: int

@@ -7,8 +7,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from tiktok_connector.tiktok.errors import RetryableTikTokError, TokenRejectedError
 
@@ -16,8 +15,7 @@ T = TypeVar("T")
 C = TypeVar("C")
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
+class RetryPolicy(NamedTuple):
     """Exponential backoff with full jitter, bounded by attempts and by the caller's deadline
     (contract EN-04: throttling is retried with backoff and jitter)."""
 
