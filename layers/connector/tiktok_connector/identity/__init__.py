@@ -70,7 +70,9 @@ declared_hashed=False)``
     ``Hasher`` is a ``functools.partial`` so the per-value call stays on the C call path; the
     tightest loops may bind ``hasher.func`` (the bare closure) instead, and
     ``hasher.many(values) -> list[str | Rejected]`` does a whole column batch at once (same
-    results as calling per value, about as fast as binding ``.func``).
+    results as calling per value, about as fast as binding ``.func``); e-mail hashers also have
+    ``hasher.lines(text, count) -> list[str] | None``, the block form: the hashes of ``count``
+    lines joined as read when every line is a clean ASCII address (``None``: use ``many``).
 ``hash_identifier(id_type, value, **same kwargs)``: one-off convenience over a cached Hasher.
 
 TikTok type names
