@@ -372,3 +372,46 @@ def test_valid_numbers_round_trip_through_every_format(region: str) -> None:
         digits = normalize_phone(e164, region=region, surface=Surface.CUSTOMER_FILE)
         assert digits == e164[1:]
         assert normalize_phone(digits, region=region, surface=Surface.CUSTOMER_FILE) == digits
+
+
+# Lines as a file gives them: an address (clean, padded, tagged, odd), with its line end.
+line_end = st.sampled_from(["\n", "\n", "\n", "\r\n", "\r", ""])
+email_line = st.tuples(
+    st.one_of(
+        email_like,
+        email_like.map(lambda e: e.replace("@", "+tag@", 1)),
+        email_like.map(lambda e: "+" + e.strip()),
+        st.sampled_from(["", " ", "a b@x.io", "a@b@x.io", "a+b c@x.io", "x@y.z\x0b", "\xa0a@b.co"]),
+        identifier_text,
+    ),
+    line_end,
+).map("".join)
+
+
+@given(lines=st.lists(email_line, min_size=1, max_size=8))
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(lines=["A+news@X.io\n", " b@y.co \r\n", "c@z.de"])
+@example(lines=["+tag@x.io\n"])
+@example(lines=["a@x.io\n", "\n"])
+def test_block_form_gives_the_per_value_results_or_none(lines: list[str]) -> None:
+    """``hasher.lines(text, count)`` is either ``None`` (the caller uses ``many``) or exactly
+    what the hasher gives line by line — the audience "+tag" rule included."""
+    for hasher in HASHERS:
+        if hasher.lines is None:
+            continue
+        out = hasher.lines("".join(lines), len(lines))
+        if out is not None:
+            assert out == [hasher(line) for line in lines], (hasher, lines)
+
+
+@given(lines=st.lists(email_like, min_size=1, max_size=8))
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_block_form_takes_every_clean_ascii_block(lines: list[str]) -> None:
+    """A block of ASCII addresses (padded with blanks, tagged or not) that the hasher accepts
+    one by one is answered whole."""
+    for hasher in HASHERS:
+        if hasher.lines is None:
+            continue
+        clean = [v + "\n" for v in lines if v.isascii() and isinstance(hasher(v), str)]
+        if clean:
+            assert hasher.lines("".join(clean), len(clean)) == [hasher(v) for v in clean]

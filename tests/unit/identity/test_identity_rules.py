@@ -546,3 +546,28 @@ def test_multiple_types_constant() -> None:
 )
 def test_id_type_by_shape(line: str, expected: IdType) -> None:
     assert id_type_by_shape(line) == expected
+
+
+def test_block_form_of_an_email_column() -> None:
+    """Only e-mail columns have a block form; it applies the audience "+tag" rule, trims blanks,
+    and gives up (``None``) on a block with any line the batch form must look at."""
+    audience, events = Hasher(IdType.EMAIL), Hasher(IdType.EMAIL, surface=Surface.EVENTS)
+    text = " John.Smith+Promo@Gmail.com \r\nb@x.io\nC+1@Y.CO"
+    assert audience.lines is not None
+    assert events.lines is not None
+    assert audience.lines(text, 3) == [
+        sha("john.smith@gmail.com"),
+        sha("b@x.io"),
+        sha("c@y.co"),
+    ]
+    assert events.lines(text, 3) == [
+        sha("john.smith+promo@gmail.com"),
+        sha("b@x.io"),
+        sha("c+1@y.co"),
+    ]
+    assert audience.lines("a@x.io\n\n", 2) is None  # a blank line
+    assert audience.lines("a@x.io\n+b@x.io\n", 2) is None  # nothing left before the "+"
+    assert audience.lines("a b@x.io\n", 1) is None  # a blank inside
+    assert audience.lines("a@x.io\nb@x.io\n", 3) is None  # not the lines it was told
+    assert Hasher(IdType.PHONE).lines is None
+    assert Hasher(IdType.EMAIL, declared_hashed=True).lines is None

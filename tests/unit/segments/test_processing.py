@@ -126,6 +126,34 @@ def test_single_column_counts_match_a_model(values: list[str]) -> None:
     assert stats.duplicates == len(expected_ok) - len(set(expected_ok))
 
 
+def test_many_batches_of_an_email_column_match_a_model() -> None:
+    """Many batches (the block form of the e-mail hasher and the lean dedupe loop) give what
+    hashing line by line and keeping first occurrences gives: "+tag" rule, padding, case,
+    duplicates within and across batches, and batches where one bad line sends the whole batch
+    down the per-value path."""
+    values = []
+    for i in range(60_000):
+        n = i % 23_000 if i % 997 else i - 1  # repeats, far apart and next to each other
+        value = f"user{n}@example{n % 7}.com"
+        if i % 10 == 3:
+            value = value.replace("@", f"+news{i}@")  # the tag goes, so these repeat others
+        if i % 5 == 1:
+            value = f"  {value.upper()}\t"
+        if i % 9_000 == 7:
+            value = "not an address" if i % 2 else ""
+        values.append(value)
+    text = "email\n" + "".join(v + "\n" for v in values)
+    stats, out, rejects = run(text, ["email"])
+    model = [hash_identifier(IdType.EMAIL, v) for v in values if v]
+    hashes = [h for h in model if isinstance(h, str)]
+    assert out == list(dict.fromkeys(hashes))
+    assert stats.accepted == len(hashes)
+    assert stats.duplicates == len(hashes) - len(set(hashes))
+    assert stats.rejected == len(model) - len(hashes) == len(rejects.rows)
+    assert stats.blank == values.count("")
+    assert stats.duplicates > 30_000
+
+
 def test_duplicates_across_columns_are_blanked_per_hash() -> None:
     text = "email,phone\na@b.co,2125550100\na@b.co,2125550101\na@b.co,2125550100\n"
     stats, out, _ = run(text, ["email", "phone"])

@@ -2,7 +2,7 @@
 
 :class:`AudienceApi` wraps the shared :class:`~tiktok_connector.tiktok.TikTokClient` for the
 audience paths. It looks the advertiser's token up (cached by the token store), refetches it once
-when TikTok rejects it (40105 after a re-authorization), paces rate-limited endpoints per
+when TikTok rejects it (``Code.TOKEN_INVALID`` after a re-authorization: ``with_token_refetch``), paces rate-limited endpoints per
 advertiser and passes the invocation's deadline so retries stop in time.
 """
 
@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from tiktok_connector.tiktok import TikTokClient, TikTokResponse, TokenRejectedError
+from tiktok_connector.tiktok import TikTokClient, TikTokResponse, with_token_refetch
 
 
 class TokenSource(Protocol):
@@ -161,41 +161,47 @@ class AudienceApi:
         :class:`~tiktok_connector.tokens.TokenNotFoundError` or :class:`DeadlineExceeded`.
         ``retry=False`` makes a single attempt (for calls that must not repeat blindly).
         """
-        refresh = False
         key = f"{advertiser_id} {path}"
-        pacer = self.pacer
-        admitted = 0
-        while True:
+
+        def token(refresh: bool) -> str:
             if self.deadline is not None and self.clock() >= self.deadline:
                 # A call started now could outlive the invocation (a partner chunk is many
                 # unpaced mapping calls); stop here and let the record come back later.
                 raise DeadlineExceeded(f"no time left in this invocation for {path}")
-            token = self.tokens.token_for(advertiser_id, refresh=refresh)
-            if pacer is not None:
-                # TikTok counts QPS per endpoint (reference §2.2, 40100), so pace per endpoint;
-                # an unpaced endpoint still gets the pace learned from its throttling.
-                admitted = pacer.wait(key, deadline=self.deadline, fixed=paced)
-            throttled_before = self.client.stats.throttled if pacer is not None else 0
-            try:
-                response = self.client.call(
+            return self.tokens.token_for(advertiser_id, refresh=refresh)
+
+        def send(access_token: str) -> TikTokResponse:
+            return self._paced(
+                key,
+                paced,
+                lambda: self.client.call(
                     method,
                     path,
-                    access_token=token,
+                    access_token=access_token,
                     json=json,
                     params=params,
                     files=files,
                     data=data,
                     deadline=self.deadline,
                     retry=retry,
-                )
-            except TokenRejectedError:
-                if refresh:
-                    raise
-                refresh = True
-                continue
-            finally:
-                if pacer is not None and self.client.stats.throttled > throttled_before:
-                    pacer.throttled(key, admitted)
-            if pacer is not None:
-                pacer.succeeded(key)
-            return response
+                ),
+            )
+
+        return with_token_refetch(send, fetch=lambda: token(False), refetch=lambda: token(True))
+
+    def _paced(self, key: str, paced: bool, send: Callable[[], TikTokResponse]) -> TikTokResponse:
+        """``send()`` when the pacer lets ``key`` start, telling the pacer how it went."""
+        pacer = self.pacer
+        if pacer is None:
+            return send()
+        # TikTok counts QPS per endpoint (contract EN-04, 40100), so pace per endpoint; an
+        # unpaced endpoint still gets the pace learned from its throttling.
+        admitted = pacer.wait(key, deadline=self.deadline, fixed=paced)
+        throttled_before = self.client.stats.throttled
+        try:
+            response = send()
+        finally:
+            if self.client.stats.throttled > throttled_before:
+                pacer.throttled(key, admitted)
+        pacer.succeeded(key)
+        return response

@@ -28,11 +28,11 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tiktok_connector.audiences.api import AudienceApi
 from tiktok_connector.audiences.waiting import AUDIENCE_PROCESSING, TikTokNotReady
-from tiktok_connector.tiktok import PermanentTikTokError
+from tiktok_connector.tiktok import Code, PermanentTikTokError
 
 # docs/tiktok-contract.md: CF-01 (upload), CF-08 (create), CF-10 (update), CF-11 (list), CF-12
 UPLOAD_PATH = "dmp/custom_audience/file/upload"
@@ -40,8 +40,6 @@ CREATE_PATH = "dmp/custom_audience/create"
 UPDATE_PATH = "dmp/custom_audience/update"
 LIST_PATH = "dmp/custom_audience/list"
 GET_PATH = "dmp/custom_audience/get"
-
-PARAM_ERROR = 40002  # TikTok: parameter error; on update also "still processing" (TM-01)
 
 # TikTok recommends fewer than 50 file_paths per create/update request (contract CF-04).
 MAX_FILE_PATHS_PER_CALL = 50
@@ -61,8 +59,7 @@ def groups(file_paths: Sequence[str], size: int = MAX_FILE_PATHS_PER_CALL) -> It
         yield list(file_paths[start : start + size])
 
 
-@dataclass(frozen=True, slots=True)
-class UploadedFile:
+class UploadedFile(NamedTuple):
     file_path: str
     request_id: str
 
@@ -142,8 +139,7 @@ def update_audience(
     return response.request_id
 
 
-@dataclass(frozen=True, slots=True)
-class AudienceStatus:
+class AudienceStatus(NamedTuple):
     """What ``/dmp/custom_audience/get/`` says about an audience (contract CF-12, TM-02)."""
 
     is_valid: bool
@@ -223,7 +219,7 @@ def update_or_wait(
                 api, advertiser_id, audience_id=audience_id, file_paths=file_paths, action=action
             )
         except PermanentTikTokError as exc:
-            if exc.code != PARAM_ERROR:
+            if exc.code != Code.PARAM_ERROR:  # on update also "still processing" (TM-01)
                 raise
             status = audience_status(api, advertiser_id, audience_id)
             if status.processing:

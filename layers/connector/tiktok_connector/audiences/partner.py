@@ -19,7 +19,7 @@ from functools import cache
 from tiktok_connector.audiences.api import AudienceApi
 from tiktok_connector.audiences.waiting import PARTNER_NOT_READY, TikTokNotReady
 from tiktok_connector.identity import HashAlg, IdType, customer_file_type, segment_id_schema
-from tiktok_connector.tiktok import PermanentTikTokError
+from tiktok_connector.tiktok import Code, PermanentTikTokError
 
 AUDIENCE_PATH = "segment/audience"  # contract: PA-01
 MAPPING_PATH = "segment/mapping"  # contract: PA-03
@@ -27,7 +27,7 @@ MAPPING_PATH = "segment/mapping"  # contract: PA-03
 # Our job actions → the mapping API's action (contract PA-03).
 MAPPING_ACTIONS = {"create": "add", "append": "add", "replace": "add", "remove": "delete"}
 # Mapping refusals that, just after our own create, mean "not ready yet" (contract PA-07).
-NOT_READY_CODES = frozenset({40001, 40002, 40007})
+NOT_READY_CODES = frozenset({Code.NO_PERMISSION, Code.PARAM_ERROR, Code.NOT_EXIST})
 
 
 class UnsupportedColumnError(ValueError):

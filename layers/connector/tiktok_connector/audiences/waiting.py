@@ -22,7 +22,7 @@ the longest processing time TikTok documents) fails the job, with a sentence tha
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tiktok_connector.contract.job import Waiting
 
@@ -63,8 +63,7 @@ class TikTokNotReady(Exception):
         return self.reason == AUDIENCE_PROCESSING
 
 
-@dataclass(frozen=True, slots=True)
-class WaitPolicy:
+class WaitPolicy(NamedTuple):
     """How long to wait between looks, and for how long at most.
 
     The delay before the next look equals the time already waited (so the waits double), at

@@ -17,8 +17,7 @@ Parts: TikTok's vocabulary in :mod:`.catalog`, value readers in :mod:`.values`, 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -68,8 +67,7 @@ _AD_STRING_ATTRIBUTES = (
 _AD_BOOL_ATTRIBUTES = (("isRetargeting", "is_retargeting"), ("attributed", "attributed"))
 
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
+class Rejection(NamedTuple):
     """Why one event was not sent. ``reason`` is a stable code; ``event_name`` is the input's
     ``<event_type>:<name>``, ``tiktok_event`` the TikTok event it was mapped to (when it got that
     far) and ``event_id`` its id, if it has one. None of them carries PII."""
@@ -397,8 +395,7 @@ def _page(flags: Mapping[str, Any]) -> dict[str, Any] | None:
     return page
 
 
-@dataclass(frozen=True, slots=True)
-class _BatchParts:
+class _BatchParts(NamedTuple):
     user: dict[str, Any]
     ad: dict[str, Any]
     app: dict[str, Any] | None

@@ -8,8 +8,7 @@ message to redeliver, so Powertools' batch processor reports it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from tiktok_connector.events.settings import DEFAULT_CONNECTION
 
@@ -22,8 +21,7 @@ REASON_NO_PERMISSION = "tiktok_permission_denied"
 REASON_REFUSED = "tiktok_refused_request"
 
 
-@dataclass(frozen=True, slots=True)
-class SqsMessage:
+class SqsMessage(NamedTuple):
     """What the forwarder needs of one SQS record."""
 
     message_id: str
@@ -31,8 +29,7 @@ class SqsMessage:
     connection: str = DEFAULT_CONNECTION
 
 
-@dataclass(frozen=True, slots=True)
-class MessageFailure:
+class MessageFailure(NamedTuple):
     """Why a message can never be delivered (no PII, no token): the DLQ attributes."""
 
     reason: str

@@ -28,11 +28,14 @@ from tiktok_connector.events.messages import (
 from tiktok_connector.events.results import ForwardResult
 from tiktok_connector.events.settings import ConnectionSettings
 from tiktok_connector.tiktok import (
+    Code,
     PermanentTikTokError,
     RetryableTikTokError,
     TikTokClient,
     TikTokError,
+    TikTokResponse,
     TokenRejectedError,
+    with_token_refetch,
 )
 
 EVENTS_PATH = "event/track"
@@ -42,8 +45,6 @@ MAX_EVENTS_PER_REQUEST = 1_000  # contract: EV-02
 MAX_PIXEL_BATCH = 50  # contract: EV-21
 # Stop starting new requests this long before the Lambda deadline (time to answer SQS).
 DEADLINE_MARGIN_SECONDS = 2.0
-# TikTok's code for "No permission to operate pixel code" (contract EV-03).
-CODE_NO_PERMISSION = 40001
 
 
 class SentLedger:
@@ -63,7 +64,7 @@ class SentLedger:
             self._sent.popitem(last=False)
 
 
-@dataclass(slots=True)
+@dataclass
 class Pending:
     """Mapped events of one connection waiting to be sent, with where each came from."""
 
@@ -77,7 +78,7 @@ class Pending:
         return events_per_request(self.settings)
 
 
-@dataclass(slots=True)
+@dataclass
 class SendOutcome:
     """What one request did: sent or not, its answers by code, a permanent refusal."""
 
@@ -141,58 +142,62 @@ class RequestSender:
                 "deadline near: request not sent", extra={"connection": name, "events": len(events)}
             )
             return outcome
-        path, body = request_for(settings, events)
-        for attempt in (1, 2):
+
+        def send(connection: ConnectionSettings) -> TikTokResponse:
+            path, body = request_for(connection, events)
             outcome.requests += 1
             try:
-                response = self.client.call(
+                return self.client.call(
                     "POST",
                     path,
-                    access_token=settings.access_token.get_secret_value(),
+                    access_token=connection.access_token.get_secret_value(),
                     json=body,
                     deadline=deadline,
                 )
-            except TokenRejectedError as exc:
+            except TikTokError as exc:
                 outcome.codes[exc.code] += 1
-                if attempt == 1:
-                    # The token may have been rotated: refetch the connection once.
-                    try:
-                        fresh = self.connections.get(name, refresh=True)
-                    except ConnectionUnavailable:
-                        fresh = settings
-                    token = settings.access_token.get_secret_value()
-                    if fresh.access_token.get_secret_value() != token:
-                        settings = fresh
-                        path, body = request_for(settings, events)
-                        continue
-                self._request_failed(name, exc, len(events), outcome, "token rejected")
-                return outcome
-            except RetryableTikTokError as exc:
-                outcome.codes[exc.code] += 1
-                self._request_failed(name, exc, len(events), outcome, "retryable, gave up")
-                return outcome
-            except PermanentTikTokError as exc:
-                outcome.codes[exc.code] += 1
-                self._request_failed(name, exc, len(events), outcome, "permanent")
-                # Retrying cannot help (contract EV-03 for 40001): these messages are undeliverable.
-                reason = REASON_NO_PERMISSION if exc.code == CODE_NO_PERMISSION else REASON_REFUSED
-                outcome.permanent = MessageFailure(
-                    reason, exc.message[:500], code=exc.code, request_id=exc.request_id
-                )
-                return outcome
-            outcome.codes[response.code] += 1
-            outcome.sent = True
-            if response.code != 0:
-                self.log.info(
-                    "partial success",
-                    extra={
-                        "connection": name,
-                        "code": response.code,
-                        "request_id": response.request_id,
-                    },
-                )
+                raise
+
+        try:
+            response = with_token_refetch(
+                send, fetch=lambda: settings, refetch=lambda: self._rotated(name, settings)
+            )
+        except TokenRejectedError as exc:
+            self._request_failed(name, exc, len(events), outcome, "token rejected")
             return outcome
+        except RetryableTikTokError as exc:
+            self._request_failed(name, exc, len(events), outcome, "retryable, gave up")
+            return outcome
+        except PermanentTikTokError as exc:
+            self._request_failed(name, exc, len(events), outcome, "permanent")
+            # Retrying cannot help (contract EV-03 for 40001): these messages are undeliverable.
+            reason = REASON_NO_PERMISSION if exc.code == Code.NO_PERMISSION else REASON_REFUSED
+            outcome.permanent = MessageFailure(
+                reason, exc.message[:500], code=exc.code, request_id=exc.request_id
+            )
+            return outcome
+        outcome.codes[response.code] += 1
+        outcome.sent = True
+        if response.code != Code.OK:
+            self.log.info(
+                "partial success",
+                extra={
+                    "connection": name,
+                    "code": response.code,
+                    "request_id": response.request_id,
+                },
+            )
         return outcome
+
+    def _rotated(self, name: str, settings: ConnectionSettings) -> ConnectionSettings | None:
+        """The connection read again after its token was rejected: its settings when the token
+        changed (rotated by a re-authorization), else None (nothing new to try)."""
+        try:
+            fresh = self.connections.get(name, refresh=True)
+        except ConnectionUnavailable:
+            return None
+        token = settings.access_token.get_secret_value()
+        return fresh if fresh.access_token.get_secret_value() != token else None
 
     def _request_failed(
         self, name: str, exc: TikTokError, events: int, outcome: SendOutcome, kind: str

@@ -14,7 +14,7 @@ import phonenumbers
 from tiktok_connector.events.catalog import HTTP_URL, REGION_ALIASES, SUPPORTED_CURRENCIES
 
 
-@dataclass(slots=True)
+@dataclass
 class MappingNotes:
     """What mapping could not use in one message, counted by ``field:reason`` (never a value).
 

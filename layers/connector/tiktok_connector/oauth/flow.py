@@ -47,6 +47,7 @@ from tiktok_connector.oauth.store import STATE_KIND, Authorization, Authorizatio
 from tiktok_connector.oauth.tickets import redeem_ticket
 from tiktok_connector.observability import logger
 from tiktok_connector.tiktok import (
+    Code,
     PermanentTikTokError,
     RetryableTikTokError,
     RetryPolicy,
@@ -57,9 +58,6 @@ from tiktok_connector.tiktok import (
 
 __all__ = ["DisconnectRequest", "OAuthFlow", "default_flow"]
 
-CODE_AUTH_CODE_INVALID = 40110
-CODE_AUTH_TIMESTAMP = 40115
-CODE_BAD_APP_CREDENTIALS = 40101
 # One browser round trip must fit the Lambda timeout (15 s): few, short retries.
 OAUTH_RETRY = RetryPolicy(max_attempts=3, base_delay=0.2, max_delay=1.0, deadline_margin=0.5)
 CALL_BUDGET_SECONDS = 8.0
@@ -272,7 +270,7 @@ class OAuthFlow:
             raise self._refusal(exc) from None
 
     def _refusal(self, exc: TikTokError) -> TikTokRefusedError:
-        if exc.code in (CODE_AUTH_CODE_INVALID, CODE_AUTH_TIMESTAMP):
+        if exc.code in (Code.AUTH_CODE_INVALID, Code.AUTH_TIMESTAMP_EXPIRED):  # contract: OA-03
             return TikTokRefusedError(
                 "TikTok says this authorization code has expired or was already used.",
                 reason="auth_code_invalid",
@@ -281,7 +279,7 @@ class OAuthFlow:
                 code=exc.code,
                 request_id=exc.request_id,
             )
-        if exc.code == CODE_BAD_APP_CREDENTIALS:
+        if exc.code == Code.BAD_APP_CREDENTIALS:  # contract: OA-05
             self.secrets.refresh()
             return TikTokRefusedError(
                 "TikTok rejected the connector's app credentials (app id and secret do not match).",

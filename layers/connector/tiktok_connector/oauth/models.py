@@ -4,7 +4,7 @@ results (never a token)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -43,8 +43,7 @@ class DisconnectRequest(BaseModel):
             ) from None
 
 
-@dataclass(frozen=True)
-class DisconnectResult:
+class DisconnectResult(NamedTuple):
     authorization_id: str
     advertiser_ids: list[str]
     revoked: bool

@@ -17,7 +17,7 @@ import hmac
 import json
 import re
 import secrets
-from dataclasses import dataclass
+from typing import NamedTuple
 
 VERSION = "v1"
 PURPOSE_STATE = "state"
@@ -35,8 +35,7 @@ class SignatureError(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class SignedClaims:
+class SignedClaims(NamedTuple):
     """What a state or ticket carries."""
 
     purpose: str

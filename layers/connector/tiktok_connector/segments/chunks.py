@@ -20,8 +20,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from array import array
-from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 _INITIAL_SLOTS = 1 << 16
 
@@ -106,8 +105,7 @@ class HashFilter:
         self._used = used
 
 
-@dataclass(frozen=True, slots=True)
-class ChunkInfo:
+class ChunkInfo(NamedTuple):
     """One uploaded chunk file."""
 
     key: str
@@ -173,14 +171,14 @@ class ChunkWriter:
             if self._file is None:
                 self._open()
             room_rows = self._max_rows - self._rows
-            batch = lines[:room_rows]
+            batch = lines if len(lines) <= room_rows else lines[:room_rows]  # no copy if all fit
             data = ("\n".join(batch) + "\n").encode("ascii")
             if self._bytes + len(data) > self._max_bytes:
                 batch, data = self._fit(batch)
             if batch:
                 self._append(data)
                 self._rows += len(batch)
-            lines = lines[len(batch) :]
+            lines = lines[len(batch) :] if batch is not lines else []
             if lines or self._rows >= self._max_rows:
                 self._upload()
 

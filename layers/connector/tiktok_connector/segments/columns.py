@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from tiktok_connector.contract.job import AUTO
 from tiktok_connector.identity import MULTIPLE_TYPES, HashAlg, IdType, customer_file_type
@@ -66,8 +66,7 @@ class SourceColumn:
     by: str = "name"
 
 
-@dataclass(frozen=True, slots=True)
-class ColumnPlan:
+class ColumnPlan(NamedTuple):
     """How to read a file and what its chunk files look like.
 
     ``mapping`` (folded name → id type spec, from the ``columns`` option) and ``maid_hash`` let a
@@ -87,7 +86,11 @@ class ColumnPlan:
     encoding: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain data for the job item (``from_dict`` reads it back)."""
+        data = self._asdict()
+        data["sources"] = tuple(asdict(source) for source in self.sources)
+        data["encoding"] = dict(self.encoding) if self.encoding is not None else None
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ColumnPlan:
@@ -108,8 +111,7 @@ class ColumnPlan:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class KeySpec:
+class KeySpec(NamedTuple):
     """How one JSONL key is read: its id type and hash, and the chunk column it fills."""
 
     id_type: str

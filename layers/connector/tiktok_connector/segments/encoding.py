@@ -31,8 +31,7 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from tiktok_connector.segments.keys import InvalidSegmentFile
 
@@ -61,8 +60,7 @@ _BOMS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class TextEncoding:
+class TextEncoding(NamedTuple):
     """How a file is decoded.
 
     ``name`` is what the report shows; ``how`` says why it was chosen (``bom``, ``option``,

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 PREFIX = "segments/"
 ACTIONS = ("create", "append", "remove", "replace")
@@ -43,8 +43,7 @@ class InvalidSegmentFile(ValueError):
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
-class SegmentKey:
+class SegmentKey(NamedTuple):
     """A parsed segment file key."""
 
     advertiser_id: str

@@ -14,8 +14,7 @@ which of them came from the file's metadata, and the unknown keys.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from tiktok_connector.segments import encoding
 from tiktok_connector.segments.headers import classify_header, fold_header
@@ -57,8 +56,7 @@ _API_HINTS = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class FileOptions:
+class FileOptions(NamedTuple):
     """Per-file options from S3 object metadata (defaults applied).
 
     ``columns`` maps header names (as written in the metadata) to an id type spec (``email``,
@@ -74,7 +72,7 @@ class FileOptions:
     encoding: str | None = None
     columns: tuple[tuple[str, str], ...] = ()
     given: tuple[str, ...] = ()
-    unknown: tuple[tuple[str, str], ...] = field(default=())
+    unknown: tuple[tuple[str, str], ...] = ()
 
     def column_map(self) -> dict[str, str]:
         """``columns`` keyed by folded header name (how headers are matched)."""

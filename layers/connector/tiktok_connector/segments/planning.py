@@ -14,8 +14,7 @@ from __future__ import annotations
 import codecs
 import io
 import zlib
-from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from tiktok_connector.contract.job import Reading
 from tiktok_connector.segments.columns import ColumnPlan, describe_columns, plan_columns
@@ -42,8 +41,7 @@ SAMPLE_LINES = 500  # lines of the head that plan JSONL keys and check ignored c
 MAX_RANGES = 200
 
 
-@dataclass(frozen=True, slots=True)
-class Head:
+class Head(NamedTuple):
     """What the first bytes of a file tell."""
 
     compressed: bool
@@ -105,8 +103,7 @@ def sniff_head(
     return Head(compressed, single, first, encoding, tuple(lines), tuple(notes))
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedFile:
+class PlannedFile(NamedTuple):
     """How a file will be read (:class:`ColumnPlan`, byte ranges) and what the report says about
     the reading (the job item's ``reading``, see :mod:`.reading`)."""
 
@@ -170,7 +167,7 @@ def plan_file(
         for line in head.lines[1:] if plan.header else ():
             for name, value in zip(names, parse_line(line, delimiter), strict=False):
                 sample.setdefault(name, []).append(value)
-    plan = replace(plan, encoding=head.encoding.as_dict())
+    plan = plan._replace(encoding=head.encoding.as_dict())
     described, column_warnings = describe_columns(names, plan, options, sample)
     reading = reading_item(
         encoding=head.encoding.report(),

