@@ -35,11 +35,10 @@ from tiktok_connector.audiences.registry import AudienceEntry, AudienceRegistry
 from tiktok_connector.observability import logger
 from tiktok_connector.segments.jobs import JobStore
 from tiktok_connector.tiktok import (
-    HTTP_ERROR_CODE,
-    NETWORK_ERROR_CODE,
     RetryableTikTokError,
     RetryPolicy,
     TikTokError,
+    retry_step,
 )
 
 # How long a worker waits in-process for another worker of the same job to finish creating the
@@ -227,23 +226,22 @@ class AudienceCreator:
         checked for it before trying again — a lost answer never creates a second audience.
         Returns ``(audience_id, request_id)``."""
         started = self.clock()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return self._create(api, job, file_paths)
-            except RetryableTikTokError as exc:
-                if exc.code in (NETWORK_ERROR_CODE, HTTP_ERROR_CODE):
-                    found = self._find_created(api, job, since=started)
-                    if found is not None:
-                        return found, exc.request_id
-                delay = self.retry.delay(attempt, self.rng)
-                if attempt >= self.retry.max_attempts or (
-                    api.deadline is not None
-                    and self.monotonic() + delay + self.retry.deadline_margin >= api.deadline
-                ):
-                    raise
-                self.sleep(delay)
+
+        def went_through(exc: RetryableTikTokError) -> tuple[str, str] | None:
+            if not exc.answer_lost:
+                return None
+            found = self._find_created(api, job, since=started)
+            return None if found is None else (found, exc.request_id)
+
+        return retry_step(
+            lambda: self._create(api, job, file_paths),
+            policy=self.retry,
+            rng=self.rng,
+            deadline=api.deadline,
+            clock=self.monotonic,
+            sleep=self.sleep,
+            went_through=went_through,
+        )
 
     def _create(
         self, api: AudienceApi, job: UploadJob, file_paths: list[str] | None

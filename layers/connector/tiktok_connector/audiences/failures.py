@@ -18,9 +18,9 @@ from __future__ import annotations
 from tiktok_connector.audiences import customer_file, partner
 from tiktok_connector.audiences.job import FILE_API, SEGMENT_API, JobFailure, UploadJob
 from tiktok_connector.audiences.registry import AudienceEntry, AudienceRegistry, audience_key
-from tiktok_connector.tiktok import TikTokError, TokenRejectedError
+from tiktok_connector.tiktok import Code, TikTokError, TokenRejectedError
 
-OBJECT_MISSING = 40007  # TikTok: the object does not exist
+OBJECT_MISSING = Code.NOT_EXIST  # the object does not exist (contract EN-07)
 
 _API_NAMES = {FILE_API: "customer-file", SEGMENT_API: "partner"}
 
@@ -40,18 +40,21 @@ def explain(exc: TikTokError) -> str:
     """
     message = exc.message or f"TikTok code {exc.code}"
     path = exc.path.strip("/")
-    if exc.code == 40002 and path == customer_file.UPDATE_PATH:
+    if exc.code == Code.PARAM_ERROR and path == customer_file.UPDATE_PATH:
         return (
             f"{message} — TikTok applies APPEND, REMOVE and REPLACE only when the audience keeps "
             "at least 1,000 members: send a file with more matched ids, or fewer removals."
         )
-    if exc.code == 40002 and path in (customer_file.CREATE_PATH, partner.AUDIENCE_PATH):
+    if exc.code == Code.PARAM_ERROR and path in (customer_file.CREATE_PATH, partner.AUDIENCE_PATH):
         return (
             f"{message} — if the advertiser already has 400 custom audiences (TikTok's cap), "
             "delete unused audiences in TikTok Ads Manager, or use append/replace on an "
             "existing one."
         )
-    if exc.code == 40909 and path in (customer_file.UPDATE_PATH, customer_file.CREATE_PATH):
+    if exc.code == Code.FILE_CALCULATE_TYPE and path in (
+        customer_file.UPDATE_PATH,
+        customer_file.CREATE_PATH,
+    ):
         return (
             f"{message} — TikTok takes only files of the audience's own calculate type (the id "
             "types it was created with)."
@@ -61,7 +64,10 @@ def explain(exc: TikTokError) -> str:
             f"{message} — the audience this name pointed at no longer exists at TikTok (deleted "
             "in Ads Manager?); the name was released: send the file again with create or replace."
         )
-    if isinstance(exc, TokenRejectedError) or exc.code in (40001, 40130):
+    if isinstance(exc, TokenRejectedError) or exc.code in (
+        Code.NO_PERMISSION,
+        Code.SCOPE_NOT_AUTHORIZED,
+    ):
         return (
             f"{message} — the advertiser's authorization was refused or lacks the audience "
             "scopes: reconnect the advertiser through the Connect TikTok link."
