@@ -4,9 +4,11 @@ A job is one S3 object version (``tiktok_connector.contract.job``). The jobs tab
 state (counters, chunks done); ``reports/<job_id>.json`` is the report users read, kept after the
 table's item expires; ``rejects/<job_id>.csv`` the rejected lines.
 
-:func:`job_for_object` is the one place that turns a file into its job id (today: a HEAD of the
-object gives the version id — or the ETag of an unversioned object — and ``job_id_for`` hashes
-it, as ingest does). A pointer object written by ingest can replace it without touching callers.
+:func:`job_for_object` is the one place that turns a file into its job id: the pointer ingest
+writes (``reports/by-key/<key after "segments/">.json``, :mod:`tiktok_connector.contract.pointer`)
+names the newest upload's job, even after the file was deleted; without one (a file ingested
+before pointers, a specific older version) a HEAD of the object gives the version id — or the
+ETag of an unversioned object — and ``job_id_for`` hashes it, as ingest does.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tiktok_connector.contract.job import FAILED, SUCCEEDED, JobItem, job_id_for
+from tiktok_connector.segments.pointer import read_pointer
 from tiktok_connector.segments.rejects import rejects_key
 from tiktok_connector.segments.report import job_totals, render_report, report_key
 
@@ -77,21 +80,31 @@ def looks_like_job_id(ref: str) -> bool:
 def job_for_object(s3: Any, bucket: str, key: str, version_id: str | None = None) -> JobRef:
     """The job of one S3 object version (the newest when ``version_id`` is None).
 
-    The same id ingest computes: ``job_id_for(bucket, key, version)`` where version is the
-    object's version id, or its ETag when the bucket is not versioned.
+    The pointer's job when it names this upload (or the file is gone); otherwise the id ingest
+    computes or will compute: ``job_id_for(bucket, key, version)`` where version is the object's
+    version id, or its ETag when the bucket is not versioned — so a file uploaded a moment ago,
+    whose notification has not been processed yet, maps to the job it is about to get.
     """
+    found = read_pointer(s3, bucket, key)
+    pointer = found[0] if found is not None and found[0].job_id else None
+    if pointer is not None and version_id and pointer.version_id != version_id:
+        pointer = None
     kwargs = {"Bucket": bucket, "Key": key}
     if version_id:
         kwargs["VersionId"] = version_id
     try:
         head = s3.head_object(**kwargs)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion"):
+        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NoSuchVersion"):
+            raise
+        if pointer is None:
             raise ObjectNotFound(f"s3://{bucket}/{key} does not exist") from None
-        raise
+        return JobRef(pointer.job_id, bucket, key, pointer.version_id)
     version = version_id or head.get("VersionId")
     if not version or version == "null":
         version = str(head.get("ETag", "")).strip('"')
+    if pointer is not None and pointer.version == version:
+        return JobRef(pointer.job_id, bucket, key, pointer.version_id)
     return JobRef(
         job_id_for(bucket, key, version), bucket, key, version_id or head.get("VersionId")
     )

@@ -50,6 +50,7 @@ from tiktok_connector.segments.keys import (
 )
 from tiktok_connector.segments.options import parse_options
 from tiktok_connector.segments.planning import plan_file
+from tiktok_connector.segments.pointer import pointer_for, write_pointer
 from tiktok_connector.segments.ranges import IngestResult, process_range, write_empty_rejects
 from tiktok_connector.segments.reading import reading_item
 from tiktok_connector.segments.settings import IngestSettings, ingest_settings
@@ -66,8 +67,12 @@ def ingest_object(
     sqs: Any,
     jobs: JobStore,
     settings: IngestSettings,
+    sequencer: str | None = None,
 ) -> IngestResult:
-    """Handle one ``ObjectCreated`` notification for a decoded ``key`` (see module docs)."""
+    """Handle one ``ObjectCreated`` notification for a decoded ``key`` (see module docs).
+
+    ``sequencer`` (the S3 event's) orders uploads of one key for the file's pointer
+    (:mod:`.pointer`): the pointer names the newest upload's job."""
     if is_folder_marker(key):
         return IngestResult(None, "skipped", notes=["folder marker"])
     head_kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
@@ -85,6 +90,7 @@ def ingest_object(
         version = head.get("ETag", "").strip('"')
     job_id = job_id_for(bucket, key, version)
     source_version = version_id or head.get("VersionId")
+    point = _Pointing(s3, settings.segments_bucket, version, sequencer, head.get("LastModified"))
 
     existing = jobs.get(job_id)
     if existing is not None and _nothing_left(existing):
@@ -124,6 +130,7 @@ def ingest_object(
     except InvalidSegmentFile as exc:
         spec = replace(spec, reading=reading)
         created, item = jobs.create(spec, error=JobError(exc.code, exc.message))
+        point(item)
         if created:
             write_empty_rejects(s3, settings.segments_bucket, job_id)
         jobs.write_report(item, s3=s3, bucket=settings.segments_bucket)
@@ -147,6 +154,7 @@ def ingest_object(
         plan=StoredPlan(columns=plan.as_dict(), ranges=ranges, maid_hash=options.maid_hash),
     )
     created, item = jobs.create(spec)
+    point(item)
     if not created and _nothing_left(item):
         return IngestResult(job_id, "skipped", notes=["duplicate notification"])
     if created:
@@ -158,6 +166,23 @@ def ingest_object(
     send_range_messages(sqs, settings, item, ranges)
     jobs.mark_ranges_queued(job_id)
     return IngestResult(job_id, RUNNING, ranges_total=len(ranges))
+
+
+@dataclass(frozen=True, slots=True)
+class _Pointing:
+    """Writes the file's pointer (:mod:`.pointer`) to the job ingest created or found."""
+
+    s3: Any
+    bucket: str
+    version: str
+    sequencer: str | None
+    last_modified: Any
+
+    def __call__(self, item: JobItem) -> None:
+        found = pointer_for(
+            item, version=self.version, sequencer=self.sequencer, last_modified=self.last_modified
+        )
+        write_pointer(self.s3, self.bucket, found)
 
 
 def _nothing_left(item: JobItem) -> bool:
@@ -194,7 +219,9 @@ class SegmentIngest:
     jobs: JobStore
     settings: IngestSettings
 
-    def object_created(self, bucket: str, key: str, version_id: str | None) -> IngestResult:
+    def object_created(
+        self, bucket: str, key: str, version_id: str | None, sequencer: str | None = None
+    ) -> IngestResult:
         """:func:`ingest_object` with these collaborators."""
         return ingest_object(
             bucket,
@@ -204,6 +231,7 @@ class SegmentIngest:
             sqs=self.sqs,
             jobs=self.jobs,
             settings=self.settings,
+            sequencer=sequencer,
         )
 
     def queued(self, message: RangesQueueMessage) -> IngestResult:
