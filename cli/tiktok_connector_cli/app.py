@@ -216,10 +216,16 @@ def _job_ref(stack: Stack, ref: str, version_id: str | None = None) -> tuple[str
 @click.option("--version-id", help="The object version (default: the newest).")
 @click.option("--rejects", "rejects_wanted", type=click.IntRange(0), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--refresh", is_flag=True, help="Read the audience's size from TikTok again first.")
 @target_options
 @click.pass_context
 def jobs_show(
-    ctx: click.Context, ref: str, version_id: str | None, rejects_wanted: int, as_json: bool
+    ctx: click.Context,
+    ref: str,
+    version_id: str | None,
+    rejects_wanted: int,
+    as_json: bool,
+    refresh: bool,
 ) -> None:
     """One job's whole report and its first rejected lines."""
     from tiktok_connector_cli.jobs import first_rejects, get_job
@@ -227,6 +233,8 @@ def jobs_show(
     stack = stack_of(ctx)
     job_id, found_from = _job_ref(stack, ref, version_id)
     bucket = name_of(stack, "segments_bucket")
+    if refresh:
+        _size_refresh(stack).refresh_job(job_id)
     view = get_job(
         stack.client("dynamodb"),
         stack.client("s3"),
@@ -350,24 +358,57 @@ def watch(
 # ----------------------------------------------------------------------------- audiences
 
 
-@cli.command()
-@click.option("--advertiser", help="Only this advertiser's audiences.")
-@target_options
-@click.pass_context
-def audiences(ctx: click.Context, advertiser: str | None) -> None:
-    """Every audience we manage, with TikTok's size (cover_num), validity and expiry."""
+def _tiktok(stack: Stack) -> tuple[Any, Any]:
+    """(token store, TikTok client) of the stack, for the commands that ask TikTok."""
     from tiktok_connector.tiktok import RetryPolicy, TikTokClient
     from tiktok_connector.tokens import TokenStore
-    from tiktok_connector_cli.audiences import list_audiences
 
-    stack = stack_of(ctx)
-    dynamodb = stack.client("dynamodb")
     tokens = TokenStore(
         oauth_table=name_of(stack, "oauth_table"),
         secrets_client=stack.client("secretsmanager"),
         dynamodb_resource=stack.resource("dynamodb"),
     )
     client = TikTokClient(name_of(stack, "tiktok_api_base_url"), retry=RetryPolicy(max_attempts=3))
+    return tokens, client
+
+
+def _size_refresh(stack: Stack) -> Any:
+    from tiktok_connector_cli.audiences import size_refresh
+
+    tokens, client = _tiktok(stack)
+    return size_refresh(
+        dynamodb=stack.client("dynamodb"),
+        s3=stack.client("s3"),
+        jobs_table=name_of(stack, "jobs_table"),
+        bucket=name_of(stack, "segments_bucket"),
+        tokens=tokens,
+        client=client,
+    )
+
+
+@cli.command()
+@click.option("--advertiser", help="Only this advertiser's audiences.")
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="First read again the sizes TikTok had not settled in recent job reports "
+    "(what the hourly schedule does).",
+)
+@target_options
+@click.pass_context
+def audiences(ctx: click.Context, advertiser: str | None, refresh: bool) -> None:
+    """Every audience we manage, with TikTok's size (cover_num), validity and expiry."""
+    from tiktok_connector_cli.audiences import list_audiences
+
+    stack = stack_of(ctx)
+    dynamodb = stack.client("dynamodb")
+    if refresh:
+        done = _size_refresh(stack).run()
+        out(ctx).print(
+            f"job reports refreshed: {done.checked} checked, {done.settled} settled, "
+            f"{done.unknown} unknown"
+        )
+    tokens, client = _tiktok(stack)
     listing = list_audiences(
         dynamodb=dynamodb,
         table=name_of(stack, "audiences_table"),

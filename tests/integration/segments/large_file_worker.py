@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from tiktok_connector.contract.job import RUNNING, JobError, JobItem, JobSource
 from tiktok_connector.contract.messages import RangeMessage
 from tiktok_connector.segments.ingest import SegmentIngest
@@ -78,7 +80,9 @@ class FakeS3:
 
     def get_object(self, *, Key: str, Range: str = "bytes=0-", **_: Any) -> dict[str, Any]:
         if Key in self.kept:
-            return {"Body": _Stored(self.kept[Key])}
+            return {"Body": _Stored(self.kept[Key]), "ETag": '"kept"'}
+        if Key.startswith("reports/by-key/"):  # the file's pointer, before ingest wrote it
+            raise ClientError({"Error": {"Code": "NoSuchKey"}}, "GetObject")
         first, _, last = Range.removeprefix("bytes=").partition("-")
         body = GeneratedBody(self.rows, int(first))
         if last:
@@ -86,6 +90,10 @@ class FakeS3:
         return {"Body": body}
 
     def put_object(self, *, Key: str, Body: Any, **_: Any) -> None:
+        if isinstance(Body, bytes):  # a small JSON object (the file's pointer): kept
+            self.kept[Key] = Body
+            self.puts += 1
+            return
         data = bytearray()
         while block := Body.read(1 << 20):
             self.put_bytes += len(block)
@@ -99,6 +107,9 @@ class FakeS3:
 class _Stored:
     def __init__(self, data: bytes) -> None:
         self.data = data
+
+    def read(self) -> bytes:
+        return self.data
 
     def iter_chunks(self, chunk_size: int) -> Iterator[bytes]:
         for i in range(0, len(self.data), chunk_size):

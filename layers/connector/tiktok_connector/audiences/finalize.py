@@ -31,6 +31,7 @@ from tiktok_connector.audiences.failures import (
 from tiktok_connector.audiences.job import SEGMENT_API, JobFailure, UploadJob
 from tiktok_connector.audiences.registry import AudienceRegistry
 from tiktok_connector.audiences.settings import UploadSettings
+from tiktok_connector.audiences.status import AudienceSizes
 from tiktok_connector.contract.job import SUCCEEDED
 from tiktok_connector.observability import logger
 from tiktok_connector.segments.jobs import JobStore
@@ -49,8 +50,11 @@ class Finalizer:
         s3: Any,
         creator: AudienceCreator,
         clock: Callable[[], float],
+        sizes: AudienceSizes | None = None,
     ) -> None:
+        """``sizes`` reads the audience's size once the job succeeded (:mod:`.status`)."""
         self.settings = settings
+        self.sizes = sizes
         self.jobs = jobs
         self.registry = registry
         self.s3 = s3
@@ -80,6 +84,8 @@ class Finalizer:
             raise
         final = self.jobs.finish(job.job_id, status=SUCCEEDED, audience_id=audience_id)
         if final is not None:
+            if self.sizes is not None:  # never raises: a size is not worth failing a job for
+                final = self.sizes.check(api, final)
             self.jobs.write_report(final, s3=self.s3, bucket=self.settings.segments_bucket)
             logger.info(
                 "audience job succeeded",

@@ -40,6 +40,10 @@ FAILED: JobStatus = "failed"
 ADDED_LATER = frozenset(
     {"done_chunks", "finalizing", "ranges_queued", "shape", "applied_groups", "waiting"}
 )
+# The audience's size (``tiktok.*``, audiences.status) is set once the job succeeded.
+TIKTOK_ADDED_LATER = frozenset(
+    {"audience_size", "is_valid", "status_checked_at", "size_unknown_reason"}
+)
 
 
 def job_id_for(bucket: str, key: str, version: str) -> str:
@@ -134,10 +138,15 @@ class StoredPlan(_Part):
 
 
 class TikTokRecord(_Part):
-    """What TikTok gave the job: the audience's id and the request ids worth keeping."""
+    """What TikTok gave the job: the audience's id and the request ids worth keeping; after
+    it succeeded, the audience's size as TikTok last reported it (``audiences.status``)."""
 
     audience_id: str | None = None
     request_ids: list[str] = Field(default_factory=list)
+    audience_size: int | None = None
+    is_valid: bool | None = None
+    status_checked_at: str | None = None
+    size_unknown_reason: str | None = None
 
 
 class Finalizing(_Part):
@@ -233,7 +242,9 @@ class JobItem(_Part):
 
     def creation_attributes(self) -> dict[str, Any]:
         """The item as ``PutItem`` writes it when the job is created (see :data:`ADDED_LATER`)."""
-        return ddb_values(self.model_dump(mode="json", exclude=set(ADDED_LATER)))
+        exclude: dict[str, Any] = dict.fromkeys(ADDED_LATER, True)
+        exclude["tiktok"] = set(TIKTOK_ADDED_LATER)
+        return ddb_values(self.model_dump(mode="json", exclude=exclude))
 
 
 def ddb_values(values: dict[str, Any]) -> dict[str, Any]:

@@ -50,9 +50,16 @@ class ChunkCounts(TypedDict):
 
 
 class ReportTikTok(TypedDict):
+    """TikTok's ids, then the audience's size as TikTok last reported it (None until looked
+    at; ``size_unknown_reason`` when the last look failed): ``audiences.status``."""
+
     audience_id: str | None
     file_paths: list[str]
     request_ids: list[str]
+    audience_size: int | None
+    is_valid: bool | None
+    status_checked_at: str | None
+    size_unknown_reason: str | None
 
 
 class ReportWaiting(TypedDict):
