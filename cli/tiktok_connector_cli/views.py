@@ -183,7 +183,7 @@ def audience_size_text(tiktok: dict[str, Any]) -> Text:
     size, valid = tiktok.get("audience_size"), tiktok.get("is_valid")
     state = "validity unknown"
     if valid is not None:
-        state = "ready" if valid else "TikTok still computing"
+        state = "ready" if valid else "TikTok computing"
     text = Text(f"{number(size)} ({state}; checked {tiktok.get('status_checked_at')})")
     if tiktok.get("size_unknown_reason"):
         text.append(f"\nlast read failed: {tiktok['size_unknown_reason']}", style="yellow")

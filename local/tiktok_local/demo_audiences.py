@@ -38,7 +38,7 @@ def _reports(s3: Any, bucket: str) -> list[dict[str, Any]]:
     return [
         json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         for key in _keys(s3, bucket, "reports/")
-        if key.endswith(".json")
+        if key.endswith(".json") and "/" not in key[len("reports/") :]  # not the pointers
     ]
 
 

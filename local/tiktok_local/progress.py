@@ -151,7 +151,10 @@ class ReportWatcher:
         for page in paginator.paginate(Bucket=self._bucket, Prefix="reports/"):
             for obj in page.get("Contents") or []:
                 key, etag = obj["Key"], obj.get("ETag", "")
-                if not key.endswith(".json") or self._etags.get(key) == etag:
+                # reports/<job_id>.json only: reports/by-key/ holds the files' pointers
+                if "/" in key[len("reports/") :] or not key.endswith(".json"):
+                    continue
+                if self._etags.get(key) == etag:
                     continue
                 self._etags[key] = etag
                 body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()

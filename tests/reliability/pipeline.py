@@ -437,6 +437,8 @@ class Pipeline:
         bucket = self.stack.names["segments_bucket"]
         found: dict[str, dict[str, Any]] = {}
         for key in self.keys("reports/"):
+            if key.startswith("reports/by-key/"):  # the files' pointers, not reports
+                continue
             report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
             found[report["source"]["key"]] = report
         return found

@@ -58,6 +58,8 @@ def report_for(stack: LocalStack, key: str, timeout: float = 60.0) -> dict[str, 
     while time.monotonic() < deadline:
         stack.wait_idle(5.0)
         for obj in s3.list_objects_v2(Bucket=bucket, Prefix="reports/").get("Contents", []):
+            if obj["Key"].startswith("reports/by-key/"):  # the files' pointers
+                continue
             report = json.loads(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
             if report["source"]["key"] == key and report["status"] not in (
                 "running",
