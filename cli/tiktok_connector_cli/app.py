@@ -216,10 +216,20 @@ def _job_ref(stack: Stack, ref: str, version_id: str | None = None) -> tuple[str
 @click.option("--version-id", help="The object version (default: the newest).")
 @click.option("--rejects", "rejects_wanted", type=click.IntRange(0), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="Ask TikTok for the audience's size again and rewrite the report first.",
+)
 @target_options
 @click.pass_context
 def jobs_show(
-    ctx: click.Context, ref: str, version_id: str | None, rejects_wanted: int, as_json: bool
+    ctx: click.Context,
+    ref: str,
+    version_id: str | None,
+    rejects_wanted: int,
+    as_json: bool,
+    refresh: bool,
 ) -> None:
     """One job's whole report and its first rejected lines."""
     from tiktok_connector_cli.jobs import first_rejects, get_job
@@ -227,6 +237,8 @@ def jobs_show(
     stack = stack_of(ctx)
     job_id, found_from = _job_ref(stack, ref, version_id)
     bucket = name_of(stack, "segments_bucket")
+    if refresh:
+        _refresh_size(ctx, stack, job_id, bucket)
     view = get_job(
         stack.client("dynamodb"),
         stack.client("s3"),
@@ -251,6 +263,23 @@ def jobs_show(
             out(ctx).print(renderable)
     if view.status == "failed":
         ctx.exit(1)
+
+
+def _refresh_size(ctx: click.Context, stack: Any, job_id: str, bucket: str) -> None:
+    """Read the job's audience size from TikTok again (``tiktok.audience_size`` …)."""
+    from tiktok_connector.audiences.api import AudienceApi
+    from tiktok_connector.audiences.size import refresh_size
+    from tiktok_connector.segments.jobs import JobStore
+
+    client, tokens = _tiktok(stack)
+    jobs_store = JobStore(name_of(stack, "jobs_table"), dynamodb=stack.client("dynamodb"))
+    size = refresh_size(
+        jobs_store, job_id, AudienceApi(client, tokens), s3=stack.client("s3"), bucket=bucket
+    )
+    if size is None:
+        out(ctx).print("no audience size to refresh: the job has not succeeded with an audience")
+    elif size.size_unknown_reason:
+        out(ctx).print(f"audience size unknown: {size.size_unknown_reason}", style="yellow")
 
 
 # --------------------------------------------------------------------------------- watch
@@ -350,24 +379,31 @@ def watch(
 # ----------------------------------------------------------------------------- audiences
 
 
-@cli.command()
-@click.option("--advertiser", help="Only this advertiser's audiences.")
-@target_options
-@click.pass_context
-def audiences(ctx: click.Context, advertiser: str | None) -> None:
-    """Every audience we manage, with TikTok's size (cover_num), validity and expiry."""
+def _tiktok(stack: Any) -> tuple[Any, Any]:
+    """A TikTok client and the stored advertiser tokens of ``stack`` (never printed)."""
     from tiktok_connector.tiktok import RetryPolicy, TikTokClient
     from tiktok_connector.tokens import TokenStore
-    from tiktok_connector_cli.audiences import list_audiences
 
-    stack = stack_of(ctx)
-    dynamodb = stack.client("dynamodb")
     tokens = TokenStore(
         oauth_table=name_of(stack, "oauth_table"),
         secrets_client=stack.client("secretsmanager"),
         dynamodb_resource=stack.resource("dynamodb"),
     )
     client = TikTokClient(name_of(stack, "tiktok_api_base_url"), retry=RetryPolicy(max_attempts=3))
+    return client, tokens
+
+
+@cli.command()
+@click.option("--advertiser", help="Only this advertiser's audiences.")
+@target_options
+@click.pass_context
+def audiences(ctx: click.Context, advertiser: str | None) -> None:
+    """Every audience we manage, with TikTok's size (cover_num), validity and expiry."""
+    from tiktok_connector_cli.audiences import list_audiences
+
+    stack = stack_of(ctx)
+    dynamodb = stack.client("dynamodb")
+    client, tokens = _tiktok(stack)
     listing = list_audiences(
         dynamodb=dynamodb,
         table=name_of(stack, "audiences_table"),

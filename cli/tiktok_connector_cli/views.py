@@ -124,6 +124,8 @@ def job_details(view: JobView, rejects: Rejects | None, *, rejects_wanted: int) 
         fields.add_row("ranges", f"{view.ranges_done}/{view.ranges_total} read")
     fields.add_row("chunks", f"{chunks.get('done', 0)}/{chunks.get('total', 0)} uploaded")
     fields.add_row("TikTok audience", str(tiktok.get("audience_id") or "-"))
+    if tiktok.get("status_checked_at"):
+        fields.add_row("audience size", _audience_size(tiktok))
     file_paths = list(tiktok.get("file_paths") or [])
     request_ids = list(tiktok.get("request_ids") or [])
     fields.add_row("TikTok file paths", _listing(file_paths))
@@ -440,3 +442,12 @@ def connection_details(check: ConnectionCheck) -> list[Any]:
 
 def group(items: Sequence[Any]) -> Group:
     return Group(*items)
+
+
+def _audience_size(tiktok: dict[str, Any]) -> str:
+    """``1,234 matched (valid) at <time>``, or why TikTok's size is unknown."""
+    checked = f" at {tiktok['status_checked_at']}"
+    if tiktok.get("audience_size") is None:
+        return f"unknown: {tiktok.get('size_unknown_reason') or '-'}{checked}"
+    state = "valid" if tiktok.get("is_valid") else "TikTok still computing it"
+    return f"{number(int(tiktok['audience_size']))} matched ({state}){checked}"

@@ -140,6 +140,16 @@ def test_watch_follows_a_new_file_to_its_audience_which_audiences_lists_with_its
         time.sleep(0.5)
     assert " yes " in line  # is_valid once TikTok is done
 
+    # the job's report kept the size read right after the job (TikTok was still computing it
+    # then, or had just finished); --refresh asks again and rewrites the report
+    refreshed = run(stack, "jobs", "show", key, "--refresh")
+    assert refreshed.exit_code == 0, refreshed.output
+    assert re.search(r"audience size\s+1,200 matched \(valid\) at 20", refreshed.output)
+    as_json = json.loads(run(stack, "jobs", "show", key, "--json").output)
+    assert as_json["tiktok"]["audience_size"] == 1200
+    assert as_json["tiktok"]["is_valid"] is True
+    assert as_json["tiktok"]["size_unknown_reason"] is None
+
 
 def test_jobs_lists_the_file_and_jobs_show_prints_its_report_and_rejects(
     stack: LocalStack,

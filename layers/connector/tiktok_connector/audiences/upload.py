@@ -154,13 +154,12 @@ class AudienceUploader:
             current: JobItem | None = item
             if isinstance(message, ChunkMessage):
                 current = self.chunk_upload.run(api, job, message, outcome, lease)
-            if (
-                current is not None
-                and JobStore.ready_to_finalize(current)
-                and self.finalizer.run(api, job.refreshed(current), lease)
-            ):
-                outcome.result = "finalized"
-                outcome.job_status = SUCCEEDED
+            if current is not None and JobStore.ready_to_finalize(current):
+                finished = self.finalizer.run(api, job.refreshed(current), lease)
+                if finished is not None:
+                    outcome.result = "finalized"
+                    outcome.job_status = SUCCEEDED
+                    outcome.finished = finished
         except (RetryableTikTokError, DeadlineExceeded) as exc:
             logger.warning(
                 "TikTok call deferred; record goes back to the queue",

@@ -133,11 +133,25 @@ class StoredPlan(_Part):
         return bool(sources) and sources[0].get("id_type") == AUTO
 
 
+class AudienceSize(_Part):
+    """The audience as ``/dmp/custom_audience/get/`` described it after the job's calls
+    (:mod:`tiktok_connector.audiences.size`): its matched size (``cover_num``), whether TikTok
+    has finished computing it (``is_valid``), when it was read (ISO-8601 UTC), and why the size
+    is unknown when the read failed."""
+
+    audience_size: int | None = None
+    is_valid: bool | None = None
+    status_checked_at: str | None = None
+    size_unknown_reason: str | None = None
+
+
 class TikTokRecord(_Part):
-    """What TikTok gave the job: the audience's id and the request ids worth keeping."""
+    """What TikTok gave the job: the audience's id, the request ids worth keeping, and the
+    audience's size once read."""
 
     audience_id: str | None = None
     request_ids: list[str] = Field(default_factory=list)
+    size: AudienceSize | None = None
 
 
 class Finalizing(_Part):

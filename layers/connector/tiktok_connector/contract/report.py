@@ -50,9 +50,17 @@ class ChunkCounts(TypedDict):
 
 
 class ReportTikTok(TypedDict):
+    """DESIGN §3.7's three keys, then the audience's size at TikTok (issue 14; all null until
+    read): ``audience_size`` (``cover_num``), ``is_valid`` (false while TikTok computes it),
+    ``status_checked_at``, and ``size_unknown_reason`` when the read failed."""
+
     audience_id: str | None
     file_paths: list[str]
     request_ids: list[str]
+    audience_size: int | None
+    is_valid: bool | None
+    status_checked_at: str | None
+    size_unknown_reason: str | None
 
 
 class ReportWaiting(TypedDict):
