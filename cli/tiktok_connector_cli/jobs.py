@@ -4,9 +4,12 @@ A job is one S3 object version (``tiktok_connector.contract.job``). The jobs tab
 state (counters, chunks done); ``reports/<job_id>.json`` is the report users read, kept after the
 table's item expires; ``rejects/<job_id>.csv`` the rejected lines.
 
-:func:`job_for_object` is the one place that turns a file into its job id (today: a HEAD of the
-object gives the version id — or the ETag of an unversioned object — and ``job_id_for`` hashes
-it, as ingest does). A pointer object written by ingest can replace it without touching callers.
+:func:`job_for_object` is the one place that turns a file into its job id: a HEAD of the object
+gives the version id — or the ETag of an unversioned object — and ``job_id_for`` hashes it, as
+ingest does (so a file just uploaded again names its new job even before ingest has started it).
+When the object is gone (deleted after its job, e.g. by a lifecycle rule), the report pointer
+ingest wrote (``reports/by-key/<key after segments/>.json``, :mod:`tiktok_connector.contract.
+pointer`) names the job of its newest upload.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tiktok_connector.contract.job import FAILED, SUCCEEDED, JobItem, job_id_for
+from tiktok_connector.segments.pointer import read_pointer
 from tiktok_connector.segments.rejects import rejects_key
 from tiktok_connector.segments.report import job_totals, render_report, report_key
 
@@ -78,7 +82,8 @@ def job_for_object(s3: Any, bucket: str, key: str, version_id: str | None = None
     """The job of one S3 object version (the newest when ``version_id`` is None).
 
     The same id ingest computes: ``job_id_for(bucket, key, version)`` where version is the
-    object's version id, or its ETag when the bucket is not versioned.
+    object's version id, or its ETag when the bucket is not versioned. An object that no longer
+    exists is found through its report pointer (its newest upload's job).
     """
     kwargs = {"Bucket": bucket, "Key": key}
     if version_id:
@@ -87,6 +92,9 @@ def job_for_object(s3: Any, bucket: str, key: str, version_id: str | None = None
         head = s3.head_object(**kwargs)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion"):
+            pointer = None if version_id else read_pointer(s3, bucket, key)
+            if pointer is not None:
+                return JobRef(pointer.job_id, bucket, key, pointer.version_id)
             raise ObjectNotFound(f"s3://{bucket}/{key} does not exist") from None
         raise
     version = version_id or head.get("VersionId")

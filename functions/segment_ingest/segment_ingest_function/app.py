@@ -50,7 +50,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     for record in S3Event(event).records:
         obj = record.s3.get_object
         result = ingest.object_created(
-            record.s3.bucket.name, unquote_plus(obj.key), obj.version_id or None
+            record.s3.bucket.name,
+            unquote_plus(obj.key),
+            obj.version_id or None,
+            obj.sequencer or None,
         )
         _record(result)
         jobs.append({"job_id": result.job_id, "status": result.status})

@@ -59,9 +59,9 @@ def test_a_finished_job_publishes_its_audience_size_per_audience(
     finished = Finished("7100", "8000000000000000001", AudienceSize(audience_size=1234))
     Outcome("j", "finalized", finished=finished).publish(Sink())
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
-    assert [
-        (m["advertiser"], m["audience_id"], m["service"], m["AudienceSize"]) for m in emf
-    ] == [("7100", "8000000000000000001", "audience-upload-test", [1234.0])]
+    assert [(m["advertiser"], m["audience_id"], m["service"], m["AudienceSize"]) for m in emf] == [
+        ("7100", "8000000000000000001", "audience-upload-test", [1234.0])
+    ]
 
 
 def test_no_size_metric_when_the_size_is_unknown(capsys: pytest.CaptureFixture[str]) -> None:

@@ -39,6 +39,7 @@ from tiktok_connector.contract.job import (
     job_id_for,
 )
 from tiktok_connector.contract.messages import RangeMessage, RangesQueueMessage
+from tiktok_connector.contract.pointer import ReportPointer
 from tiktok_connector.observability import logger
 from tiktok_connector.segments.fanout import send_range_messages
 from tiktok_connector.segments.jobs import JobSpec, JobStore
@@ -50,8 +51,11 @@ from tiktok_connector.segments.keys import (
 )
 from tiktok_connector.segments.options import parse_options
 from tiktok_connector.segments.planning import plan_file
+from tiktok_connector.segments.pointer import write_pointer
 from tiktok_connector.segments.ranges import IngestResult, process_range, write_empty_rejects
 from tiktok_connector.segments.reading import reading_item
+from tiktok_connector.segments.rejects import rejects_key
+from tiktok_connector.segments.report import report_key
 from tiktok_connector.segments.settings import IngestSettings, ingest_settings
 
 __all__ = ["IngestResult", "SegmentIngest", "default_ingest", "ingest_object", "ingest_range"]
@@ -66,8 +70,10 @@ def ingest_object(
     sqs: Any,
     jobs: JobStore,
     settings: IngestSettings,
+    sequencer: str | None = None,
 ) -> IngestResult:
-    """Handle one ``ObjectCreated`` notification for a decoded ``key`` (see module docs)."""
+    """Handle one ``ObjectCreated`` notification for a decoded ``key`` (see module docs);
+    ``sequencer`` is the notification's, which orders uploads of one key (the report pointer)."""
     if is_folder_marker(key):
         return IngestResult(None, "skipped", notes=["folder marker"])
     head_kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
@@ -85,6 +91,17 @@ def ingest_object(
         version = head.get("ETag", "").strip('"')
     job_id = job_id_for(bucket, key, version)
     source_version = version_id or head.get("VersionId")
+    modified = head.get("LastModified")
+    pointer = ReportPointer(
+        bucket=bucket,
+        key=key,
+        version_id=source_version,
+        job_id=job_id,
+        report_key=report_key(job_id),
+        rejects_key=rejects_key(job_id),
+        sequencer=sequencer,
+        last_modified=modified.isoformat() if modified is not None else None,
+    )
 
     existing = jobs.get(job_id)
     if existing is not None and _nothing_left(existing):
@@ -127,6 +144,7 @@ def ingest_object(
         if created:
             write_empty_rejects(s3, settings.segments_bucket, job_id)
         jobs.write_report(item, s3=s3, bucket=settings.segments_bucket)
+        write_pointer(s3, settings.segments_bucket, pointer)
         logger.info("segment file refused", extra={"job_id": job_id, "code": exc.code})
         return IngestResult(job_id, item.status, error=exc.code)
 
@@ -151,6 +169,7 @@ def ingest_object(
         return IngestResult(job_id, "skipped", notes=["duplicate notification"])
     if created:
         jobs.write_report(item, s3=s3, bucket=settings.segments_bucket)
+    write_pointer(s3, settings.segments_bucket, pointer)
     if len(ranges) == 1:
         return process_range(item, 0, s3=s3, sqs=sqs, jobs=jobs, settings=settings)
     if item.ranges_queued:  # a duplicate notification: the ranges are on their way
@@ -194,12 +213,15 @@ class SegmentIngest:
     jobs: JobStore
     settings: IngestSettings
 
-    def object_created(self, bucket: str, key: str, version_id: str | None) -> IngestResult:
+    def object_created(
+        self, bucket: str, key: str, version_id: str | None, sequencer: str | None = None
+    ) -> IngestResult:
         """:func:`ingest_object` with these collaborators."""
         return ingest_object(
             bucket,
             key,
             version_id,
+            sequencer=sequencer,
             s3=self.s3,
             sqs=self.sqs,
             jobs=self.jobs,
