@@ -237,20 +237,25 @@ def jobs_show(
     stack = stack_of(ctx)
     job_id, found_from = _job_ref(stack, ref, version_id)
     bucket = name_of(stack, "segments_bucket")
-    if refresh:
-        _refresh_size(ctx, stack, job_id, bucket)
-    view = get_job(
-        stack.client("dynamodb"),
-        stack.client("s3"),
-        table=name_of(stack, "jobs_table"),
-        bucket=bucket,
-        job_id=job_id,
-    )
+
+    def read() -> Any:
+        return get_job(
+            stack.client("dynamodb"),
+            stack.client("s3"),
+            table=name_of(stack, "jobs_table"),
+            bucket=bucket,
+            job_id=job_id,
+        )
+
+    view = read()
     if view is None:
         raise CliError(
             f"no job {job_id} ({found_from}): ingest has not started it (is the key under "
             "segments/? see `tiktok-connector dlq --queue ingest-failures`)"
         )
+    if refresh:
+        _refresh_size(ctx, stack, job_id, bucket)
+        view = read() or view
     if as_json:
         click.echo(json.dumps(view.report, indent=2))
     else:
