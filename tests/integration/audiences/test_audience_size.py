@@ -10,8 +10,7 @@ import pytest
 from tiktok_connector.audiences.api import AudienceApi
 from tiktok_connector.audiences.size import refresh_size
 
-from .conftest import BUCKET, World, emails, one_column
-from .test_partner import partner_job
+from .conftest import BUCKET, World, emails, one_column, sha256
 
 GET = "dmp/custom_audience/get/"
 
@@ -45,14 +44,21 @@ def test_a_finished_job_reports_the_size_tiktok_gives(world: World) -> None:
 
 
 def test_a_partner_audience_reports_its_size_too(world: World) -> None:
-    job_id, bodies = partner_job(world, "Partner sized", "create", 0, 120)
+    rows = [[sha256(f"p{i}@example.com"), sha256(f"+1555{i:07d}")] for i in range(120)]
+    job_id, bodies = world.new_job(
+        name="Partner sized",
+        action="create",
+        api="segment",
+        columns=("EMAIL_SHA256", "PHONE_SHA256"),
+        chunks=[rows[:60], rows[60:]],
+    )
     for body in bodies:
         world.deliver(body)
 
     tiktok = world.report(job_id)["tiktok"]
     assert world.report(job_id)["status"] == "succeeded"
     assert tiktok["audience_size"] == len(world.emu.state.audience_members(tiktok["audience_id"]))
-    assert tiktok["audience_size"] > 0
+    assert tiktok["audience_size"] == 240  # an e-mail and a phone per row
     assert tiktok["size_unknown_reason"] is None
 
 
