@@ -29,6 +29,16 @@ def test_the_pointer_key_is_the_file_key_under_reports_by_key() -> None:
     assert pointer_key("segments/7100/Café été/sync/ü.csv.gz") == (
         "reports/by-key/7100/Café été/sync/ü.csv.gz.json"
     )
+    # a key's dot-only parts and its "%" are written so that no pointer climbs out of by-key/
+    assert pointer_key("segments/7100/../../reports/create/x.csv") == (
+        "reports/by-key/7100/%2E%2E/%2E%2E/reports/create/x.csv.json"
+    )
+    assert pointer_key("segments/7100/./a/create/%2E%2E.csv") == (
+        "reports/by-key/7100/%2E/a/create/%252E%252E.csv.json"
+    )
+    assert pointer_key("segments/7100/.../create/..x") == (
+        "reports/by-key/7100/%2E%2E%2E/create/..x.json"
+    )
     # only files ingest reads have a pointer
     assert pointer_key("elsewhere/7100/A/create/f.csv") is None
     assert pointer_key("segments/") is None
@@ -66,3 +76,18 @@ def test_sequencer_order_is_the_padded_hex_order(x: str, y: str) -> None:
         assert pointer("x", x).newer_than(pointer("y", y)) != pointer("y", y).newer_than(
             pointer("x", x)
         )
+
+
+key_part = st.text(alphabet="ab.%/ ", max_size=6)
+
+
+@given(st.lists(key_part, min_size=1, max_size=5), st.lists(key_part, min_size=1, max_size=5))
+def test_pointer_keys_never_climb_out_and_never_collide(a: list[str], b: list[str]) -> None:
+    key_a, key_b = "segments/" + "/".join(a), "segments/" + "/".join(b)
+    pa, pb = pointer_key(key_a), pointer_key(key_b)
+    for found in (pa, pb):
+        if found is not None:
+            assert found.startswith("reports/by-key/")
+            assert not {".", ".."} & set(found.split("/"))
+    if pa is not None and key_a != key_b:
+        assert pa != pb

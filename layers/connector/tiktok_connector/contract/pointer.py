@@ -7,6 +7,10 @@ starts a job for, ``reports/by-key/<the key after "segments/">.json`` (:func:`po
     segments/7100/Spring Buyers/create/buyers.csv
     → reports/by-key/7100/Spring Buyers/create/buyers.csv.json
 
+(``%`` is written ``%25``, and a part of the key made only of dots has its dots written ``%2E``,
+so a hostile key such as ``segments/7100/../../x`` cannot name a pointer outside
+``reports/by-key/``.)
+
 holding the job id, its report and rejects keys, and the object version it is for. A key uploaded
 again points at the newer upload's job: the order is S3's own event ``sequencer`` for the key
 (:meth:`ReportPointer.newer_than`), so an older upload whose notification is processed late never
@@ -21,11 +25,28 @@ POINTER_PREFIX = "reports/by-key/"
 SEGMENTS_PREFIX = "segments/"
 
 
+def _segment(part: str) -> str:
+    """One ``/``-separated part of the key, written so that no pointer key can climb out of
+    ``reports/by-key/`` in a tool that treats keys as paths: ``%`` becomes ``%25`` and a part
+    made only of dots (``.``, ``..``) has each dot written ``%2E``. Different keys keep
+    different pointers."""
+    part = part.replace("%", "%25")
+    return part.replace(".", "%2E") if part and part.strip(".") == "" else part
+
+
 def pointer_key(key: str) -> str | None:
-    """``reports/by-key/<key after "segments/">.json``; None for a key outside ``segments/``."""
+    """``reports/by-key/<key after "segments/">.json`` (parts written by :func:`_segment`);
+    None for a key outside ``segments/``."""
     if not key.startswith(SEGMENTS_PREFIX) or key == SEGMENTS_PREFIX:
         return None
-    return f"{POINTER_PREFIX}{key[len(SEGMENTS_PREFIX) :]}.json"
+    parts = key[len(SEGMENTS_PREFIX) :].split("/")
+    return f"{POINTER_PREFIX}{'/'.join(map(_segment, parts))}.json"
+
+
+def is_pointer_key(key: str) -> bool:
+    """True for a pointer object's key: readers of ``reports/`` that want job reports skip
+    these (or list ``reports/`` with the delimiter ``/``)."""
+    return key.startswith(POINTER_PREFIX)
 
 
 def _sequencer_order(sequencer: str) -> str:
