@@ -216,7 +216,11 @@ def _job_ref(stack: Stack, ref: str, version_id: str | None = None) -> tuple[str
 @click.option("--version-id", help="The object version (default: the newest).")
 @click.option("--rejects", "rejects_wanted", type=click.IntRange(0), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--refresh", is_flag=True, help="Read the audience's size from TikTok again first.")
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="Ask TikTok for the audience's size again and rewrite the report first.",
+)
 @target_options
 @click.pass_context
 def jobs_show(
@@ -233,20 +237,25 @@ def jobs_show(
     stack = stack_of(ctx)
     job_id, found_from = _job_ref(stack, ref, version_id)
     bucket = name_of(stack, "segments_bucket")
-    if refresh:
-        _size_refresh(stack).refresh_job(job_id)
-    view = get_job(
-        stack.client("dynamodb"),
-        stack.client("s3"),
-        table=name_of(stack, "jobs_table"),
-        bucket=bucket,
-        job_id=job_id,
-    )
+
+    def read() -> Any:
+        return get_job(
+            stack.client("dynamodb"),
+            stack.client("s3"),
+            table=name_of(stack, "jobs_table"),
+            bucket=bucket,
+            job_id=job_id,
+        )
+
+    view = read()
     if view is None:
         raise CliError(
             f"no job {job_id} ({found_from}): ingest has not started it (is the key under "
             "segments/? see `tiktok-connector dlq --queue ingest-failures`)"
         )
+    if refresh:
+        _refresh_size(ctx, stack, job_id, bucket)
+        view = read() or view
     if as_json:
         click.echo(json.dumps(view.report, indent=2))
     else:
@@ -259,6 +268,23 @@ def jobs_show(
             out(ctx).print(renderable)
     if view.status == "failed":
         ctx.exit(1)
+
+
+def _refresh_size(ctx: click.Context, stack: Any, job_id: str, bucket: str) -> None:
+    """Read the job's audience size from TikTok again (``tiktok.audience_size`` …)."""
+    from tiktok_connector.audiences.api import AudienceApi
+    from tiktok_connector.audiences.size import refresh_size
+    from tiktok_connector.segments.jobs import JobStore
+
+    client, tokens = _tiktok(stack)
+    jobs_store = JobStore(name_of(stack, "jobs_table"), dynamodb=stack.client("dynamodb"))
+    size = refresh_size(
+        jobs_store, job_id, AudienceApi(client, tokens), s3=stack.client("s3"), bucket=bucket
+    )
+    if size is None:
+        out(ctx).print("no audience size to refresh: the job has not succeeded with an audience")
+    elif size.size_unknown_reason:
+        out(ctx).print(f"audience size unknown: {size.size_unknown_reason}", style="yellow")
 
 
 # --------------------------------------------------------------------------------- watch
@@ -358,8 +384,8 @@ def watch(
 # ----------------------------------------------------------------------------- audiences
 
 
-def _tiktok(stack: Stack) -> tuple[Any, Any]:
-    """(token store, TikTok client) of the stack, for the commands that ask TikTok."""
+def _tiktok(stack: Any) -> tuple[Any, Any]:
+    """A TikTok client and the stored advertiser tokens of ``stack`` (never printed)."""
     from tiktok_connector.tiktok import RetryPolicy, TikTokClient
     from tiktok_connector.tokens import TokenStore
 
@@ -369,46 +395,20 @@ def _tiktok(stack: Stack) -> tuple[Any, Any]:
         dynamodb_resource=stack.resource("dynamodb"),
     )
     client = TikTokClient(name_of(stack, "tiktok_api_base_url"), retry=RetryPolicy(max_attempts=3))
-    return tokens, client
-
-
-def _size_refresh(stack: Stack) -> Any:
-    from tiktok_connector_cli.audiences import size_refresh
-
-    tokens, client = _tiktok(stack)
-    return size_refresh(
-        dynamodb=stack.client("dynamodb"),
-        s3=stack.client("s3"),
-        jobs_table=name_of(stack, "jobs_table"),
-        bucket=name_of(stack, "segments_bucket"),
-        tokens=tokens,
-        client=client,
-    )
+    return client, tokens
 
 
 @cli.command()
 @click.option("--advertiser", help="Only this advertiser's audiences.")
-@click.option(
-    "--refresh",
-    is_flag=True,
-    help="First read again the sizes TikTok had not settled in recent job reports "
-    "(what the hourly schedule does).",
-)
 @target_options
 @click.pass_context
-def audiences(ctx: click.Context, advertiser: str | None, refresh: bool) -> None:
+def audiences(ctx: click.Context, advertiser: str | None) -> None:
     """Every audience we manage, with TikTok's size (cover_num), validity and expiry."""
     from tiktok_connector_cli.audiences import list_audiences
 
     stack = stack_of(ctx)
     dynamodb = stack.client("dynamodb")
-    if refresh:
-        done = _size_refresh(stack).run()
-        out(ctx).print(
-            f"job reports refreshed: {done.checked} checked, {done.settled} settled, "
-            f"{done.unknown} unknown"
-        )
-    tokens, client = _tiktok(stack)
+    client, tokens = _tiktok(stack)
     listing = list_audiences(
         dynamodb=dynamodb,
         table=name_of(stack, "audiences_table"),

@@ -222,35 +222,3 @@ def list_audiences(
             row.tiktok = details.get(row.audience_id or "")
         listing.audience_problems.update(errors)
     return listing
-
-
-def size_refresh(
-    *,
-    dynamodb: Any,
-    s3: Any,
-    jobs_table: str,
-    bucket: str,
-    tokens: TokenStore,
-    client: TikTokClient,
-) -> Any:
-    """The layer's size refresh (``audiences.refresh.SizeRefresh``) over the CLI's clients:
-    ``audiences --refresh`` and ``jobs show --refresh`` read sizes now instead of waiting for
-    the hourly schedule, and rewrite the reports."""
-    from tiktok_connector.audiences.api import AudienceApi
-    from tiktok_connector.audiences.refresh import SizeRefresh
-    from tiktok_connector.audiences.status import AudienceSizes
-    from tiktok_connector.segments.jobs import JobStore
-
-    sizes = AudienceSizes(
-        table=jobs_table,
-        dynamodb=dynamodb,
-        jobs=JobStore(jobs_table, dynamodb=dynamodb),
-        s3=s3,
-        bucket=bucket,
-    )
-    return SizeRefresh(
-        dynamodb=dynamodb,
-        table=jobs_table,
-        sizes=sizes,
-        api=lambda deadline: AudienceApi(client, tokens, deadline=deadline),
-    )

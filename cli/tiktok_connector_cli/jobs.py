@@ -4,11 +4,12 @@ A job is one S3 object version (``tiktok_connector.contract.job``). The jobs tab
 state (counters, chunks done); ``reports/<job_id>.json`` is the report users read, kept after the
 table's item expires; ``rejects/<job_id>.csv`` the rejected lines.
 
-:func:`job_for_object` is the one place that turns a file into its job id: the pointer ingest
-writes (``reports/by-key/<key after "segments/">.json``, :mod:`tiktok_connector.contract.pointer`)
-names the newest upload's job, even after the file was deleted; without one (a file ingested
-before pointers, a specific older version) a HEAD of the object gives the version id — or the
-ETag of an unversioned object — and ``job_id_for`` hashes it, as ingest does.
+:func:`job_for_object` is the one place that turns a file into its job id: a HEAD of the object
+gives the version id — or the ETag of an unversioned object — and ``job_id_for`` hashes it, as
+ingest does (so a file just uploaded again names its new job even before ingest has started it).
+When the object is gone (deleted after its job, e.g. by a lifecycle rule), the report pointer
+ingest wrote (``reports/by-key/<key after segments/>.json``, :mod:`tiktok_connector.contract.
+pointer`) names the job of its newest upload.
 """
 
 from __future__ import annotations
@@ -80,31 +81,25 @@ def looks_like_job_id(ref: str) -> bool:
 def job_for_object(s3: Any, bucket: str, key: str, version_id: str | None = None) -> JobRef:
     """The job of one S3 object version (the newest when ``version_id`` is None).
 
-    The pointer's job when it names this upload (or the file is gone); otherwise the id ingest
-    computes or will compute: ``job_id_for(bucket, key, version)`` where version is the object's
-    version id, or its ETag when the bucket is not versioned — so a file uploaded a moment ago,
-    whose notification has not been processed yet, maps to the job it is about to get.
+    The same id ingest computes: ``job_id_for(bucket, key, version)`` where version is the
+    object's version id, or its ETag when the bucket is not versioned. An object that no longer
+    exists is found through its report pointer (its newest upload's job).
     """
-    found = read_pointer(s3, bucket, key)
-    pointer = found[0] if found is not None and found[0].job_id else None
-    if pointer is not None and version_id and pointer.version_id != version_id:
-        pointer = None
     kwargs = {"Bucket": bucket, "Key": key}
     if version_id:
         kwargs["VersionId"] = version_id
     try:
         head = s3.head_object(**kwargs)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NoSuchVersion"):
-            raise
-        if pointer is None:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion"):
+            pointer = None if version_id else read_pointer(s3, bucket, key)
+            if pointer is not None:
+                return JobRef(pointer.job_id, bucket, key, pointer.version_id)
             raise ObjectNotFound(f"s3://{bucket}/{key} does not exist") from None
-        return JobRef(pointer.job_id, bucket, key, pointer.version_id)
+        raise
     version = version_id or head.get("VersionId")
     if not version or version == "null":
         version = str(head.get("ETag", "")).strip('"')
-    if pointer is not None and pointer.version == version:
-        return JobRef(pointer.job_id, bucket, key, pointer.version_id)
     return JobRef(
         job_id_for(bucket, key, version), bucket, key, version_id or head.get("VersionId")
     )

@@ -125,7 +125,7 @@ def job_details(view: JobView, rejects: Rejects | None, *, rejects_wanted: int) 
     fields.add_row("chunks", f"{chunks.get('done', 0)}/{chunks.get('total', 0)} uploaded")
     fields.add_row("TikTok audience", str(tiktok.get("audience_id") or "-"))
     if tiktok.get("status_checked_at"):
-        fields.add_row("audience size", audience_size_text(tiktok))
+        fields.add_row("audience size", _audience_size(tiktok))
     file_paths = list(tiktok.get("file_paths") or [])
     request_ids = list(tiktok.get("request_ids") or [])
     fields.add_row("TikTok file paths", _listing(file_paths))
@@ -177,19 +177,6 @@ def _listing(values: Sequence[str], shown: int = 3) -> str:
     return f"{head} and {rest} more (--json lists all)" if rest > 0 else head
 
 
-def audience_size_text(tiktok: dict[str, Any]) -> Text:
-    """The report's audience size (``audiences.status``): TikTok's cover_num, whether TikTok
-    finished computing it, when it was read, and why the last read failed."""
-    size, valid = tiktok.get("audience_size"), tiktok.get("is_valid")
-    state = "validity unknown"
-    if valid is not None:
-        state = "ready" if valid else "TikTok computing"
-    text = Text(f"{number(size)} ({state}; checked {tiktok.get('status_checked_at')})")
-    if tiktok.get("size_unknown_reason"):
-        text.append(f"\nlast read failed: {tiktok['size_unknown_reason']}", style="yellow")
-    return text
-
-
 def job_outcome_line(view: JobView) -> Text:
     """The line ``watch`` ends with."""
     report = view.report
@@ -205,8 +192,6 @@ def job_outcome_line(view: JobView) -> Text:
     )
     if tiktok.get("audience_id"):
         text.append(f"; TikTok audience {tiktok['audience_id']}")
-    if tiktok.get("audience_size") is not None:
-        text.append(f", size {number(int(tiktok['audience_size']))}")
     error = report.get("error")
     if isinstance(error, dict):
         text.append(f"\nerror {error.get('code')}: {error.get('message')}", style="red")
@@ -457,3 +442,12 @@ def connection_details(check: ConnectionCheck) -> list[Any]:
 
 def group(items: Sequence[Any]) -> Group:
     return Group(*items)
+
+
+def _audience_size(tiktok: dict[str, Any]) -> str:
+    """``1,234 matched (valid) at <time>``, or why TikTok's size is unknown."""
+    checked = f" at {tiktok['status_checked_at']}"
+    if tiktok.get("audience_size") is None:
+        return f"unknown: {tiktok.get('size_unknown_reason') or '-'}{checked}"
+    state = "valid" if tiktok.get("is_valid") else "TikTok still computing it"
+    return f"{number(int(tiktok['audience_size']))} matched ({state}){checked}"

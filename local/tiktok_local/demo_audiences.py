@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from tiktok_connector.contract.pointer import is_pointer_key
 from tiktok_local.stack import LocalStack
 
 Say = Callable[[str], None]
@@ -38,7 +39,7 @@ def _reports(s3: Any, bucket: str) -> list[dict[str, Any]]:
     return [
         json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         for key in _keys(s3, bucket, "reports/")
-        if key.endswith(".json") and "/" not in key[len("reports/") :]  # not the pointers
+        if key.endswith(".json") and not is_pointer_key(key)
     ]
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
 
+from tiktok_connector.contract.pointer import is_pointer_key
 from tiktok_local.dispatcher import Invocation
 
 log = logging.getLogger("tiktok_local.progress")
@@ -151,10 +152,11 @@ class ReportWatcher:
         for page in paginator.paginate(Bucket=self._bucket, Prefix="reports/"):
             for obj in page.get("Contents") or []:
                 key, etag = obj["Key"], obj.get("ETag", "")
-                # reports/<job_id>.json only: reports/by-key/ holds the files' pointers
-                if "/" in key[len("reports/") :] or not key.endswith(".json"):
-                    continue
-                if self._etags.get(key) == etag:
+                if (
+                    not key.endswith(".json")
+                    or is_pointer_key(key)  # a file's report pointer, not a report
+                    or self._etags.get(key) == etag
+                ):
                     continue
                 self._etags[key] = etag
                 body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()

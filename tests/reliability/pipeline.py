@@ -31,6 +31,7 @@ from tests.reliability.support import (
     phone,
     sha256,
 )
+from tiktok_connector.contract.pointer import is_pointer_key
 from tiktok_local.stack import LocalStack
 
 ADV = "7100000000000000001"
@@ -437,7 +438,7 @@ class Pipeline:
         bucket = self.stack.names["segments_bucket"]
         found: dict[str, dict[str, Any]] = {}
         for key in self.keys("reports/"):
-            if key.startswith("reports/by-key/"):  # the files' pointers, not reports
+            if is_pointer_key(key):  # a file's report pointer, not a report
                 continue
             report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
             found[report["source"]["key"]] = report

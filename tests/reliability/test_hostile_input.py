@@ -29,6 +29,8 @@ from tests.reliability.support import email_hash, sha256
 pytestmark = pytest.mark.slow
 WAIT = 90.0
 REPORT_KEY = re.compile(r"reports/[0-9a-f]{32}\.json")
+# a file's report pointer: under reports/by-key/, no part of it only dots (it cannot climb out)
+POINTER_KEY = re.compile(r"reports/by-key/(?:(?!\.+(?:/|\.json$))[^/]*/)*[^/]+\.json")
 OUTPUT_KEY = re.compile(r"(chunks/[0-9a-f]{32}/\d{4}-\d{5}\.csv|rejects/[0-9a-f]{32}(\.csv|/.*))")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -226,7 +228,10 @@ def test_odd_and_traversing_keys_stay_inside_their_job_and_bad_keys_get_reports(
     for key in written:
         if key.startswith("segments/"):
             continue
-        assert REPORT_KEY.fullmatch(key) or OUTPUT_KEY.fullmatch(key), key
+        assert (
+            REPORT_KEY.fullmatch(key) or OUTPUT_KEY.fullmatch(key) or POINTER_KEY.fullmatch(key)
+        ), key
+        assert ".." not in key.split("/"), key
     assert pipeline.depth("ingest_failures_queue_url") == 0
 
 

@@ -53,7 +53,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             record.s3.bucket.name,
             unquote_plus(obj.key),
             obj.version_id or None,
-            obj.get("sequencer") or None,
+            obj.sequencer or None,
         )
         _record(result)
         jobs.append({"job_id": result.job_id, "status": result.status})

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tiktok_connector.contract.pointer import is_pointer_key
 from tiktok_local.demo_audiences import check_audiences
 from tiktok_local.stack import LocalStack
 
@@ -58,7 +59,7 @@ def report_for(stack: LocalStack, key: str, timeout: float = 60.0) -> dict[str, 
     while time.monotonic() < deadline:
         stack.wait_idle(5.0)
         for obj in s3.list_objects_v2(Bucket=bucket, Prefix="reports/").get("Contents", []):
-            if obj["Key"].startswith("reports/by-key/"):  # the files' pointers
+            if is_pointer_key(obj["Key"]):  # a file's report pointer, not a report
                 continue
             report = json.loads(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
             if report["source"]["key"] == key and report["status"] not in (

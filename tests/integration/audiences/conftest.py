@@ -24,11 +24,9 @@ from tiktok_connector.audiences.file_format import id_type_of
 from tiktok_connector.audiences.outcome import Outcome
 from tiktok_connector.audiences.registry import AudienceRegistry
 from tiktok_connector.audiences.settings import UploadSettings
-from tiktok_connector.audiences.status import AudienceSizes
 from tiktok_connector.audiences.upload import AudienceUploader
 from tiktok_connector.contract.job import StoredPlan
 from tiktok_connector.contract.messages import ChunkMessage, ChunkQueueMessage
-from tiktok_connector.observability import metrics
 from tiktok_connector.segments.jobs import JobSpec, JobStore
 from tiktok_connector.segments.stats import RangeStats
 from tiktok_connector.tiktok import RetryPolicy, TikTokClient
@@ -217,9 +215,6 @@ def world(emulator: EmulatorServer, template_aws: TemplateAws) -> World:
             "s3": s3,
             "pacer": Pacer(1000.0),
             "requeue": requeue,
-            "sizes": AudienceSizes(
-                table=JOBS, dynamodb=ddb, jobs=jobs, s3=s3, bucket=BUCKET, metrics=metrics
-            ),
         }
         kwargs.update(overrides)
         return AudienceUploader(**kwargs)

@@ -129,7 +129,7 @@ def test_finish_first_outcome_wins_and_report_has_fixed_keys(aws: dict[str, Any]
     assert report["identifiers"] == {"email": {"accepted": 10, "rejected": 2}}
     assert report["tiktok"] == {
         "audience_id": "999", "file_paths": ["fp-a"], "request_ids": ["req-1", "req-2"],
-        # the audience's size is read after the job (audiences.status), not by the job store
+        # the audience's size at TikTok (issue 14): null until the upload reads it
         "audience_size": None, "is_valid": None, "status_checked_at": None,
         "size_unknown_reason": None,
     }  # fmt: skip

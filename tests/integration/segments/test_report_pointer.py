@@ -1,144 +1,99 @@
-"""The file's pointer (``reports/by-key/…``): written by ingest when it creates a job, moved only
-to a newer upload of the same key — an older notification processed late leaves it alone, and a
-writer that loses a race reads again."""
+"""The report pointer on moto: written by ingest, compare-and-swap between uploads of one key,
+and the CLI finding a job from its key once the file is gone."""
 
 from __future__ import annotations
 
 import json
+import random
+import threading
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
-from tiktok_connector.contract.job import job_id_for
-from tiktok_connector.contract.pointer import pointer_key
+from tiktok_connector.contract.pointer import ReportPointer, pointer_key
 from tiktok_connector.segments.pointer import read_pointer, write_pointer
+from tiktok_connector_cli.jobs import ObjectNotFound, job_for_object
 
 from .conftest import BUCKET, Harness
 
-ADV = "7100000000000000001"
+KEY = "segments/7100/Pointer Buyers/create/buyers.csv"
 
 
-def stored(h: Harness, key: str) -> dict[str, Any]:
-    body = h.s3.get_object(Bucket=BUCKET, Key=pointer_key(key))["Body"].read()
-    return dict(json.loads(body))
+def stored(s3: Any, key: str = KEY) -> dict[str, Any]:
+    where = pointer_key(key)
+    assert where is not None
+    return dict(json.loads(s3.get_object(Bucket=BUCKET, Key=where)["Body"].read()))
 
 
-def test_ingest_writes_the_pointer_to_the_job_and_its_report(harness: Harness) -> None:
-    key = f"segments/{ADV}/Buyers/create/list.csv"
-    version = harness.put(key, "email\na@b.co\n")
-    result = harness.ingest.object_created(BUCKET, key, version, "0A")
+def test_ingest_points_the_files_key_at_its_job(harness: Harness) -> None:
+    result = harness.drop(KEY, "email\na@example.com\n")
 
-    pointer = stored(harness, key)
-    assert pointer_key(key) == f"reports/by-key/{ADV}/Buyers/create/list.csv.json"
-    assert pointer["job_id"] == result.job_id == job_id_for(BUCKET, key, version)
-    assert pointer["report_key"] == f"reports/{result.job_id}.json"
-    assert harness.report(pointer["job_id"])["job_id"] == result.job_id
-    assert (pointer["bucket"], pointer["key"], pointer["version_id"]) == (BUCKET, key, version)
-    assert pointer["sequencer"] == "0A"
-    assert pointer["last_modified"].endswith("Z")
+    found = stored(harness.s3)
+    assert found["job_id"] == result.job_id
+    assert found["report_key"] == f"reports/{result.job_id}.json"
+    assert found["rejects_key"] == f"rejects/{result.job_id}.csv"
+    assert found["key"] == KEY
+    # the pointer leads to the report
+    report = harness.s3.get_object(Bucket=BUCKET, Key=found["report_key"])["Body"].read()
+    assert json.loads(report)["source"]["key"] == KEY
 
 
-def test_a_refused_file_is_pointed_at_too(harness: Harness) -> None:
-    key = f"segments/{ADV}/Buyers/explode/list.csv"  # not an action
-    version = harness.put(key, "email\na@b.co\n")
-    result = harness.ingest.object_created(BUCKET, key, version, "01")
-    assert result.status == "failed"
-    assert stored(harness, key)["job_id"] == result.job_id
+def test_a_refused_file_is_pointed_at_its_failed_report_too(harness: Harness) -> None:
+    key = "segments/7100/Pointer Buyers/frobnicate/buyers.csv"  # no such action
+    result = harness.drop(key, "email\na@example.com\n")
+    assert harness.report(str(result.job_id))["status"] == "failed"
+    assert stored(harness.s3, key)["job_id"] == result.job_id
 
 
-def test_an_older_upload_processed_late_does_not_move_the_pointer(harness: Harness) -> None:
-    key = f"segments/{ADV}/Late/append/list.csv"
-    old = harness.put(key, "email\na@b.co\n")
-    new = harness.put(key, "email\nc@d.co\n")
-    newer = harness.ingest.object_created(BUCKET, key, new, "00000000000000000B")
-    older = harness.ingest.object_created(BUCKET, key, old, "0A")  # shorter, smaller
+def test_an_older_upload_processed_late_does_not_take_the_pointer_back(harness: Harness) -> None:
+    old_version = harness.put(KEY, "email\nold@example.com\n")
+    new_version = harness.put(KEY, "email\nnew@example.com\n")
+    newer = harness.ingest.object_created(BUCKET, KEY, new_version, "0062E99A88DC407460")
+    older = harness.ingest.object_created(BUCKET, KEY, old_version, "0062E99A88DC407450")
 
     assert older.job_id != newer.job_id
-    assert older.status != "skipped"  # its job ran all the same
-    assert stored(harness, key)["job_id"] == newer.job_id
-    assert stored(harness, key)["version_id"] == new
+    assert stored(harness.s3)["job_id"] == newer.job_id
+    assert read_pointer(harness.s3, BUCKET, KEY).job_id == newer.job_id  # type: ignore[union-attr]
 
 
-def test_a_newer_upload_moves_the_pointer(harness: Harness) -> None:
-    key = f"segments/{ADV}/Moves/append/list.csv"
-    first = harness.ingest.object_created(BUCKET, key, harness.put(key, "email\na@b.co\n"), "0A")
-    assert stored(harness, key)["job_id"] == first.job_id
-    second = harness.ingest.object_created(BUCKET, key, harness.put(key, "email\nx@y.co\n"), "0C")
-    assert stored(harness, key)["job_id"] == second.job_id
+def test_concurrent_writers_leave_the_newest_upload(harness: Harness) -> None:
+    sequencers = [f"00{n:016X}" for n in random.Random(7).sample(range(1, 10**9), 12)]
+    pointers = [
+        ReportPointer(
+            bucket=BUCKET,
+            key=KEY,
+            version_id=f"v{i}",
+            job_id=f"{i:032x}",
+            report_key=f"reports/{i:032x}.json",
+            rejects_key=f"rejects/{i:032x}.csv",
+            sequencer=seq,
+        )
+        for i, seq in enumerate(sequencers)
+    ]
+    start = threading.Barrier(len(pointers))
+
+    def write(p: ReportPointer) -> None:
+        start.wait()
+        write_pointer(harness.s3, BUCKET, p)
+
+    threads = [threading.Thread(target=write, args=(p,)) for p in pointers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    newest = max(pointers, key=lambda p: p.sequencer or "")
+    assert stored(harness.s3)["job_id"] == newest.job_id
 
 
-def test_without_sequencers_last_modified_orders_uploads(harness: Harness) -> None:
-    key = f"segments/{ADV}/NoSeq/append/list.csv"
-    old = harness.put(key, "email\na@b.co\n")
-    first = harness.ingest.object_created(BUCKET, key, old)
-    item = harness.jobs.get(first.job_id or "")
-    assert item is not None
-    from tiktok_connector.segments.pointer import pointer_for
+def test_the_cli_finds_the_job_of_a_file_deleted_after_its_job(harness: Harness) -> None:
+    first = harness.drop(KEY, "email\na@example.com\n")
+    assert job_for_object(harness.s3, BUCKET, KEY).job_id == first.job_id  # from the object
+    second = harness.drop(KEY, "email\nb@example.com\n")
+    harness.s3.delete_object(Bucket=BUCKET, Key=KEY)  # a delete marker: the file is gone
 
-    # a later upload without a sequencer, then the first one again: the later one stays
-    later = pointer_for(
-        item, version="v-later", sequencer=None, last_modified="2999-01-01T00:00:00Z"
-    )
-    assert write_pointer(harness.s3, BUCKET, later)
-    again = pointer_for(item, version=old, sequencer=None, last_modified="2000-01-01T00:00:00Z")
-    assert not write_pointer(harness.s3, BUCKET, again)
-    assert stored(harness, key)["version"] == "v-later"
+    ref = job_for_object(harness.s3, BUCKET, KEY)
 
-
-class RacingS3:
-    """S3 whose first conditional put is preceded by another writer's newer pointer."""
-
-    def __init__(self, s3: Any, rival: bytes) -> None:
-        self.s3 = s3
-        self.rival = rival
-        self.puts = 0
-
-    def get_object(self, **kwargs: Any) -> Any:
-        return self.s3.get_object(**kwargs)
-
-    def put_object(self, **kwargs: Any) -> Any:
-        self.puts += 1
-        if self.puts == 1:
-            self.s3.put_object(Bucket=kwargs["Bucket"], Key=kwargs["Key"], Body=self.rival)
-        return self.s3.put_object(**kwargs)
-
-
-def test_a_writer_that_loses_the_race_reads_again_and_keeps_the_newer(harness: Harness) -> None:
-    key = f"segments/{ADV}/Race/append/list.csv"
-    version = harness.put(key, "email\na@b.co\n")
-    harness.ingest.object_created(BUCKET, key, version, "0A")
-    found = read_pointer(harness.s3, BUCKET, key)
-    assert found is not None
-    mine = found[0].model_copy(update={"version": "mine", "job_id": "m" * 32, "sequencer": "0B"})
-    rival = found[0].model_copy(update={"version": "rival", "job_id": "r" * 32, "sequencer": "0C"})
-    racing = RacingS3(harness.s3, rival.model_dump_json().encode())
-
-    assert not write_pointer(racing, BUCKET, mine)  # If-Match failed, re-read, rival is newer
-    assert racing.puts == 1
-    assert stored(harness, key)["job_id"] == "r" * 32
-
-
-def test_first_writers_race_on_if_none_match(harness: Harness) -> None:
-    key = f"segments/{ADV}/First/append/list.csv"
-    version = harness.put(key, "email\na@b.co\n")
-    harness.ingest.object_created(BUCKET, key, version, "0A")
-    found = read_pointer(harness.s3, BUCKET, key)
-    assert found is not None
-    harness.s3.delete_object(Bucket=BUCKET, Key=pointer_key(key))
-    older = found[0].model_copy(update={"version": "old", "job_id": "o" * 32, "sequencer": "01"})
-    newer = found[0].model_copy(update={"version": "new", "job_id": "n" * 32, "sequencer": "02"})
-    racing = RacingS3(harness.s3, newer.model_dump_json().encode())
-
-    assert not write_pointer(racing, BUCKET, older)
-    assert stored(harness, key)["job_id"] == "n" * 32
-    # S3 refuses the blind first write once a pointer exists
-    with pytest.raises(ClientError, match="PreconditionFailed"):
-        harness.s3.put_object(Bucket=BUCKET, Key=pointer_key(key), Body=b"{}", IfNoneMatch="*")
-
-
-def test_an_unreadable_pointer_is_replaced(harness: Harness) -> None:
-    key = f"segments/{ADV}/Broken/append/list.csv"
-    harness.s3.put_object(Bucket=BUCKET, Key=pointer_key(key), Body=b"not json")
-    result = harness.ingest.object_created(BUCKET, key, harness.put(key, "email\na@b.co\n"), "0A")
-    assert stored(harness, key)["job_id"] == result.job_id
+    assert ref.job_id == second.job_id  # the newest upload's job, from the pointer
+    with pytest.raises(ObjectNotFound, match="does not exist"):  # neither object nor pointer
+        job_for_object(harness.s3, BUCKET, "segments/7100/Never/create/x.csv")

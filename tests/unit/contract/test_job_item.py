@@ -46,7 +46,9 @@ def test_creation_writes_none_of_the_attributes_later_conditions_test() -> None:
     assert attributes["plan"]["S"].startswith("{")  # a JSON string, as ingest always stored it
     assert json.loads(attributes["plan"]["S"])["ranges"] == [[0, 10], [10, 20]]
     assert attributes["error"] == {"NULL": True}
-    assert attributes["tiktok"] == {"M": {"audience_id": {"NULL": True}, "request_ids": {"L": []}}}
+    assert attributes["tiktok"] == {
+        "M": {"audience_id": {"NULL": True}, "request_ids": {"L": []}, "size": {"NULL": True}}
+    }
 
 
 def test_a_created_item_reads_back_as_itself() -> None:

@@ -25,6 +25,7 @@ from tiktok_connector.identity import (
     normalize_phone,
     normalize_zip,
 )
+from tiktok_connector.identity.email import ASCII_EMAIL, ascii_email_block
 
 NORMALIZERS: list[Callable[[str], str | Rejected]] = [
     normalize_email,
@@ -402,6 +403,51 @@ def test_block_form_gives_the_per_value_results_or_none(lines: list[str]) -> Non
         out = hasher.lines("".join(lines), len(lines))
         if out is not None:
             assert out == [hasher(line) for line in lines], (hasher, lines)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "a@b.c",
+        "a@.b.c",
+        "a@.b",
+        "a@b.",
+        "a@b..",
+        "a@..",
+        "a@...",
+        "a@.",
+        "a@b..c",
+        ".a@b.c",
+        "a.@b.c",
+        "!#$%&'*/=?^_`{|}~-@b.c",
+        "a@b.c.",
+        "a@b.c\x7f",
+        "@b.c",
+        "a@b",
+        "a@@b.c",
+        "a@b@c.d",
+        "a@b.c ",
+        "\ta@b.c\v",
+        "a@b .c",
+        "a@b.\x00",
+    ],
+)
+def test_block_check_agrees_with_the_per_value_check_on_domain_edges(address: str) -> None:
+    """The block check (a shape of the block without backtracking) takes exactly the lines the
+    per-value check takes: dots at the domain's ends, runs of dots, every symbol allowed."""
+    check, _ = ascii_email_block()
+    per_value = ASCII_EMAIL(address.strip(" \t\v\f\r")) is not None
+    assert (check((address + "\n").encode()) is not None) == per_value
+    assert (check(((address + "\n") * 3).encode()) is not None) == per_value
+
+
+@given(st.lists(st.text(alphabet="ab.@ \t+\x7f", max_size=12), min_size=1, max_size=6))
+def test_block_check_agrees_with_the_per_value_check(lines: list[str]) -> None:
+    """Whatever the lines, the block passes exactly when every line, trimmed of blanks, passes
+    the per-value check."""
+    check, _ = ascii_email_block()
+    per_value = all(ASCII_EMAIL(line.strip(" \t\v\f\r")) is not None for line in lines)
+    assert (check("".join(line + "\n" for line in lines).encode()) is not None) == per_value
 
 
 @given(lines=st.lists(email_like, min_size=1, max_size=8))

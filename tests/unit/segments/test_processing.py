@@ -154,6 +154,53 @@ def test_many_batches_of_an_email_column_match_a_model() -> None:
     assert stats.duplicates > 30_000
 
 
+def run_lines(lines: list[str], first: Any) -> tuple[Any, list[str], Rejects]:
+    """Like ``run``, but the processor gets a plain list of lines (no stream to read from)."""
+    plan = plan_columns(first, fmt="csv", delimiter=",", compressed=False, options=FileOptions())
+    out: list[str] = []
+    rejects = Rejects()
+    proc = RangeProcessor(plan, api="file", phone_region="US", sink=out.extend, rejects=rejects)
+    return proc.run(lines, skip_header=plan.header), out, rejects
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.emails(),
+            st.sampled_from(["", " ", "a@b", "x@y.co ", "A@B.CO", "p+q@r.st", '"q@r.st"', "1,2"]),
+        ),
+        max_size=60,
+    ),
+    eols=st.lists(st.sampled_from(["\n", "\r\n", "\r"]), min_size=1, max_size=5),
+    batch_chars=st.integers(1, 64),
+    last_eol=st.booleans(),
+)
+def test_stream_batches_cut_anywhere_read_the_same_rows_as_the_lines(
+    values: list[str], eols: list[str], batch_chars: int, last_eol: bool
+) -> None:
+    """The stream path reads batches of characters completed to a line end; wherever a batch
+    ends (inside a line, between the "\r" and "\n" of a line end) and whatever the line ends,
+    it reads the rows the line-by-line path reads: same hashes, counters and reject lines."""
+    text = (
+        "email"
+        + eols[0]
+        + "".join(
+            v + (eols[i % len(eols)] if last_eol or i < len(values) - 1 else "")
+            for i, v in enumerate(values)
+        )
+    )
+    lines = io.StringIO(text, newline="").readlines()
+    expected = run_lines(lines, ["email"])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("tiktok_connector.segments.processing.BATCH_CHARS", batch_chars)
+        got = run(text, ["email"])
+    assert got[1] == expected[1]
+    assert got[2].rows == expected[2].rows
+    assert got[0] == expected[0]  # every counter
+    check_accounting(got[0], got[1], got[2], len(lines))
+
+
 def test_duplicates_across_columns_are_blanked_per_hash() -> None:
     text = "email,phone\na@b.co,2125550100\na@b.co,2125550101\na@b.co,2125550100\n"
     stats, out, _ = run(text, ["email", "phone"])

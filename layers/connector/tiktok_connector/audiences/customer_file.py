@@ -147,6 +147,7 @@ class AudienceStatus(NamedTuple):
     msg: str
     cover_num: int
     calculate_type: str
+    found: bool = True  # False: TikTok's answer did not describe the audience
 
     @property
     def processing(self) -> bool:
@@ -155,9 +156,14 @@ class AudienceStatus(NamedTuple):
 
 
 def audience_status(
-    api: AudienceApi, advertiser_id: str, audience_id: str, *, now: float | None = None
+    api: AudienceApi,
+    advertiser_id: str,
+    audience_id: str,
+    *,
+    now: float | None = None,
+    retry: bool = True,
 ) -> AudienceStatus:
-    """The audience's status from ``/dmp/custom_audience/get/``."""
+    """The audience's status from ``/dmp/custom_audience/get/`` (``retry=False``: one attempt)."""
     response = api.call(
         "GET",
         GET_PATH,
@@ -167,6 +173,7 @@ def audience_status(
             "custom_audience_ids": json.dumps([audience_id]),
             "history_size": 1,
         },
+        retry=retry,
     )
     found = [
         entry.get("audience_details") or {}
@@ -184,6 +191,7 @@ def audience_status(
         msg=str(details.get("msg") or "")[:200],
         cover_num=int(details.get("cover_num") or 0),
         calculate_type=str(details.get("calculate_type") or ""),
+        found=bool(details),
     )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from tiktok_connector.audiences import customer_file
 from tiktok_connector.audiences.api import AudienceApi
@@ -31,11 +31,19 @@ from tiktok_connector.audiences.failures import (
 from tiktok_connector.audiences.job import SEGMENT_API, JobFailure, UploadJob
 from tiktok_connector.audiences.registry import AudienceRegistry
 from tiktok_connector.audiences.settings import UploadSettings
-from tiktok_connector.audiences.status import AudienceSizes
-from tiktok_connector.contract.job import SUCCEEDED
+from tiktok_connector.audiences.size import record_size
+from tiktok_connector.contract.job import SUCCEEDED, AudienceSize
 from tiktok_connector.observability import logger
 from tiktok_connector.segments.jobs import JobStore
 from tiktok_connector.tiktok import PermanentTikTokError
+
+
+class Finished(NamedTuple):
+    """A job this worker finished: its audience and the size TikTok gave (None: not read)."""
+
+    advertiser_id: str
+    audience_id: str
+    size: AudienceSize | None
 
 
 class Finalizer:
@@ -50,19 +58,18 @@ class Finalizer:
         s3: Any,
         creator: AudienceCreator,
         clock: Callable[[], float],
-        sizes: AudienceSizes | None = None,
     ) -> None:
-        """``sizes`` reads the audience's size once the job succeeded (:mod:`.status`)."""
         self.settings = settings
-        self.sizes = sizes
         self.jobs = jobs
         self.registry = registry
         self.s3 = s3
         self.creator = creator
         self.clock = clock
 
-    def run(self, api: AudienceApi, job: UploadJob, lease: int) -> bool:
-        """Claim and run the job's single create/update; True when this call finished the job."""
+    def run(self, api: AudienceApi, job: UploadJob, lease: int) -> Finished | None:
+        """Claim and run the job's single create/update; what this call finished, or None when
+        it did not finish the job. A finished job's audience size is read (:mod:`.size`) before
+        its final report is written."""
         owner = uuid.uuid4().hex
         if not self.jobs.claim_finalization(
             job.job_id,
@@ -72,7 +79,7 @@ class Finalizer:
         ):
             latest = self.jobs.get(job.job_id)
             if latest is not None and not latest.running:
-                return False
+                return None
             raise RetryLaterError("another worker is finalizing this job")
         try:
             audience_id = self._file(api, job, lease) if job.file_api else self._partner(job)
@@ -83,19 +90,15 @@ class Finalizer:
             self.jobs.release_finalization(job.job_id, owner=owner)
             raise
         final = self.jobs.finish(job.job_id, status=SUCCEEDED, audience_id=audience_id)
-        if final is not None:
-            if self.sizes is not None:  # never raises: a size is not worth failing a job for
-                final = self.sizes.check(api, final)
-            self.jobs.write_report(final, s3=self.s3, bucket=self.settings.segments_bucket)
-            logger.info(
-                "audience job succeeded",
-                extra={
-                    "job_id": job.job_id,
-                    "audience_id": audience_id,
-                    "chunks": job.item.chunks_done,
-                },
-            )
-        return final is not None
+        if final is None:
+            return None
+        final, size = record_size(self.jobs, final, api, now=self.clock())
+        self.jobs.write_report(final, s3=self.s3, bucket=self.settings.segments_bucket)
+        logger.info(
+            "audience job succeeded",
+            extra={"job_id": job.job_id, "audience_id": audience_id, "chunks": final.chunks_done},
+        )
+        return Finished(job.advertiser_id, audience_id, size)
 
     def _file(self, api: AudienceApi, job: UploadJob, lease: int) -> str:
         """The create/update sequence with every recorded file_path (groups of ≤ 50), from

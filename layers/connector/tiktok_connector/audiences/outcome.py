@@ -26,6 +26,7 @@ class Outcome:
     tiktok_codes: dict[int, int] = field(default_factory=dict)
     tiktok_retries: int = 0
     tiktok_throttled: int = 0
+    finished: Any = None  # finalize.Finished: the audience and its size, when this finished it
 
     def publish(self, sink: Any) -> None:
         """EMF counts of this record (``sink``: ``observability.metrics`` or a fake): chunks,
@@ -48,6 +49,15 @@ class Outcome:
             add_count(sink, "TikTokThrottled", self.tiktok_throttled)
         if self.result == "finalized":
             add_count(sink, "AudienceJobsSucceeded", 1)
+            size = self.finished.size if self.finished is not None else None
+            if size is not None and size.audience_size is not None:
+                add_count_by(
+                    sink,
+                    "AudienceSize",
+                    size.audience_size,
+                    advertiser=self.finished.advertiser_id,
+                    audience_id=self.finished.audience_id,
+                )
         if self.result == WAITING_FOR_TIKTOK:
             add_count(sink, "AudienceJobsWaitingForTikTok", 1)
         if self.result == "failed":

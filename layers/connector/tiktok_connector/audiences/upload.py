@@ -45,7 +45,6 @@ from tiktok_connector.audiences.job import JobFailure, upload_job
 from tiktok_connector.audiences.outcome import Outcome, call_counts, counted_since
 from tiktok_connector.audiences.registry import AudienceRegistry
 from tiktok_connector.audiences.settings import UploadSettings, upload_settings
-from tiktok_connector.audiences.status import AudienceSizes
 from tiktok_connector.audiences.waiting import (
     AUDIENCE_PROCESSING,
     TikTokNotReady,
@@ -56,7 +55,7 @@ from tiktok_connector.audiences.waiting import (
 from tiktok_connector.contract.job import FAILED, SUCCEEDED, JobError, JobItem
 from tiktok_connector.contract.messages import ChunkMessage, ChunkQueueMessage, FinalizeMessage
 from tiktok_connector.contract.report import WAITING_FOR_TIKTOK
-from tiktok_connector.observability import logger, metrics
+from tiktok_connector.observability import logger
 from tiktok_connector.segments.jobs import JobStore
 from tiktok_connector.tiktok import (
     PermanentTikTokError,
@@ -84,11 +83,9 @@ class AudienceUploader:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         requeue: Callable[[str, int], None] | None = None,
-        sizes: AudienceSizes | None = None,
     ) -> None:
         """``requeue(body, delay_seconds)`` puts a message back on the chunk queue after a
-        delay (a job waiting for TikTok); without it such a record is handed back to SQS.
-        ``sizes`` records the audience's size in the report once a job succeeded."""
+        delay (a job waiting for TikTok); without it such a record is handed back to SQS."""
         self.settings = settings
         self.jobs = jobs
         self.client = client
@@ -98,7 +95,6 @@ class AudienceUploader:
         self.clock = clock
         self.monotonic = monotonic
         self.requeue = requeue
-        self.sizes = sizes
         self.wait_policy = WaitPolicy(
             first_delay=settings.tiktok_wait_first_delay_seconds,
             max_delay=settings.tiktok_wait_max_delay_seconds,
@@ -117,9 +113,8 @@ class AudienceUploader:
             settings=settings, jobs=jobs, registry=registry, s3=s3, creator=creator, clock=clock
         )
         self.finalizer = Finalizer(
-            settings=settings, jobs=jobs, registry=registry, s3=s3, creator=creator, clock=clock,
-            sizes=sizes,
-        )  # fmt: skip
+            settings=settings, jobs=jobs, registry=registry, s3=s3, creator=creator, clock=clock
+        )
 
     def handle(
         self, message: ChunkQueueMessage, *, remaining_seconds: float, metrics: Any = None
@@ -159,13 +154,12 @@ class AudienceUploader:
             current: JobItem | None = item
             if isinstance(message, ChunkMessage):
                 current = self.chunk_upload.run(api, job, message, outcome, lease)
-            if (
-                current is not None
-                and JobStore.ready_to_finalize(current)
-                and self.finalizer.run(api, job.refreshed(current), lease)
-            ):
-                outcome.result = "finalized"
-                outcome.job_status = SUCCEEDED
+            if current is not None and JobStore.ready_to_finalize(current):
+                finished = self.finalizer.run(api, job.refreshed(current), lease)
+                if finished is not None:
+                    outcome.result = "finalized"
+                    outcome.job_status = SUCCEEDED
+                    outcome.finished = finished
         except (RetryableTikTokError, DeadlineExceeded) as exc:
             logger.warning(
                 "TikTok call deferred; record goes back to the queue",
@@ -270,19 +264,10 @@ def _build_uploader(
         def requeue(body: str, delay_seconds: int) -> None:
             sqs.send_message(QueueUrl=queue_url, MessageBody=body, DelaySeconds=delay_seconds)
 
-    jobs = JobStore(settings.jobs_table, dynamodb=dynamodb)
     return AudienceUploader(
         settings=settings,
         requeue=requeue,
-        sizes=AudienceSizes(
-            table=settings.jobs_table,
-            dynamodb=dynamodb,
-            jobs=jobs,
-            s3=s3,
-            bucket=settings.segments_bucket,
-            metrics=metrics,
-        ),
-        jobs=jobs,
+        jobs=JobStore(settings.jobs_table, dynamodb=dynamodb),
         registry=AudienceRegistry(table=settings.audiences_table, dynamodb=dynamodb),
         client=TikTokClient(settings.tiktok_api_base_url),
         tokens=TokenStore(

@@ -40,10 +40,6 @@ FAILED: JobStatus = "failed"
 ADDED_LATER = frozenset(
     {"done_chunks", "finalizing", "ranges_queued", "shape", "applied_groups", "waiting"}
 )
-# The audience's size (``tiktok.*``, audiences.status) is set once the job succeeded.
-TIKTOK_ADDED_LATER = frozenset(
-    {"audience_size", "is_valid", "status_checked_at", "size_unknown_reason"}
-)
 
 
 def job_id_for(bucket: str, key: str, version: str) -> str:
@@ -137,16 +133,25 @@ class StoredPlan(_Part):
         return bool(sources) and sources[0].get("id_type") == AUTO
 
 
-class TikTokRecord(_Part):
-    """What TikTok gave the job: the audience's id and the request ids worth keeping; after
-    it succeeded, the audience's size as TikTok last reported it (``audiences.status``)."""
+class AudienceSize(_Part):
+    """The audience as ``/dmp/custom_audience/get/`` described it after the job's calls
+    (:mod:`tiktok_connector.audiences.size`): its matched size (``cover_num``), whether TikTok
+    has finished computing it (``is_valid``), when it was read (ISO-8601 UTC), and why the size
+    is unknown when the read failed."""
 
-    audience_id: str | None = None
-    request_ids: list[str] = Field(default_factory=list)
     audience_size: int | None = None
     is_valid: bool | None = None
     status_checked_at: str | None = None
     size_unknown_reason: str | None = None
+
+
+class TikTokRecord(_Part):
+    """What TikTok gave the job: the audience's id, the request ids worth keeping, and the
+    audience's size once read."""
+
+    audience_id: str | None = None
+    request_ids: list[str] = Field(default_factory=list)
+    size: AudienceSize | None = None
 
 
 class Finalizing(_Part):
@@ -242,9 +247,7 @@ class JobItem(_Part):
 
     def creation_attributes(self) -> dict[str, Any]:
         """The item as ``PutItem`` writes it when the job is created (see :data:`ADDED_LATER`)."""
-        exclude: dict[str, Any] = dict.fromkeys(ADDED_LATER, True)
-        exclude["tiktok"] = set(TIKTOK_ADDED_LATER)
-        return ddb_values(self.model_dump(mode="json", exclude=exclude))
+        return ddb_values(self.model_dump(mode="json", exclude=set(ADDED_LATER)))
 
 
 def ddb_values(values: dict[str, Any]) -> dict[str, Any]:

@@ -1,12 +1,20 @@
-"""A file's job, findable from the file's key: ``reports/by-key/<key after "segments/">.json``.
+"""The report pointer: from a segment file's S3 key to its newest job.
 
-Ingest writes one pointer per S3 key when it creates a job (:mod:`tiktok_connector.segments.
-pointer`); the CLI reads it first to find a file's job (``watch``, ``jobs show S3-KEY``). A key is
-uploaded again and again, and S3's notifications may arrive out of order, so a pointer only ever
-moves to a *newer* upload of its key: the one with the greater S3 event ``sequencer`` (S3 event
-message structure: compare sequencers of the same key as hexadecimal numbers, the shorter one
-left-padded with zeros), or — when either has none (a notification replayed by hand, the local
-stack) — the later ``LastModified``.
+Job ids are hashes of ``bucket/key@version`` (:func:`~tiktok_connector.contract.job.job_id_for`),
+so a person holding only a key cannot name its report. Ingest therefore writes, for every file it
+starts a job for, ``reports/by-key/<the key after "segments/">.json`` (:func:`pointer_key`):
+
+    segments/7100/Spring Buyers/create/buyers.csv
+    → reports/by-key/7100/Spring Buyers/create/buyers.csv.json
+
+(``%`` is written ``%25``, and a part of the key made only of dots has its dots written ``%2E``,
+so a hostile key such as ``segments/7100/../../x`` cannot name a pointer outside
+``reports/by-key/``.)
+
+holding the job id, its report and rejects keys, and the object version it is for. A key uploaded
+again points at the newer upload's job: the order is S3's own event ``sequencer`` for the key
+(:meth:`ReportPointer.newer_than`), so an older upload whose notification is processed late never
+takes the pointer back. Written by :mod:`tiktok_connector.segments.pointer`; read by the CLI.
 """
 
 from __future__ import annotations
@@ -17,41 +25,62 @@ POINTER_PREFIX = "reports/by-key/"
 SEGMENTS_PREFIX = "segments/"
 
 
-def pointer_key(key: str) -> str:
-    """``segments/<adv>/<audience>/<action>/<file>`` → ``reports/by-key/<adv>/…/<file>.json``;
-    a key outside ``segments/`` keeps its whole path under ``reports/by-key/``."""
-    rest = key[len(SEGMENTS_PREFIX) :] if key.startswith(SEGMENTS_PREFIX) else key
-    return f"{POINTER_PREFIX}{rest.lstrip('/')}.json"
+def _segment(part: str) -> str:
+    """One ``/``-separated part of the key, written so that no pointer key can climb out of
+    ``reports/by-key/`` in a tool that treats keys as paths: ``%`` becomes ``%25`` and a part
+    made only of dots (``.``, ``..``) has each dot written ``%2E``. Different keys keep
+    different pointers."""
+    part = part.replace("%", "%25")
+    return part.replace(".", "%2E") if part and part.strip(".") == "" else part
+
+
+def pointer_key(key: str) -> str | None:
+    """``reports/by-key/<key after "segments/">.json`` (parts written by :func:`_segment`);
+    None for a key outside ``segments/``."""
+    if not key.startswith(SEGMENTS_PREFIX) or key == SEGMENTS_PREFIX:
+        return None
+    parts = key[len(SEGMENTS_PREFIX) :].split("/")
+    return f"{POINTER_PREFIX}{'/'.join(map(_segment, parts))}.json"
+
+
+def is_pointer_key(key: str) -> bool:
+    """True for a pointer object's key: readers of ``reports/`` that want job reports skip
+    these (or list ``reports/`` with the delimiter ``/``)."""
+    return key.startswith(POINTER_PREFIX)
+
+
+def _sequencer_order(sequencer: str) -> str:
+    """S3's ``sequencer`` as a comparable string: hex digits, upper case. Two sequencers of one
+    key compare as hexadecimal values once the shorter is padded with zeros on the right (AWS:
+    "Event message structure", the ``sequencer`` field)."""
+    return sequencer.strip().upper()
 
 
 class ReportPointer(BaseModel):
-    """One S3 key's newest job: its id, report and the upload it belongs to."""
+    """One pointer object (see module docs); ``as_json`` is what is written."""
 
     model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     bucket: str
     key: str
+    version_id: str | None
     job_id: str
     report_key: str
-    version: str  # what the job id hashes: the version id, or the ETag when unversioned
-    version_id: str | None = None
-    sequencer: str | None = None
-    last_modified: str | None = None  # ISO-8601 UTC
-    written_at: str | None = None
+    rejects_key: str
+    sequencer: str | None = None  # the S3 event's, when the job came from a notification
+    last_modified: str | None = None  # the object's (ISO-8601), when the sequencer is unknown
 
     def newer_than(self, other: ReportPointer) -> bool:
-        """Whether this pointer's upload came after ``other``'s (module docs); the same
-        upload is never newer than itself."""
-        if self.version == other.version:
-            return False
+        """True when this pointer's upload came after ``other``'s (or is the same job: a
+        rewrite of the same pointer is harmless). By sequencer when both have one, else by the
+        objects' last-modified times; a tie goes to this one (the later write)."""
+        if self.job_id == other.job_id:
+            return True
         if self.sequencer and other.sequencer:
-            return _hex(self.sequencer) > _hex(other.sequencer)
-        return (self.last_modified or "") > (other.last_modified or "")
+            mine, theirs = _sequencer_order(self.sequencer), _sequencer_order(other.sequencer)
+            width = max(len(mine), len(theirs))
+            return mine.ljust(width, "0") >= theirs.ljust(width, "0")
+        return (self.last_modified or "") >= (other.last_modified or "")
 
-
-def _hex(sequencer: str) -> int:
-    """A sequencer as a number (left-padding with zeros does not change it)."""
-    try:
-        return int(sequencer, 16)
-    except ValueError:
-        return -1
+    def as_json(self) -> bytes:
+        return self.model_dump_json(indent=2).encode()

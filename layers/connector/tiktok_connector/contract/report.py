@@ -50,8 +50,9 @@ class ChunkCounts(TypedDict):
 
 
 class ReportTikTok(TypedDict):
-    """TikTok's ids, then the audience's size as TikTok last reported it (None until looked
-    at; ``size_unknown_reason`` when the last look failed): ``audiences.status``."""
+    """DESIGN §3.7's three keys, then the audience's size at TikTok (issue 14; all null until
+    read): ``audience_size`` (``cover_num``), ``is_valid`` (false while TikTok computes it),
+    ``status_checked_at``, and ``size_unknown_reason`` when the read failed."""
 
     audience_id: str | None
     file_paths: list[str]

@@ -39,6 +39,7 @@ from tiktok_connector.contract.job import (
     job_id_for,
 )
 from tiktok_connector.contract.messages import RangeMessage, RangesQueueMessage
+from tiktok_connector.contract.pointer import ReportPointer
 from tiktok_connector.observability import logger
 from tiktok_connector.segments.fanout import send_range_messages
 from tiktok_connector.segments.jobs import JobSpec, JobStore
@@ -50,9 +51,11 @@ from tiktok_connector.segments.keys import (
 )
 from tiktok_connector.segments.options import parse_options
 from tiktok_connector.segments.planning import plan_file
-from tiktok_connector.segments.pointer import pointer_for, write_pointer
+from tiktok_connector.segments.pointer import write_pointer
 from tiktok_connector.segments.ranges import IngestResult, process_range, write_empty_rejects
 from tiktok_connector.segments.reading import reading_item
+from tiktok_connector.segments.rejects import rejects_key
+from tiktok_connector.segments.report import report_key
 from tiktok_connector.segments.settings import IngestSettings, ingest_settings
 
 __all__ = ["IngestResult", "SegmentIngest", "default_ingest", "ingest_object", "ingest_range"]
@@ -69,10 +72,8 @@ def ingest_object(
     settings: IngestSettings,
     sequencer: str | None = None,
 ) -> IngestResult:
-    """Handle one ``ObjectCreated`` notification for a decoded ``key`` (see module docs).
-
-    ``sequencer`` (the S3 event's) orders uploads of one key for the file's pointer
-    (:mod:`.pointer`): the pointer names the newest upload's job."""
+    """Handle one ``ObjectCreated`` notification for a decoded ``key`` (see module docs);
+    ``sequencer`` is the notification's, which orders uploads of one key (the report pointer)."""
     if is_folder_marker(key):
         return IngestResult(None, "skipped", notes=["folder marker"])
     head_kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
@@ -90,7 +91,17 @@ def ingest_object(
         version = head.get("ETag", "").strip('"')
     job_id = job_id_for(bucket, key, version)
     source_version = version_id or head.get("VersionId")
-    point = _Pointing(s3, settings.segments_bucket, version, sequencer, head.get("LastModified"))
+    modified = head.get("LastModified")
+    pointer = ReportPointer(
+        bucket=bucket,
+        key=key,
+        version_id=source_version,
+        job_id=job_id,
+        report_key=report_key(job_id),
+        rejects_key=rejects_key(job_id),
+        sequencer=sequencer,
+        last_modified=modified.isoformat() if modified is not None else None,
+    )
 
     existing = jobs.get(job_id)
     if existing is not None and _nothing_left(existing):
@@ -130,10 +141,10 @@ def ingest_object(
     except InvalidSegmentFile as exc:
         spec = replace(spec, reading=reading)
         created, item = jobs.create(spec, error=JobError(exc.code, exc.message))
-        point(item)
         if created:
             write_empty_rejects(s3, settings.segments_bucket, job_id)
         jobs.write_report(item, s3=s3, bucket=settings.segments_bucket)
+        write_pointer(s3, settings.segments_bucket, pointer)
         logger.info("segment file refused", extra={"job_id": job_id, "code": exc.code})
         return IngestResult(job_id, item.status, error=exc.code)
 
@@ -154,11 +165,11 @@ def ingest_object(
         plan=StoredPlan(columns=plan.as_dict(), ranges=ranges, maid_hash=options.maid_hash),
     )
     created, item = jobs.create(spec)
-    point(item)
     if not created and _nothing_left(item):
         return IngestResult(job_id, "skipped", notes=["duplicate notification"])
     if created:
         jobs.write_report(item, s3=s3, bucket=settings.segments_bucket)
+    write_pointer(s3, settings.segments_bucket, pointer)
     if len(ranges) == 1:
         return process_range(item, 0, s3=s3, sqs=sqs, jobs=jobs, settings=settings)
     if item.ranges_queued:  # a duplicate notification: the ranges are on their way
@@ -166,23 +177,6 @@ def ingest_object(
     send_range_messages(sqs, settings, item, ranges)
     jobs.mark_ranges_queued(job_id)
     return IngestResult(job_id, RUNNING, ranges_total=len(ranges))
-
-
-@dataclass(frozen=True, slots=True)
-class _Pointing:
-    """Writes the file's pointer (:mod:`.pointer`) to the job ingest created or found."""
-
-    s3: Any
-    bucket: str
-    version: str
-    sequencer: str | None
-    last_modified: Any
-
-    def __call__(self, item: JobItem) -> None:
-        found = pointer_for(
-            item, version=self.version, sequencer=self.sequencer, last_modified=self.last_modified
-        )
-        write_pointer(self.s3, self.bucket, found)
 
 
 def _nothing_left(item: JobItem) -> bool:
@@ -227,11 +221,11 @@ class SegmentIngest:
             bucket,
             key,
             version_id,
+            sequencer=sequencer,
             s3=self.s3,
             sqs=self.sqs,
             jobs=self.jobs,
             settings=self.settings,
-            sequencer=sequencer,
         )
 
     def queued(self, message: RangesQueueMessage) -> IngestResult:

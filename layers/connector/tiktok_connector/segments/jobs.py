@@ -1,9 +1,8 @@
 """The jobs table: every write to a job item, each one conditional (:class:`JobStore`).
 
-Ingest (issue 4) creates the job and records each byte range it finishes (its chunk count and
-counters). Upload (issue 5) marks chunks done as TikTok accepts them, and the worker that sees the
-job complete (:meth:`JobStore.ready_to_finalize`) claims finalization once, issues the single
-create/update call and finishes the job. Either side renders and writes the report.
+Ingest creates the job and records each byte range it finishes; upload marks chunks done, and
+the worker that sees the job complete claims finalization once and finishes the job. Either side
+renders and writes the report.
 
 Every write is conditional, so each step is safe to run twice:
 
@@ -18,9 +17,8 @@ Every write is conditional, so each step is safe to run twice:
 The item itself — its attributes, their layout, the sub-records each write sets — is the
 contract's :class:`~tiktok_connector.contract.job.JobItem`; every read returns one. Counters are
 kept per range (``ranges.<i>``) and summed when the report is rendered (:mod:`.report`), which
-makes a redelivered range harmless. The upload side adds ``shape``, ``applied_groups`` and
-``waiting`` (the report then says ``waiting_for_tiktok`` while ``status`` stays ``running``, so
-every condition above still holds).
+makes a redelivered range harmless. Upload adds ``shape``, ``applied_groups``, ``waiting`` (the
+report says ``waiting_for_tiktok``; ``status`` stays ``running``) and ``tiktok.size``.
 """
 
 from __future__ import annotations
@@ -37,6 +35,7 @@ from tiktok_connector.contract.job import (
     FAILED,
     RUNNING,
     SUCCEEDED,
+    AudienceSize,
     Finalizing,
     JobError,
     JobItem,
@@ -277,8 +276,6 @@ class JobStore:
         )
         return item is not None
 
-    # -- added by the audience-upload side (issue 5) --------------------------------------
-
     def release_finalization(self, job_id: str, *, owner: str) -> bool:
         """Give up our finalization claim (a retryable failure: the record goes back to the
         queue and its redelivery must be able to claim again at once). No-op unless ``owner``
@@ -293,11 +290,19 @@ class JobStore:
         return item is not None
 
     def record_tiktok(
-        self, job_id: str, *, audience_id: str | None = None, request_ids: Iterable[str] = ()
+        self,
+        job_id: str,
+        *,
+        audience_id: str | None = None,
+        request_ids: Iterable[str] = (),
+        size: AudienceSize | None = None,
     ) -> JobItem | None:
-        """Remember TikTok's audience id and/or append request ids (for the report)."""
+        """Remember TikTok's audience id, request ids and/or the audience's size (report)."""
         sets: list[str] = []
         values: dict[str, Any] = {}
+        if size is not None:
+            sets.append("#tt.#size = :size")
+            values[":size"] = _json(size)
         if audience_id is not None:
             sets.append("#tt.audience_id = :aid")
             values[":aid"] = audience_id
@@ -310,7 +315,7 @@ class JobStore:
         return self._update(
             job_id,
             "SET " + ", ".join(sets),
-            names={"#tt": "tiktok"},
+            names={"#tt": "tiktok", **({"#size": "size"} if size is not None else {})},
             values=values,
             condition="attribute_exists(job_id)",
         )

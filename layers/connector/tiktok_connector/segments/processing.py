@@ -19,11 +19,13 @@ numbers exact and stops a stray quote from swallowing the rest of a file.
 from __future__ import annotations
 
 import functools
+import io
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from tiktok_connector.contract.job import AUTO
+from tiktok_connector.identity.hashes import LinesFn
 from tiktok_connector.segments.chunks import HashFilter
 from tiktok_connector.segments.columns import ColumnPlan
 from tiktok_connector.segments.formats import parse_line
@@ -44,8 +46,30 @@ BATCH_CHARS = 32 * 1024
 BATCH_LINES = 2048  # … or this many lines when the input is a plain iterable
 
 
-def _take(it: Iterator[str], n: int) -> list[str]:
-    return list(itertools.islice(it, n))
+Batch = tuple[str, "list[str] | None"]
+"""A batch of whole lines: their text, and the lines themselves when they are already split."""
+
+
+def _take(it: Iterator[str], n: int) -> Batch:
+    """The next ``n`` lines of an iterable (the lines as given, for tests and small inputs)."""
+    batch = list(itertools.islice(it, n))
+    return "".join(batch), batch
+
+
+def _read(read: Callable[[int], str], readline: Callable[[], str]) -> Batch:
+    """The next ``BATCH_CHARS`` characters of a text stream, completed to a line end by the
+    stream's own ``readline`` — one C call for the batch where ``readlines`` builds a string per
+    line. Lines are split only when a batch needs them (``_lines``)."""
+    text = read(BATCH_CHARS)
+    if text and text[-1] != "\n":
+        text += readline()  # also completes a "\r\n" cut after its "\r"
+    return text, None
+
+
+def _lines(text: str) -> list[str]:
+    """``text`` split into lines exactly as the stream splits them (``newline=""``: "\n", "\r"
+    and "\r\n" end a line, and nothing else does)."""
+    return io.StringIO(text, newline="").readlines()
 
 
 def _cell(line: str, delimiter: str, index: int) -> str:
@@ -95,10 +119,10 @@ class RangeProcessor:
                 stats.blank += 1
         plan = self.plan
         if len(plan.sources) == 1 and plan.format == "csv" and plan.sources[0].id_type != AUTO:
-            readlines = getattr(lines, "readlines", None)
-            if readlines is not None:
+            read, readline = getattr(lines, "read", None), getattr(lines, "readline", None)
+            if read is not None and readline is not None:
                 # C-speed batches of about BATCH_CHARS characters (bounded memory)
-                batches: Callable[[], list[str]] = functools.partial(readlines, BATCH_CHARS)
+                batches: Callable[[], Batch] = functools.partial(_read, read, readline)
             else:
                 batches = functools.partial(_take, it, BATCH_LINES)
             lineno = self._run_single(batches, lineno)
@@ -118,7 +142,7 @@ class RangeProcessor:
         stats.read = stats.accepted + stats.rejected
         return stats
 
-    def _run_single(self, batches: Callable[[], list[str]], lineno: int) -> int:
+    def _run_single(self, batches: Callable[[], Batch], lineno: int) -> int:
         """The common case, one identifier column of a delimited file, a batch at a time."""
         stats = self.stats
         src = self.plan.sources[0]
@@ -137,28 +161,25 @@ class RangeProcessor:
         sink = self.sink
         str_type = str
         accepted = rejected = blank = duplicates = 0
-        while batch := batches():
-            joined = "".join(batch)
-            hashes = None
-            if index == 0 and '"' not in joined and delimiter not in joined:
-                # the line is the value (the hasher trims); every line a clean value: hashes
-                hashes = lines(joined, len(batch)) if lines is not None else None
-                values: list[str] = batch
-            else:
-                values = [_cell(line, delimiter, index) for line in batch]
-            results = hashes if hashes is not None else many(values)
+        while True:
+            joined, batch = batches()
+            if not joined:
+                break
+            count, batch, results = _hash_batch(joined, batch, index, delimiter, lines, many)
             if used + len(results) <= limit and (
-                hashes is not None or set(map(type, results)) == {str_type}
+                batch is None or set(map(type, results)) == {str_type}
             ):
                 # every line a hash and room for all of them: the lean loop
                 fresh = _enter_fresh(results, table, mask)
                 duplicates += len(results) - len(fresh)
                 used += len(fresh)
-                lineno += len(batch)
-                accepted += len(batch)
+                lineno += count
+                accepted += count
                 if fresh:
                     sink(fresh)
                 continue
+            if batch is None:
+                batch = _lines(joined)
             pending: list[str] = []
             append = pending.append
             others = 0  # rows of this batch that are not accepted
@@ -196,8 +217,8 @@ class RangeProcessor:
                 rejected += 1
                 reasons[NO_IDENTIFIER] = reasons.get(NO_IDENTIFIER, 0) + 1
                 add_reject(lineno + k + 1, NO_IDENTIFIER, label)
-            lineno += len(batch)
-            accepted += len(batch) - others
+            lineno += count
+            accepted += count - others
             if pending:
                 sink(pending)
         dedupe.sync(used)
@@ -213,6 +234,34 @@ class RangeProcessor:
         stats.blank += blank
         stats.duplicates += duplicates
         return lineno
+
+
+def _hash_batch(
+    joined: str,
+    batch: list[str] | None,
+    index: int,
+    delimiter: str,
+    lines: LinesFn | None,
+    many: Callable[[list[str]], list[Any]],
+) -> tuple[int, list[str] | None, list[Any]]:
+    """``(count, batch, results)`` for a batch of whole lines: how many lines it holds, its
+    lines (``None`` when the hasher's block form hashed the text in one go: every result is
+    then a hash) and one result per line.
+
+    A line that is one value (column 0, no quote, no delimiter in the batch) goes to the
+    hasher as is (it trims); otherwise the column's cell is cut out of each line first."""
+    if batch is None and "\r" in joined:
+        batch = _lines(joined)
+    count = len(batch) if batch is not None else joined.count("\n") + (joined[-1] != "\n")
+    whole = index == 0 and '"' not in joined and delimiter not in joined
+    if whole and lines is not None:
+        hashes = lines(joined, count)
+        if hashes is not None:
+            return count, None, hashes
+    if batch is None:
+        batch = _lines(joined)
+    values = batch if whole else [_cell(line, delimiter, index) for line in batch]
+    return count, batch, many(values)
 
 
 def _enter_fresh(results: list[str], table: Any, mask: int) -> list[str]:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from tiktok_connector.contract.job import IdentifierCounts, JobItem
+from tiktok_connector.contract.job import AudienceSize, IdentifierCounts, JobItem
 from tiktok_connector.contract.report import (
     WAITING_FOR_TIKTOK,
     ChunkCounts,
@@ -102,6 +102,7 @@ def render_report(item: JobItem) -> JobReport:
     phones = totals.identifiers.get("phone")
     sections = report_sections(item, findings=totals.findings, phones=phones)
     waiting = _waiting(item)
+    size = item.tiktok.size or AudienceSize()
     status: ReportStatus = (
         WAITING_FOR_TIKTOK if waiting else report_status(item.status, sections.warnings)
     )
@@ -121,10 +122,10 @@ def render_report(item: JobItem) -> JobReport:
             audience_id=item.tiktok.audience_id,
             file_paths=item.uploaded_file_paths,
             request_ids=list(item.tiktok.request_ids),
-            audience_size=item.tiktok.audience_size,
-            is_valid=item.tiktok.is_valid,
-            status_checked_at=item.tiktok.status_checked_at,
-            size_unknown_reason=item.tiktok.size_unknown_reason,
+            audience_size=size.audience_size,
+            is_valid=size.is_valid,
+            status_checked_at=size.status_checked_at,
+            size_unknown_reason=size.size_unknown_reason,
         ),
         error=item.error,
         waiting=waiting,
