@@ -400,13 +400,20 @@ def _tiktok(stack: Any) -> tuple[Any, Any]:
 
 @cli.command()
 @click.option("--advertiser", help="Only this advertiser's audiences.")
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="First read again the sizes of recent jobs TikTok had not settled (their reports).",
+)
 @target_options
 @click.pass_context
-def audiences(ctx: click.Context, advertiser: str | None) -> None:
+def audiences(ctx: click.Context, advertiser: str | None, refresh: bool) -> None:
     """Every audience we manage, with TikTok's size (cover_num), validity and expiry."""
     from tiktok_connector_cli.audiences import list_audiences
 
     stack = stack_of(ctx)
+    if refresh:
+        _refresh_sizes(ctx, stack)
     dynamodb = stack.client("dynamodb")
     client, tokens = _tiktok(stack)
     listing = list_audiences(
@@ -422,6 +429,29 @@ def audiences(ctx: click.Context, advertiser: str | None) -> None:
         out(ctx).print(renderable)
     if listing.problems or listing.audience_problems:
         ctx.exit(1)
+
+
+def _refresh_sizes(ctx: click.Context, stack: Any) -> None:
+    """What the hourly schedule does, now: the unsettled sizes of the last 7 days' jobs."""
+    from tiktok_connector.audiences.api import AudienceApi
+    from tiktok_connector.audiences.refresh import refresh_sizes
+    from tiktok_connector.segments.jobs import JobStore
+
+    client, tokens = _tiktok(stack)
+    dynamodb = stack.client("dynamodb")
+    table = name_of(stack, "jobs_table")
+    result = refresh_sizes(
+        JobStore(table, dynamodb=dynamodb),
+        AudienceApi(client, tokens),
+        dynamodb=dynamodb,
+        table=table,
+        s3=stack.client("s3"),
+        bucket=name_of(stack, "segments_bucket"),
+    )
+    out(ctx).print(
+        f"job reports refreshed: {result.checked} read, {result.settled} settled, "
+        f"{result.unknown} unknown"
+    )
 
 
 # -------------------------------------------------------------------------------- events

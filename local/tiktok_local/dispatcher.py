@@ -31,6 +31,10 @@ sends Lambda's destination record to the ``OnFailure`` queue. moto's notificatio
 ``versionId`` and ``sequencer`` and encodes "/" in keys; :func:`enrich_moto_s3_events` fixes that
 (moto runs in this process).
 
+**Schedules** (the template's ``Schedule`` events, :mod:`tiktok_local.schedules`) run only when
+added with :meth:`Dispatcher.add_schedule`: every ``rate()`` period times ``time_scale``, one
+invocation with the rule's event, recorded like the others (kind ``"schedule"``).
+
 Each finished invocation is recorded (:attr:`Dispatcher.invocations`) and handed to
 :attr:`Dispatcher.on_invocation` when set (``make up`` prints a line for each).
 
@@ -60,6 +64,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus
+
+from tiktok_local.schedules import ScheduleEventSource
 
 log = logging.getLogger("tiktok_local.dispatcher")
 
@@ -151,7 +157,7 @@ class Invocation:
     """One handler invocation, recorded for tests and the demo."""
 
     function_name: str
-    kind: str  # "sqs" or "s3"
+    kind: str  # "sqs", "s3" or "schedule"
     outcome: str  # "ok", "partial", "error", "timeout", "invalid_response"
     message_ids: list[str]
     failed_ids: list[str]
@@ -248,6 +254,7 @@ class Dispatcher:
         self.poll_wait_seconds = poll_wait_seconds
         self.sqs_sources: list[SqsSource] = []
         self.s3_sources: list[S3Source] = []
+        self.schedules: list[tuple[FunctionBinding, ScheduleEventSource]] = []
         self.skipped: list[str] = []
         # The most recent invocations (bounded: `up` may run for days).
         self.invocations: deque[Invocation] = deque(maxlen=10_000)
@@ -313,6 +320,35 @@ class Dispatcher:
             self._start_s3(source)
         return True
 
+    def add_schedule(self, function: FunctionBinding, schedule: ScheduleEventSource) -> bool:
+        """Invoke ``function`` with ``schedule``'s event every scaled period (first after one
+        period, as EventBridge does after a rule is created)."""
+        if not function.available():
+            self._skip(function)
+            return False
+        schedule.period_seconds  # noqa: B018 - refuses an expression that cannot run here
+        self.schedules.append((function, schedule))
+        if self._started:
+            self._spawn(self._run_schedule, function, schedule)
+        return True
+
+    def _run_schedule(self, function: FunctionBinding, schedule: ScheduleEventSource) -> None:
+        period = max(0.05, schedule.period_seconds * self.time_scale)
+        while not self._stop.wait(period):
+            started = time.monotonic()
+            outcome, _response, error = self._invoke(function, schedule.event(region=self.region))
+            self._record(
+                Invocation(
+                    function.function_name,
+                    "schedule",
+                    outcome,
+                    [schedule.expression],
+                    [] if outcome == "ok" else [schedule.expression],
+                    error or None,
+                    seconds=time.monotonic() - started,
+                )
+            )
+
     def _skip(self, function: FunctionBinding) -> None:
         if function.function_name in self.skipped:
             return
@@ -338,6 +374,8 @@ class Dispatcher:
             self._start_sqs(sqs_source)
         for s3_source in self.s3_sources:
             self._start_s3(s3_source)
+        for function, schedule in self.schedules:
+            self._spawn(self._run_schedule, function, schedule)
         return self
 
     def _start_sqs(self, source: SqsSource) -> None:

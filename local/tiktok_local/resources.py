@@ -28,6 +28,8 @@ from typing import Any
 
 import yaml
 
+from tiktok_local.schedules import ScheduleEventSource
+
 STACK_NAME = "tiktok-connector"
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -170,6 +172,7 @@ class FunctionSpec:
     environment: dict[str, Any]
     sqs_sources: list[SqsEventSource] = field(default_factory=list)
     s3_sources: list[S3EventSource] = field(default_factory=list)
+    schedules: list[ScheduleEventSource] = field(default_factory=list)
     http_routes: list[HttpRoute] = field(default_factory=list)
     maximum_retry_attempts: int = 2
     on_failure_queue: str | None = None  # logical id of the OnFailure queue
@@ -535,6 +538,14 @@ class TemplateModel:
                 elif name == "suffix":
                     source.suffix = str(self.resolve(rule["Value"]))
             spec.s3_sources.append(source)
+        elif etype == "Schedule":
+            raw_input = props.get("Input")
+            spec.schedules.append(
+                ScheduleEventSource(
+                    str(self.resolve(props["Schedule"])),
+                    None if raw_input is None else str(self.resolve(raw_input)),
+                )
+            )
         elif etype == "HttpApi":
             auth = (props.get("Auth") or {}).get("Authorizer")
             spec.http_routes.append(

@@ -187,8 +187,12 @@ class LocalStack:
         write_stack_json: bool = True,
         concurrency_cap: int = 4,
         env_overrides: dict[str, str] | None = None,
+        run_schedules: bool = False,
     ) -> LocalStack:
         """Start every service, create the resources, then write ``.local/stack.json``.
+
+        ``run_schedules``: the dispatcher also runs the template's ``Schedule`` events, every
+        ``rate()`` period times ``time_scale`` (off unless a test asks; ``tiktok_local.schedules``).
 
         ``handler_overrides`` replaces a function's handler (key: logical id or function name)
         — tests use it to drive the real template wiring with tiny handlers. ``env_overrides``
@@ -211,6 +215,7 @@ class LocalStack:
                 write_stack_json=write_stack_json,
                 concurrency_cap=concurrency_cap,
                 env_overrides=env_overrides or {},
+                run_schedules=run_schedules,
             )
         except BaseException:
             for undo in reversed(cleanup):
@@ -232,6 +237,7 @@ class LocalStack:
         write_stack_json: bool,
         concurrency_cap: int,
         env_overrides: dict[str, str],
+        run_schedules: bool = False,
     ) -> LocalStack:
         if write_stack_json:
             refuse_if_running(stack_json_path(workdir))
@@ -385,6 +391,9 @@ class LocalStack:
                     maximum_concurrency=source.maximum_concurrency,
                     report_batch_item_failures=source.report_batch_item_failures,
                 )
+            if run_schedules:
+                for schedule in spec.schedules:
+                    dispatcher.add_schedule(binding, schedule)
             for index, s3_source in enumerate(spec.s3_sources):
                 if not binding.available():
                     dispatcher.add_s3_source(binding, notification_queue_url="")  # logs the skip

@@ -6,6 +6,9 @@ moves it to the DLQ after ``maxReceiveCount``. The layer's ``AudienceUploader`` 
 record that raises is reported as a batch item failure (``ReportBatchItemFailures``): it goes
 back to the queue (throttled, or waiting on another worker) or, after ``maxReceiveCount``, to the
 DLQ (a message for a job that does not exist).
+
+The same function runs the hourly ``RefreshAudienceSizes`` schedule: audience sizes TikTok had
+not finished computing are read again (``audiences.refresh``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tiktok_connector.audiences.failures import PoisonMessageError, RetryLaterError
+from tiktok_connector.audiences.refresh import default_refresh, is_refresh_event
 from tiktok_connector.audiences.upload import default_uploader
 from tiktok_connector.contract.queues import ChunkQueueRecord, queue_processor
 from tiktok_connector.observability import add_count, logger, metrics
@@ -46,8 +50,13 @@ def record_handler(record: ChunkQueueRecord, lambda_context: LambdaContext) -> s
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    """SQS entry point with partial batch failure reporting."""
+def handler(
+    event: dict[str, Any], context: LambdaContext
+) -> PartialItemFailureResponse | dict[str, int]:
+    """SQS entry point with partial batch failure reporting; the size refresh's schedule."""
+    if is_refresh_event(event):
+        remaining = context.get_remaining_time_in_millis() / 1000.0
+        return default_refresh(metrics=metrics, remaining_seconds=remaining).as_json()
     return process_partial_response(
         event=event,
         record_handler=record_handler,

@@ -151,6 +151,40 @@ def test_watch_follows_a_new_file_to_its_audience_which_audiences_lists_with_its
     assert as_json["tiktok"]["size_unknown_reason"] is None
 
 
+def test_audiences_refresh_settles_the_size_tiktok_was_still_computing(
+    stack: LocalStack,
+) -> None:
+    """What the hourly schedule does, run by hand: a job's size read while TikTok was computing
+    the audience (is_valid false) is read again by `audiences --refresh` into its report."""
+    assert stack.emulator is not None
+    config = stack.emulator.config
+    processing = config.audience_processing_seconds
+    config.audience_processing_seconds = 86400.0  # TikTok still computing it when the job ends
+    try:
+        key = f"segments/{ADV}/CLI Computing/create/computing.csv"
+        put_file(stack, key, ["email", *[f"c{i}@example.com" for i in range(300)]])
+        assert run(stack, "watch", key, "--timeout", "120", "--interval", "0.2").exit_code == 0
+        before = json.loads(run(stack, "jobs", "show", key, "--json").output)["tiktok"]
+        assert (before["audience_size"], before["is_valid"]) == (300, False)
+
+        stack.emulator.state.advance_time(86401.0)  # TikTok has finished
+        listed = run(stack, "audiences", "--refresh")
+    finally:
+        config.audience_processing_seconds = processing
+
+    assert listed.exit_code == 0, listed.output
+    found = re.search(r"job reports refreshed: (\d+) read, (\d+) settled, 0 unknown", listed.output)
+    assert found is not None, listed.output
+    assert int(found[2]) >= 1
+    after = json.loads(run(stack, "jobs", "show", key, "--json").output)["tiktok"]
+    assert (after["audience_size"], after["is_valid"]) == (300, True)
+    assert after["status_checked_at"] >= before["status_checked_at"]
+    # settled: a second refresh does not read this job again
+    again = run(stack, "audiences", "--refresh")
+    assert json.loads(run(stack, "jobs", "show", key, "--json").output)["tiktok"] == after
+    assert "job reports refreshed" in again.output
+
+
 def test_jobs_lists_the_file_and_jobs_show_prints_its_report_and_rejects(
     stack: LocalStack,
 ) -> None:

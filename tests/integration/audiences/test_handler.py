@@ -176,3 +176,33 @@ def test_the_sample_chunk_event_becomes_an_audience(world: World, queues: dict[s
     assert report["audience_name"] == "Spring Buyers"
     expected = {sha256(e) for chunk in emails_by_chunk for e in chunk}
     assert world.members(report["tiktok"]["audience_id"]) == expected
+
+
+def test_the_hourly_schedule_reads_unsettled_sizes_again(
+    world: World, queues: dict[str, Any]
+) -> None:
+    """The deployed wiring: the handler's uploader reads the size after the job (here refused
+    once by TikTok), and the RefreshAudienceSizes event reads it again into the report."""
+    world.emu.faults.add("http_500", path="/dmp/custom_audience/get/", count=1)
+    job_id, bodies = world.new_job(
+        name="Hourly", action="create", chunks=one_column(emails(0, 12), 12)
+    )
+    for body in bodies:
+        queues["sqs"].send_message(QueueUrl=queues["queue"], MessageBody=body.body())
+    while poll_once(queues) is not None:
+        pass
+    before = world.report(job_id)
+    assert before["status"] == "succeeded"
+    assert before["tiktok"]["audience_size"] is None
+    assert before["tiktok"]["size_unknown_reason"] == "TikTok answered HTTP 500"
+
+    result = app.handler({"type": "RefreshAudienceSizes"}, lambda_context("audience-upload"))
+
+    assert result == {"checked": 1, "settled": 1, "unknown": 0, "left": 0}
+    after = world.report(job_id)["tiktok"]
+    assert (after["audience_size"], after["is_valid"], after["size_unknown_reason"]) == (
+        12,
+        True,
+        None,
+    )
+    assert after["status_checked_at"] >= before["tiktok"]["status_checked_at"]

@@ -201,3 +201,32 @@ def test_a_new_partner_audience_refuses_mappings_for_a_while(make_emulator):
     emu.state.advance_time(91)
     assert api.post(MAPPING, mapping)["code"] == 0
     assert emu.state.audience_hashes(audience_id) == {sha256("a@b.co")}
+
+
+# ------------------------------------------------- CF-14 / TM-06: the size TikTok reports
+def test_get_reports_the_matched_size_as_an_integer_cover_num(make_emulator):
+    emu = make_emulator(EmulatorConfig(qps={}, clock=FrozenClock(), audience_processing_seconds=60))
+    api = Api(emu, emu.state.issue_token())
+    file_id = api.create_audience("Sized", [api.upload_hashes(email_hashes(7))])["data"][
+        "custom_audience_id"
+    ]
+    query = {"advertiser_id": ADV1, "custom_audience_ids": [file_id]}
+    details = api.get(GET, query)["data"]["list"][0]["audience_details"]
+    assert details["cover_num"] == 7
+    assert isinstance(details["cover_num"], int)
+    assert details["is_valid"] is False  # still computing (TM-02)
+    emu.state.advance_time(61)
+    details = api.get(GET, query)["data"]["list"][0]["audience_details"]
+    assert (details["cover_num"], details["is_valid"]) == (7, True)
+
+
+def test_a_partner_audience_reports_its_mapped_members(api: Api):
+    audience_id = api.segment("PartnerSized")
+    query = {"advertiser_id": ADV1, "custom_audience_ids": [audience_id]}
+    details = api.get(GET, query)["data"]["list"][0]["audience_details"]
+    assert (details["type"], details["cover_num"]) == ("Partner", 0)
+    rows = [[{"id": h, "audience_ids": [audience_id]}] for h in email_hashes(4)]
+    mapping = {"advertiser_ids": [ADV1], "action": "add", "id_schema": ["EMAIL_SHA256"]}
+    assert api.post(MAPPING, {**mapping, "batch_data": rows})["code"] == 0
+    details = api.get(GET, query)["data"]["list"][0]["audience_details"]
+    assert details["cover_num"] == 4

@@ -97,3 +97,25 @@ def test_the_cli_finds_the_job_of_a_file_deleted_after_its_job(harness: Harness)
     assert ref.job_id == second.job_id  # the newest upload's job, from the pointer
     with pytest.raises(ObjectNotFound, match="does not exist"):  # neither object nor pointer
         job_for_object(harness.s3, BUCKET, "segments/7100/Never/create/x.csv")
+
+
+def test_a_new_upload_not_yet_ingested_is_found_by_its_object_not_the_pointer(
+    harness: Harness,
+) -> None:
+    """`watch` right after `aws s3 cp`: ingest has not run for the new upload, so the pointer
+    still names the previous upload's job; the CLI follows the object there is now."""
+    first = harness.drop(KEY, "email\na@example.com\n")
+    [first_version] = [
+        v["VersionId"]
+        for v in harness.s3.list_object_versions(Bucket=BUCKET)["Versions"]
+        if v["Key"] == KEY
+    ]
+    harness.put(KEY, "email\nb@example.com\n")  # uploaded again, not ingested yet
+    assert stored(harness.s3)["job_id"] == first.job_id
+
+    waiting = job_for_object(harness.s3, BUCKET, KEY)
+
+    assert waiting.job_id != first.job_id
+    assert harness.jobs.get(waiting.job_id) is None  # the job ingest is about to start
+    # an older version asked for by id is that version's job, pointer or not
+    assert job_for_object(harness.s3, BUCKET, KEY, first_version).job_id == first.job_id

@@ -352,3 +352,45 @@ def test_ages_and_times() -> None:
     assert parse_time("2026-11-20T14:00:00.000Z") == datetime(2026, 11, 20, 14, tzinfo=UTC)
     assert parse_time("soon") is None
     assert re.fullmatch(r"\d+[smhd]", age(NOW - timedelta(days=400), NOW))
+
+
+def test_the_audience_size_row_fits_and_says_why_a_size_is_unknown() -> None:
+    base = {
+        "job_id": "0123456789abcdef0123456789abcdef",
+        "source": {"bucket": "b", "key": f"segments/{ADV}/{LONG_NAME}/create/f.csv"},
+        "status": "succeeded",
+        "rows": {"read": 1, "accepted": 1, "rejected": 0},
+        "chunks": {"total": 1, "done": 1},
+    }
+    checked = "2026-11-20T14:02:06Z"
+    sized = {
+        **base,
+        "tiktok": {
+            "audience_id": AUDIENCE_ID,
+            "audience_size": 1_234_567,
+            "is_valid": False,
+            "status_checked_at": checked,
+        },
+    }
+    text = " ".join(render(views.job_details(JobView(sized), None, rejects_wanted=0)))
+    assert_fits(render(views.job_details(JobView(sized), None, rejects_wanted=0)))
+    assert "1,234,567 matched" in text
+    assert "TikTok still computing it" in text.replace("  ", " ")
+
+    reason = "TikTok answered 40001: " + "No permission to operate the audience. " * 3
+    unknown = {
+        **base,
+        "tiktok": {
+            "audience_id": AUDIENCE_ID,
+            "audience_size": None,
+            "status_checked_at": checked,
+            "size_unknown_reason": reason,
+        },
+    }
+    lines = render(views.job_details(JobView(unknown), None, rejects_wanted=0))
+    assert_fits(lines, "unknown: TikTok answered 40001")
+    assert "No permission" in " ".join(lines)
+    never = {**base, "tiktok": {"audience_id": AUDIENCE_ID}}  # a report from before sizes
+    assert "audience size" not in " ".join(
+        render(views.job_details(JobView(never), None, rejects_wanted=0))
+    )
