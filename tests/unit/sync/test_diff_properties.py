@@ -20,7 +20,7 @@ from tests.unit.sync.support import (
     lines_for,
     run_sync,
 )
-from tiktok_connector.sync import diff, records
+from tiktok_connector.sync import diff, partition, records
 
 WIDTH = {"EMAIL_SHA256": 32, "PHONE_SHA256": 32, "IDFA_MD5": 16, "GAID_SHA256": 32}
 
@@ -140,7 +140,7 @@ def test_diff_partition_is_the_set_difference_with_repeats_collapsed(
     bounds = sorted({0, len(new), *(min(c, len(new)) for c in cuts)})
     pieces = [blob[a * 33 : b * 33] for a, b in itertools.pairwise(bounds)]
 
-    result = diff.diff_partition(pieces, b"".join(ordered))
+    result = partition.diff_partition(pieces, b"".join(ordered))
 
     assert records.split(result.snapshot) == sorted(set(new))
     assert records.split(result.added) == sorted(set(new) - old)
@@ -150,7 +150,7 @@ def test_diff_partition_is_the_set_difference_with_repeats_collapsed(
 def test_an_unchanged_partition_keeps_the_old_bytes() -> None:
     old = sorted(bytes([i]) * 32 + b"\x01" for i in range(5))
     blob = b"".join(old)
-    result = diff.diff_partition([b"".join(reversed(old))], blob)
+    result = partition.diff_partition([b"".join(reversed(old))], blob)
     assert result.snapshot is blob
     assert (result.added, result.removed) == (b"", b"")
 
