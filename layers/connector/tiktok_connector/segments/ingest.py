@@ -38,7 +38,12 @@ from tiktok_connector.contract.job import (
     StoredPlan,
     job_id_for,
 )
-from tiktok_connector.contract.messages import RangeMessage, RangesQueueMessage
+from tiktok_connector.contract.messages import (
+    RangeMessage,
+    RangesQueueMessage,
+    SyncGroupMessage,
+    SyncPlanMessage,
+)
 from tiktok_connector.observability import logger
 from tiktok_connector.segments.fanout import send_range_messages
 from tiktok_connector.segments.jobs import JobSpec, JobStore
@@ -213,6 +218,10 @@ class SegmentIngest:
                 return ingest_range(
                     message, s3=self.s3, sqs=self.sqs, jobs=self.jobs, settings=self.settings
                 )
+            case SyncPlanMessage() | SyncGroupMessage():
+                # Nothing sends these until the sync action is wired in (issue 15, step 2):
+                # a stray one is poison, named, and goes to the DLQ.
+                raise ValueError(f"{message.type} message: sync jobs are not wired in yet")
 
 
 _BUILD_LOCK = threading.Lock()
