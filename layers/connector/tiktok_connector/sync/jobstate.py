@@ -22,7 +22,12 @@ class SyncJobs:
 
     def planned(self, job_id: str, *, bits: int, base: str | None, groups_total: int) -> bool:
         """Record the plan (once: a redelivered plan finds it recorded and returns False)."""
-        record: dict[str, Any] = {"bits": bits, "base": base, "groups_total": groups_total, "groups": {}}
+        record: dict[str, Any] = {
+            "bits": bits,
+            "base": base,
+            "groups_total": groups_total,
+            "groups": {},
+        }
         return (
             self._update(
                 job_id,
