@@ -16,6 +16,7 @@ from tiktok_connector.contract.job import RUNNING, JobItem, JobSource, RangeReco
 from tiktok_connector.contract.messages import SyncGroupMessage, SyncPlanMessage
 from tiktok_connector.segments.fanout import send_batches
 from tiktok_connector.segments.jobs import JobStore
+from tiktok_connector.sync.handover import hand_over
 from tiktok_connector.sync.jobstate import SyncJobs
 from tiktok_connector.sync.lock import SyncLock, lock_key
 from tiktok_connector.sync.runs import RunWriter
@@ -125,3 +126,48 @@ def test_a_sync_waits_while_another_sends_and_gives_up_after_a_week(steps: SyncS
     assert item.error is not None
     assert item.error.code == "sync_in_progress"
     assert "7 days" in item.error.message
+
+
+def chunk_queue(steps: SyncSteps) -> str:
+    return str(steps.sqs.create_queue(QueueName="chunks")["QueueUrl"])
+
+
+def run_to_handover(steps: SyncSteps, job: str, rows: int) -> str:
+    new_job(steps, job, rows)
+    steps.plan(SyncPlanMessage(job_id=job))
+    messages(steps)
+    done = steps.group(SyncGroupMessage(job_id=job, group=0))
+    assert done is not None
+    return hand_over(steps, done, chunk_queue_url=chunk_queue(steps))
+
+
+def test_the_handover_writes_change_chunks_and_sends_them_once_sending(steps: SyncSteps) -> None:
+    assert run_to_handover(steps, job_id(1), 1_200) == RUNNING
+    got = steps.sqs.receive_message(QueueUrl=chunk_queue(steps), MaxNumberOfMessages=10)
+    bodies = [json.loads(m["Body"]) for m in got["Messages"]]
+    assert [b["chunk_key"] for b in bodies] == [f"chunks/{job_id(1)}/sync-add-00000.csv"]
+    assert bodies[0]["rows"] == 1_200
+    item = steps.jobs.get(job_id(1))
+    assert item is not None
+    assert item.sync is not None
+    assert item.chunks_total == 1
+    assert item.sync.changes == {"EMAIL_SHA256": {"added": 1_200, "removed": 0, "unchanged": 0}}
+    state = steps.lock.get(ADV, lock_key("file", "Fans"))
+    assert state is not None
+    assert state.phase == "sending"
+
+
+def test_a_customer_file_sync_under_1000_ids_fails_with_the_state_unchanged(
+    steps: SyncSteps,
+) -> None:
+    assert run_to_handover(steps, job_id(1), 50) == "failed"
+    item = steps.jobs.get(job_id(1))
+    assert item is not None
+    assert item.error is not None
+    assert item.error.code == "too_few_members"
+    assert "1,000" in item.error.message
+    state = steps.lock.get(ADV, lock_key("file", "Fans"))
+    assert state is not None
+    assert (state.holder, state.generation) == (None, None)
+    listed = steps.s3.list_objects_v2(Bucket=BUCKET, Prefix="sync/")
+    assert listed.get("KeyCount", 0) == 0
