@@ -12,10 +12,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tiktok_connector.contract.job import RUNNING, JobItem, JobSource, RangeRecord
+from tiktok_connector.contract.job import RUNNING, JobItem, JobSource, RangeRecord, StoredPlan
 from tiktok_connector.contract.messages import SyncGroupMessage, SyncPlanMessage
 from tiktok_connector.segments.fanout import send_batches
 from tiktok_connector.segments.jobs import JobStore
+from tiktok_connector.segments.options import parse_options
+from tiktok_connector.segments.planning import plan_file
+from tiktok_connector.segments.ranges import process_range
+from tiktok_connector.segments.settings import IngestSettings
 from tiktok_connector.sync.handover import hand_over
 from tiktok_connector.sync.jobstate import SyncJobs
 from tiktok_connector.sync.lock import SyncLock, lock_key
@@ -171,3 +175,40 @@ def test_a_customer_file_sync_under_1000_ids_fails_with_the_state_unchanged(
     assert (state.holder, state.generation) == (None, None)
     listed = steps.s3.list_objects_v2(Bucket=BUCKET, Prefix="sync/")
     assert listed.get("KeyCount", 0) == 0
+
+
+def test_a_sync_jobs_ranges_write_runs_and_the_last_one_sends_sync_plan(steps: SyncSteps) -> None:
+    body = "email\n" + "".join(f"user{i}@example.com\n" for i in range(300))
+    steps.s3.put_object(Bucket=BUCKET, Key="in/f.csv", Body=body.encode())
+    options = parse_options({}, default_phone_region="US")
+    planned = plan_file(
+        steps.s3, BUCKET, "in/f.csv", None, filename="f.csv", size=len(body),
+        options=options, range_bytes=1024,
+    )  # fmt: skip
+    assert len(planned.ranges) > 1
+    settings = IngestSettings(
+        segments_bucket=BUCKET, chunk_queue_url=chunk_queue(steps), jobs_table=JOBS,
+        ranges_queue_url=steps.ranges_queue_url,
+    )  # fmt: skip
+    item = JobItem(
+        job_id=job_id(9), status=RUNNING, source=JobSource(bucket=BUCKET, key="in/f.csv"),
+        advertiser_id=ADV, audience_name="Fans", action="sync", api="file",
+        columns=planned.plan.columns, ranges_total=len(planned.ranges),
+        plan=StoredPlan(columns=planned.plan.as_dict(), ranges=planned.ranges),
+    )  # fmt: skip
+    steps.jobs._ddb.put_item(TableName=JOBS, Item=item.creation_attributes())
+    for i in range(len(planned.ranges)):
+        current = steps.jobs.get(job_id(9))
+        assert current is not None
+        process_range(current, i, s3=steps.s3, sqs=steps.sqs, jobs=steps.jobs, settings=settings)
+    done = steps.jobs.get(job_id(9))
+    assert done is not None
+    assert done.running
+    assert done.chunks_total == 0
+    assert sum(r.run_parts for r in done.ranges.values()) >= 1
+    assert messages(steps) == [{"type": "sync_plan", "job_id": job_id(9)}]
+    assert steps.plan(SyncPlanMessage(job_id=job_id(9))) == RUNNING
+    finished = steps.group(SyncGroupMessage(job_id=job_id(9), group=0))
+    assert finished is not None
+    assert finished.sync is not None
+    assert finished.sync.groups["0"].added == 300
