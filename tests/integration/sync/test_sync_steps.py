@@ -15,6 +15,7 @@ from moto import mock_aws
 from tiktok_connector.contract.job import RUNNING, JobItem, JobSource, RangeRecord, StoredPlan
 from tiktok_connector.contract.messages import SyncGroupMessage, SyncPlanMessage
 from tiktok_connector.segments.fanout import send_batches
+from tiktok_connector.segments.ingest import SegmentIngest
 from tiktok_connector.segments.jobs import JobStore
 from tiktok_connector.segments.options import parse_options
 from tiktok_connector.segments.planning import plan_file
@@ -212,3 +213,22 @@ def test_a_sync_jobs_ranges_write_runs_and_the_last_one_sends_sync_plan(steps: S
     assert finished is not None
     assert finished.sync is not None
     assert finished.sync.groups["0"].added == 300
+
+
+def test_the_ingest_function_runs_sync_messages_through_the_steps(steps: SyncSteps) -> None:
+    settings = IngestSettings(
+        segments_bucket=BUCKET, chunk_queue_url=chunk_queue(steps), jobs_table=JOBS,
+        ranges_queue_url=steps.ranges_queue_url,
+    )  # fmt: skip
+    ingest = SegmentIngest(s3=steps.s3, sqs=steps.sqs, jobs=steps.jobs, settings=settings)
+    with pytest.raises(ValueError, match="AUDIENCES_TABLE"):
+        ingest.queued(SyncPlanMessage(job_id=job_id(1)))
+    ingest = replace(ingest, sync=steps)
+    new_job(steps, job_id(1), 1_500)
+    assert ingest.queued(SyncPlanMessage(job_id=job_id(1))).status == RUNNING
+    assert messages(steps) == [{"type": "sync_group", "job_id": job_id(1), "group": 0}]
+    assert ingest.queued(SyncGroupMessage(job_id=job_id(1), group=0)).status == RUNNING
+    item = steps.jobs.get(job_id(1))
+    assert item is not None
+    assert item.sync is not None
+    assert item.sync.members == 1_500
