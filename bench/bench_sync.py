@@ -68,8 +68,8 @@ from tiktok_connector.segments.reader import plan_ranges
 from tiktok_connector.sync import (
     changes,
     diff,
-    diffplan,
     partition,
+    planning,
     recordfile,
     records,
     runs,
@@ -181,7 +181,7 @@ def sync_once(
     base: str | None,
     bits: int,
     range_rows: int = RANGE_ROWS,
-    group_records: int = diffplan.GROUP_RECORDS,
+    group_records: int = planning.GROUP_RECORDS,
 ) -> Stages:
     """One sync job of one-column (e-mail) chunk lines, every step in this process."""
     stages = Stages(rows=len(lines), bits=bits)
@@ -204,7 +204,7 @@ def sync_once(
     stages.parts = len(keys)
     prefix = snapshot.snapshot_prefix("1234", "file", "file#bench sync")
     t1 = clock()
-    plan = diffplan.plan_diff(
+    plan = planning.plan_diff(
         s3,
         BUCKET,
         job_id=job_id,
@@ -240,7 +240,7 @@ def _index_entry_ns(bits: int = 15, repeat: int = 5) -> float:
     weights = [0] * (1 << bits)
     started = time.process_time()
     for _ in range(repeat):
-        diffplan._spread(weights, bits, ref, index)
+        planning._spread(weights, bits, ref, index)
     return (time.process_time() - started) / (repeat << bits) * 1e9
 
 
@@ -322,7 +322,7 @@ def prepare_group(directory: Path, members: int, seed: int = SEED) -> dict[str, 
     bits = records.choose_bits(members)
     per = members >> bits  # ids per partition
     weights = [2 * per] * (1 << bits)  # new + old, as plan_diff counts them
-    first, count = diffplan.plan_groups(weights, diffplan.GROUP_RECORDS)[0]
+    first, count = planning.plan_groups(weights, planning.GROUP_RECORDS)[0]
     shift = records.PREFIX_BITS - bits
     new_parts: list[list[bytes]] = [[b""] * (1 << bits) for _ in range(4)]
     old_parts: list[bytes] = []
@@ -369,7 +369,7 @@ def prepare_group(directory: Path, members: int, seed: int = SEED) -> dict[str, 
     base = snapshot.Manifest(
         "yesterday", None, bits, tuple(segments), {"EMAIL_SHA256": sum(s.records for s in segments)}
     )
-    plan = diffplan.DiffPlan("today", prefix_key, bits, tuple(run_refs), base, ((first, count),))
+    plan = planning.DiffPlan("today", prefix_key, bits, tuple(run_refs), base, ((first, count),))
     (directory / "plan.json").write_text(json.dumps(plan.as_json()))
     return {"members": members, "bits": bits, "partitions": count, "group_records": seg0.records}
 
@@ -377,7 +377,7 @@ def prepare_group(directory: Path, members: int, seed: int = SEED) -> dict[str, 
 def rss_run(directory: Path) -> dict[str, Any]:
     """In this (fresh) interpreter: diff group 0 of the plan in ``directory``; peak RSS."""
     s3 = FileS3(directory)
-    plan = diffplan.DiffPlan.from_json(json.loads((directory / "plan.json").read_text()))
+    plan = planning.DiffPlan.from_json(json.loads((directory / "plan.json").read_text()))
     before = peak_rss_kb()
     started = time.process_time()
     result = diff.diff_group(s3, BUCKET, plan, 0)
@@ -437,7 +437,7 @@ def _memory(quick: bool) -> list[Figure]:
             met=growth < 0.1 * peaks[-1],
             runs=[b - a for a, b in itertools.pairwise(peaks)],
             note=(
-                f"groups hold <= GROUP_RECORDS={diffplan.GROUP_RECORDS:,} new + old ids and "
+                f"groups hold <= GROUP_RECORDS={planning.GROUP_RECORDS:,} new + old ids and "
                 f"partitions ~{records.PARTITION_RECORDS:,}: a bigger audience has more of both"
             ),
         )
@@ -585,7 +585,7 @@ def simulate(inputs: Inputs, rows: int = 100_000_000, churn: float = CHURN) -> S
     ingest_wall, _ = _schedule(jobs, RANGES_CONCURRENCY)
 
     # plan: the index of every run part and old segment, READERS GETs at a time
-    groups = math.ceil(2 * rows / diffplan.GROUP_RECORDS)  # new + old ids per group
+    groups = math.ceil(2 * rows / planning.GROUP_RECORDS)  # new + old ids per group
     entries = (parts + groups) * partitions
     plan_s = (
         _requests_time(parts + groups)

@@ -570,6 +570,7 @@ ENVIRONMENT = {
         "INGEST_RANGE_BYTES",
         "JOBS_TABLE",
         "DEFAULT_PHONE_REGION",
+        "AUDIENCES_TABLE",  # the sync lock (docs/sync.md)
     },
     "AudienceUploadFunction": {
         "SEGMENTS_BUCKET",
@@ -700,12 +701,21 @@ def test_s3_access_is_scoped_to_prefixes(template: dict[str, Any]) -> None:
                 found |= {contract.sub_text(r) or "" for r in contract.as_list(s["Resource"])}
         return {r.rsplit("}/", 1)[-1] for r in found}
 
+    bucket = "arn:${AWS::Partition}:s3:::${AWS::StackName}-segments-${AWS::AccountId}"
     assert s3_resources("SegmentIngestFunction") == {
         "segments/*",
         "chunks/*",
         "reports/*",
         "rejects/*",
+        "sync/*",  # the sync snapshots (docs/sync.md)
+        bucket,  # ListBucket, only under sync/ (below)
     }
+    listing = [
+        s
+        for s in statements(template, "SegmentIngestFunction")
+        if "s3:ListBucket" in contract.as_list(s["Action"])
+    ]
+    assert [s["Condition"] for s in listing] == [{"StringLike": {"s3:prefix": "sync/*"}}]
     assert s3_resources("AudienceUploadFunction") == {"chunks/*", "reports/*"}
     assert s3_resources("EventForwarderFunction") == set()
     assert s3_resources("OAuthFunction") == set()

@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from tests.unit.sync.support import chunk_members, lines_for, run_sync
 from tiktok_connector.audiences.file_format import HEADER_OF, FileShape, conform
-from tiktok_connector.sync import diff, diffplan, records, snapshot
+from tiktok_connector.sync import diff, planning, records, snapshot
 from tiktok_connector.sync.records import CorruptSyncObject, MissingSyncObject
 
 REGION = "us-east-1"
@@ -162,13 +162,13 @@ def test_a_redelivered_diff_rewrites_the_same_objects(s3: Any) -> None:
     etags = {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
 
     # the worker died after group 0, and everything is delivered again
-    plan = diffplan.read_plan(s3, BUCKET, "job2")
+    plan = planning.read_plan(s3, BUCKET, "job2")
     assert plan == second.plan
     diff.diff_group(s3, BUCKET, plan, 0)
     again = diff.diff_all(
         s3,
         BUCKET,
-        diffplan.plan_diff(
+        planning.plan_diff(
             s3,
             BUCKET,
             job_id="job2",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bench import bench_sync
 from bench.bench_sync import Inputs, MemoryS3, prepare_group, rss_run, simulate, sync_once
-from tiktok_connector.sync import diffplan, records
+from tiktok_connector.sync import planning, records
 
 INPUTS = Inputs(
     ingest_rows_per_cpu_s=500_000,
@@ -48,7 +48,7 @@ def test_the_memory_run_diffs_one_group_of_a_prepared_audience(tmp_path: Path) -
     assert result["records"] == info["group_records"]  # churn keeps the size
     assert result["added"] == result["removed"] > 0
     assert result["peak_rss_kb"] >= result["rss_after_import_kb"] > 0
-    plan = diffplan.DiffPlan.from_json(json.loads((tmp_path / "plan.json").read_text()))
+    plan = planning.DiffPlan.from_json(json.loads((tmp_path / "plan.json").read_text()))
     assert plan.groups == ((0, info["partitions"]),)
 
 

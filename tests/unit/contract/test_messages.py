@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from tests.conftest import sqs_record
-from tiktok_connector.contract.messages import ChunkMessage, FinalizeMessage, RangeMessage
+from tiktok_connector.contract.messages import (
+    ChunkMessage,
+    FinalizeMessage,
+    RangeMessage,
+    SyncGroupMessage,
+    SyncPlanMessage,
+)
 from tiktok_connector.contract.queues import ChunkQueueRecord, RangesQueueRecord, poison_reason
 
 JOB = "0db80f5796069b705933465126059467"
@@ -93,6 +99,22 @@ def test_range_messages_parse_and_bad_ones_fail_with_a_reason() -> None:
     assert "unknown range message type 'finalize'" in reason(
         json.dumps({"type": "finalize", "job_id": JOB}), RangesQueueRecord
     )
+
+
+def test_sync_messages_ride_the_ranges_queue() -> None:
+    plan = RangesQueueRecord.model_validate(
+        sqs_record(json.dumps({"type": "sync_plan", "job_id": JOB}), queue="ranges")
+    )
+    assert plan.body == SyncPlanMessage(job_id=JOB)
+    body = SyncGroupMessage(job_id=JOB, group=3).body()
+    assert RangesQueueRecord.model_validate(sqs_record(body, queue="ranges")).body == (
+        SyncGroupMessage(job_id=JOB, group=3)
+    )
+    assert "group" in reason(
+        json.dumps({"type": "sync_group", "job_id": JOB, "group": -1}), RangesQueueRecord
+    )
+    # not a chunk-queue message
+    assert "unknown" in reason(json.dumps({"type": "sync_plan", "job_id": JOB}), ChunkQueueRecord)
 
 
 def test_a_record_lambda_would_not_send_is_named_as_such() -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tiktok_connector.segments.chunks import ChunkInfo
-from tiktok_connector.sync import changes, diff, diffplan, records, runs, snapshot
+from tiktok_connector.sync import changes, diff, planning, records, runs, snapshot
 
 BUCKET = "sync-tests"
 # Partner API: each column is a member type of its own (MD5 and SHA-256 alike).
@@ -43,7 +43,7 @@ def as_members(blobs: Iterable[bytes]) -> set[Member]:
 
 @dataclass
 class SyncRun:
-    plan: diffplan.DiffPlan
+    plan: planning.DiffPlan
     result: diff.SyncResult
     adds: list[ChunkInfo]
     removes: list[ChunkInfo]
@@ -62,7 +62,7 @@ def run_sync(
     bits: int = 3,
     ranges: int = 1,
     spill_bytes: int = runs.RUN_SPILL_BYTES,
-    group_records: int = diffplan.GROUP_RECORDS,
+    group_records: int = planning.GROUP_RECORDS,
     batch: int = 7,
     prefix: str | None = None,
     chunk_rows: int = 5,
@@ -87,7 +87,7 @@ def run_sync(
         for start in range(0, len(mine), batch):
             writer.write(mine[start : start + batch])
         run_keys += [part.key for part in writer.close()]
-    plan = diffplan.plan_diff(
+    plan = planning.plan_diff(
         s3,
         bucket,
         job_id=job_id,

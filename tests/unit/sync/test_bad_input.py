@@ -10,7 +10,7 @@ import pytest
 
 from tests.unit.sync.fakes import FakeS3
 from tests.unit.sync.support import BUCKET, lines_for, run_sync
-from tiktok_connector.sync import diff, diffplan, snapshot
+from tiktok_connector.sync import diff, planning, snapshot
 from tiktok_connector.sync.records import CorruptSyncObject, MissingSyncObject
 
 COLS = ("EMAIL_SHA256",)
@@ -30,10 +30,10 @@ def _synced(n: int = 40, bits: int = 3) -> FakeS3:
     return s3
 
 
-def _plan(s3: FakeS3, job_id: str = "g2") -> diffplan.DiffPlan:
+def _plan(s3: FakeS3, job_id: str = "g2") -> planning.DiffPlan:
     lines = [h(f"u{i}") for i in range(5, 45)]
     run = run_sync(s3, job_id="tmp", lines=lines, columns=COLS, bits=3)  # runs to diff with
-    return diffplan.plan_diff(
+    return planning.plan_diff(
         s3,
         BUCKET,
         job_id=job_id,
@@ -92,7 +92,7 @@ def test_a_truncated_run_part_is_corrupt() -> None:
     key = run.run_keys[0]
     s3.objects[key] = s3.objects[key][:-1]
     with pytest.raises(CorruptSyncObject, match="bytes"):
-        diffplan.plan_diff(
+        planning.plan_diff(
             s3, BUCKET, job_id="g2", prefix=PREFIX, base_generation="g1", run_keys=[key]
         )
 
@@ -100,7 +100,7 @@ def test_a_truncated_run_part_is_corrupt() -> None:
 def test_a_missing_run_part_is_missing() -> None:
     s3 = _synced()
     with pytest.raises(MissingSyncObject, match="run-0000-000"):
-        diffplan.plan_diff(
+        planning.plan_diff(
             s3,
             BUCKET,
             job_id="g2",
@@ -115,7 +115,7 @@ def test_run_parts_of_different_widths_are_refused() -> None:
     a = run_sync(s3, job_id="a", lines=[h("x")], columns=COLS, bits=3).run_keys
     b = run_sync(s3, job_id="b", lines=[h("y")], columns=COLS, bits=4).run_keys
     with pytest.raises(CorruptSyncObject, match="different partition bits"):
-        diffplan.plan_diff(
+        planning.plan_diff(
             s3, BUCKET, job_id="g2", prefix=PREFIX, base_generation="g1", run_keys=a + b
         )
 
@@ -167,7 +167,7 @@ def test_a_diff_whose_base_counts_lie_does_not_commit_a_manifest() -> None:
     s3 = _synced()
     plan = _plan(s3)
     assert plan.base is not None
-    lying = diffplan.DiffPlan(
+    lying = planning.DiffPlan(
         job_id=plan.job_id,
         prefix=plan.prefix,
         bits=plan.bits,
@@ -193,7 +193,7 @@ def test_a_record_of_an_unknown_member_type_is_corrupt() -> None:
     body = bytearray(s3.objects[key])
     body[-1] = 99  # the type byte of the only record
     s3.objects[key] = bytes(body)
-    plan = diffplan.plan_diff(
+    plan = planning.plan_diff(
         s3, BUCKET, job_id="g2", prefix=PREFIX, base_generation="g1", run_keys=[key]
     )
     with pytest.raises(CorruptSyncObject, match="unknown member type code 99"):

@@ -38,7 +38,7 @@ FAILED: JobStatus = "failed"
 
 # Attributes a later conditional write adds (see module docs): never part of the created item.
 ADDED_LATER = frozenset(
-    {"done_chunks", "finalizing", "ranges_queued", "shape", "applied_groups", "waiting"}
+    {"done_chunks", "finalizing", "ranges_queued", "shape", "applied_groups", "waiting", "sync"}
 )
 
 
@@ -91,6 +91,7 @@ class RangeRecord(_Part):
     blank: int = 0
     duplicates: int = 0
     chunks: int = 0
+    run_parts: int = 0  # a sync job's ranges write run parts (docs/sync.md), not chunks
     identifiers: dict[str, IdentifierCounts] = Field(default_factory=dict)
     rejected_by_reason: dict[str, int] = Field(default_factory=dict)
     findings: dict[str, int] = Field(default_factory=dict)  # counted for report warnings
@@ -184,6 +185,37 @@ class Waiting(_Part):
     delay: int
 
 
+class SyncChunk(_Part):
+    """A change chunk a partner sync sends later (its removes, once every add is mapped)."""
+
+    key: str
+    rows: int
+    md5: str | None = None
+
+
+class SyncGroup(_Part):
+    """What one diff group of a sync job found (``sync.groups.<g>``)."""
+
+    added: int = 0
+    removed: int = 0
+
+
+class SyncRecord(_Part):
+    """A sync job's own state (``sync``; docs/sync.md, "Wiring plan"): the partition bits of its
+    runs, the base generation it diffs against, its groups, and — once the diff is finished —
+    the changes per member type, the new membership, the partner remove chunks held back until
+    the adds are mapped."""
+
+    bits: int = 0
+    base: str | None = None
+    groups_total: int = 0
+    groups: dict[str, SyncGroup] = Field(default_factory=dict)
+    changes: dict[str, dict[str, int]] | None = None
+    members: int | None = None
+    remove_chunks: list[SyncChunk] = Field(default_factory=list)
+    removes_sent: bool = False
+
+
 class JobItem(_Part):
     """One jobs-table item (pk ``job_id``); see the module docs for the layout's rules."""
 
@@ -217,6 +249,7 @@ class JobItem(_Part):
     shape: Shape | None = None
     applied_groups: int = 0
     waiting: Waiting | None = None
+    sync: SyncRecord | None = None
 
     @field_validator("plan", mode="before")
     @classmethod

@@ -7,6 +7,9 @@ ranges         ``range``           ``job_id``, ``range`` (index), ``start``, ``e
 chunks         ``chunk``           ``job_id``, ``chunk_key`` (under ``chunks/<job_id>/``),
                                    ``rows``, ``md5`` (hex of the file, TikTok's signature)
 chunks         ``finalize``        ``job_id`` — the fan-in when no chunk is left to trigger it
+ranges         ``sync_plan``       ``job_id`` — a sync job's ranges are in: take the lock, plan the
+                                   diff (sent again with a delay while another sync is sending)
+ranges         ``sync_group``      ``job_id``, ``group`` (index) — diff one group of a sync job
 =============  ==================  ==============================================================
 
 Ingest sends all three (:mod:`tiktok_connector.segments.fanout`); the upload puts a ``chunk`` or
@@ -79,7 +82,24 @@ class FinalizeMessage(_Message):
     job_id: JobId
 
 
-# What each queue carries. A union of one is still discriminated, so the next type is one more
-# member (``RangeMessage | SyncPlanMessage``) and a body's unknown ``type`` is named as such.
-RangesQueueMessage = Annotated[RangeMessage, Field(discriminator="type")]
+class SyncPlanMessage(_Message):
+    """Ranges queue: every byte range of a sync job is in — take the audience's sync lock (or
+    wait for it) and plan the diff (docs/sync.md)."""
+
+    type: Literal["sync_plan"] = "sync_plan"
+    job_id: JobId
+
+
+class SyncGroupMessage(_Message):
+    """Ranges queue: diff group ``group`` of a sync job's plan."""
+
+    type: Literal["sync_group"] = "sync_group"
+    job_id: JobId
+    group: int = Field(ge=0)
+
+
+# What each queue carries, discriminated on ``type`` (a body's unknown ``type`` is named as such).
+RangesQueueMessage = Annotated[
+    RangeMessage | SyncPlanMessage | SyncGroupMessage, Field(discriminator="type")
+]
 ChunkQueueMessage = Annotated[ChunkMessage | FinalizeMessage, Field(discriminator="type")]

@@ -12,7 +12,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from tiktok_connector.contract.job import JobItem
-from tiktok_connector.contract.messages import ChunkMessage, FinalizeMessage, RangeMessage
+from tiktok_connector.contract.messages import (
+    ChunkMessage,
+    FinalizeMessage,
+    RangeMessage,
+    SyncGroupMessage,
+    SyncPlanMessage,
+)
 from tiktok_connector.segments.chunks import ChunkInfo
 from tiktok_connector.segments.settings import IngestSettings
 
@@ -48,7 +54,11 @@ def send_finalize(sqs: Any, settings: IngestSettings, job_id: str) -> None:
 
 
 def send_batches(
-    sqs: Any, queue_url: str, messages: Sequence[RangeMessage | ChunkMessage | FinalizeMessage]
+    sqs: Any,
+    queue_url: str,
+    messages: Sequence[
+        RangeMessage | ChunkMessage | FinalizeMessage | SyncPlanMessage | SyncGroupMessage
+    ],
 ) -> None:
     """``send_message_batch`` in tens; entries SQS refuses are sent again once, then raise."""
     for i in range(0, len(messages), 10):

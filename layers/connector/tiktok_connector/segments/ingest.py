@@ -38,10 +38,15 @@ from tiktok_connector.contract.job import (
     StoredPlan,
     job_id_for,
 )
-from tiktok_connector.contract.messages import RangeMessage, RangesQueueMessage
+from tiktok_connector.contract.messages import (
+    RangeMessage,
+    RangesQueueMessage,
+    SyncGroupMessage,
+    SyncPlanMessage,
+)
 from tiktok_connector.contract.pointer import ReportPointer
 from tiktok_connector.observability import logger
-from tiktok_connector.segments.fanout import send_range_messages
+from tiktok_connector.segments.fanout import send_batches, send_range_messages
 from tiktok_connector.segments.jobs import JobSpec, JobStore
 from tiktok_connector.segments.keys import (
     InvalidSegmentFile,
@@ -57,6 +62,10 @@ from tiktok_connector.segments.reading import reading_item
 from tiktok_connector.segments.rejects import rejects_key
 from tiktok_connector.segments.report import report_key
 from tiktok_connector.segments.settings import IngestSettings, ingest_settings
+from tiktok_connector.sync.handover import hand_over
+from tiktok_connector.sync.jobstate import SyncJobs
+from tiktok_connector.sync.lock import SyncLock
+from tiktok_connector.sync.steps import SyncSteps
 
 __all__ = ["IngestResult", "SegmentIngest", "default_ingest", "ingest_object", "ingest_range"]
 
@@ -212,6 +221,7 @@ class SegmentIngest:
     sqs: Any
     jobs: JobStore
     settings: IngestSettings
+    sync: SyncSteps | None = None
 
     def object_created(
         self, bucket: str, key: str, version_id: str | None, sequencer: str | None = None
@@ -235,6 +245,21 @@ class SegmentIngest:
                 return ingest_range(
                     message, s3=self.s3, sqs=self.sqs, jobs=self.jobs, settings=self.settings
                 )
+            case SyncPlanMessage():
+                status = self._sync().plan(message)
+                return IngestResult(message.job_id, status)
+            case SyncGroupMessage():
+                steps = self._sync()
+                done = steps.group(message)
+                if done is None:
+                    return IngestResult(message.job_id, RUNNING)
+                status = hand_over(steps, done, chunk_queue_url=self.settings.chunk_queue_url)
+                return IngestResult(message.job_id, status)
+
+    def _sync(self) -> SyncSteps:
+        if self.sync is None:
+            raise ValueError("sync message, but AUDIENCES_TABLE (the sync lock's table) is unset")
+        return self.sync
 
 
 _BUILD_LOCK = threading.Lock()
@@ -252,9 +277,18 @@ def default_ingest() -> SegmentIngest:
 
 @lru_cache(maxsize=1)
 def _build_ingest(settings: IngestSettings, s3: Any, sqs: Any, dynamodb: Any) -> SegmentIngest:
-    return SegmentIngest(
-        s3=s3,
-        sqs=sqs,
-        jobs=JobStore(settings.jobs_table, dynamodb=dynamodb, ttl_days=settings.job_ttl_days),
-        settings=settings,
-    )
+    jobs = JobStore(settings.jobs_table, dynamodb=dynamodb, ttl_days=settings.job_ttl_days)
+    sync = None
+    if settings.audiences_table:
+        sync = SyncSteps(
+            s3=s3,
+            sqs=sqs,
+            jobs=jobs,
+            sync_jobs=SyncJobs(settings.jobs_table, dynamodb=dynamodb),
+            lock=SyncLock(table=settings.audiences_table, dynamodb=dynamodb),
+            bucket=settings.segments_bucket,
+            ranges_queue_url=settings.ranges_queue_url,
+            send=send_batches,
+            wait_seconds=settings.sync_wait_seconds,
+        )
+    return SegmentIngest(s3=s3, sqs=sqs, jobs=jobs, settings=settings, sync=sync)

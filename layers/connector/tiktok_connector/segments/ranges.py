@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tiktok_connector.contract.job import RUNNING, JobItem, JobSource
+from tiktok_connector.contract.messages import SyncPlanMessage
 from tiktok_connector.observability import add_count, logger
 from tiktok_connector.segments.chunks import ChunkWriter, HashFilter
 from tiktok_connector.segments.columns import ColumnPlan
@@ -28,7 +29,7 @@ from tiktok_connector.segments.encoding import (
     counting_substitutions,
     locate_undecodable,
 )
-from tiktok_connector.segments.fanout import send_chunk_messages, send_finalize
+from tiktok_connector.segments.fanout import send_batches, send_chunk_messages, send_finalize
 from tiktok_connector.segments.jobs import JobStore
 from tiktok_connector.segments.keys import InvalidSegmentFile
 from tiktok_connector.segments.processing import RangeProcessor
@@ -37,6 +38,8 @@ from tiktok_connector.segments.reading import SUBSTITUTED_BYTES
 from tiktok_connector.segments.rejects import RejectWriter, merge_parts, part_key, rejects_key
 from tiktok_connector.segments.settings import IngestSettings
 from tiktok_connector.segments.stats import RangeStats
+from tiktok_connector.sync.records import choose_bits
+from tiktok_connector.sync.runs import RunWriter
 
 
 @dataclass(slots=True)
@@ -86,15 +89,28 @@ def process_range(
     source = item.source
     bucket = settings.segments_bucket
     multi = len(ranges) > 1
-    writer = ChunkWriter(
-        s3=s3,
-        bucket=bucket,
-        job_id=job_id,
-        range_index=index,
-        columns=plan.columns,
-        max_rows=settings.chunk_rows,
-        max_bytes=settings.chunk_max_bytes,
-    )
+    syncing = item.action == "sync"
+    writer: ChunkWriter | RunWriter
+    if syncing:  # runs of partitioned records instead of chunks (docs/sync.md, step 1)
+        writer = RunWriter(
+            s3=s3,
+            bucket=bucket,
+            job_id=job_id,
+            range_index=index,
+            columns=plan.columns,
+            api=item.api or "file",
+            bits=choose_bits(sum(expected_rows(plan, a, b) for a, b in ranges)),
+        )
+    else:
+        writer = ChunkWriter(
+            s3=s3,
+            bucket=bucket,
+            job_id=job_id,
+            range_index=index,
+            columns=plan.columns,
+            max_rows=settings.chunk_rows,
+            max_bytes=settings.chunk_max_bytes,
+        )
     rejects = RejectWriter()
     processor = RangeProcessor(
         plan,
@@ -118,7 +134,7 @@ def process_range(
             text.close()
         if substituted[0]:
             stats.findings[SUBSTITUTED_BYTES] = substituted[0]
-        chunks = writer.close()
+        written = writer.close()
     except (InvalidSegmentFile, UnicodeDecodeError) as exc:
         rejects.close()
         if isinstance(exc, InvalidSegmentFile):
@@ -140,6 +156,8 @@ def process_range(
         )
     finally:
         rejects.close()
+    chunks = [] if isinstance(writer, RunWriter) else writer.chunks
+    stats.run_parts = len(written) if syncing else 0
     stats.chunks = len(chunks)
     logger.info(
         "range processed",
@@ -189,6 +207,10 @@ def _complete_ingest(
             line_counts=[item.ranges[str(i)].lines for i in range(item.ranges_total)],
             target_key=rejects_key(job_id),
         )
+    if item.action == "sync" and any(r.accepted for r in item.ranges.values()):
+        # the diff's turn: the lock, the plan, the groups (sync.steps), on the ranges queue
+        send_batches(sqs, settings.ranges_queue_url, [SyncPlanMessage(job_id=job_id)])
+        return RUNNING
     if item.chunks_total == 0:
         jobs.fail(
             job_id,

@@ -30,6 +30,10 @@ class IngestSettings(ConnectorSettings):
     job_ttl_days: int = Field(default=30, ge=1)
     # distinct hashes remembered per range for dedupe (16 bytes each: 4M ≈ 64 MiB), see chunks.py
     dedupe_max_hashes: int = Field(default=4_000_000, ge=1)
+    # the sync lock lives in the audiences table; a sync waiting for another one looks again
+    # every SYNC_WAIT_SECONDS (docs/sync.md, "Two syncs of one audience")
+    audiences_table: str = ""
+    sync_wait_seconds: int = Field(default=60, ge=0, le=900)
 
 
 ingest_settings = settings_getter(IngestSettings)

@@ -24,6 +24,7 @@ class RangeStats:
     blank: int = 0
     duplicates: int = 0
     chunks: int = 0
+    run_parts: int = 0
     identifiers: dict[str, list[int]] = field(default_factory=dict)  # type -> [accepted, rejected]
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
     findings: dict[str, int] = field(default_factory=dict)  # counts for report warnings (reading)
@@ -37,6 +38,7 @@ class RangeStats:
             blank=self.blank,
             duplicates=self.duplicates,
             chunks=self.chunks,
+            run_parts=self.run_parts,
             identifiers={
                 t: IdentifierCounts(accepted=a, rejected=r)
                 for t, (a, r) in self.identifiers.items()

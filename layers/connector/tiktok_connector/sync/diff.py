@@ -1,16 +1,15 @@
-"""The difference between the last synced snapshot and a new complete file, partition by partition.
+"""The difference between the last synced snapshot and a new complete file, group by group.
 
 Three steps, each safe to run twice (same inputs → same objects, byte for byte):
 
-1. :func:`.diffplan.plan_diff` (once, after the last byte range): reads the run parts' indexes and the old
-   snapshot's manifest and segment indexes, and cuts the partitions into *groups* of at most
-   ``group_records`` records (new + old). Small audiences are one group; 100M rows are ~100.
-   Writes ``chunks/<job_id>/sync/plan.json``.
+1. :func:`~tiktok_connector.sync.planning.plan_diff` (once, after the last byte range) cuts the
+   partitions into groups and writes ``chunks/<job_id>/sync/plan.json``.
 2. :func:`diff_group` (once per group, in parallel): for each partition of its group, the new
    records of every run part and the old records of the segments that cover the partition
-   (whatever partition bits the old snapshot used), and :func:`.partition.diff_partition`. Writes the
-   group's snapshot segment, its added and removed records (record files under the job's work
-   prefix) and ``group-<g>.json``. Memory: the group's records, and one partition's sets.
+   (whatever partition bits the old snapshot used), and
+   :func:`~tiktok_connector.sync.partition.diff_partition`. Writes the group's snapshot segment,
+   its added and removed records (record files under the job's work prefix) and
+   ``group-<g>.json``. Memory: the group's records, and one partition's sets.
 3. :func:`finish_diff` (once, after the last group): checks the groups, sums the changes per
    member type, writes the generation's ``manifest.json`` and ``chunks/<job_id>/sync/result.json``.
 
@@ -24,8 +23,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tiktok_connector.sync.diffplan import DiffPlan, get_json, group_key, put_json, result_key
-from tiktok_connector.sync.partition import READERS, diff_partition, in_parallel, type_counts
+from tiktok_connector.sync.partition import READERS, diff_partition, each, type_counts
+from tiktok_connector.sync.planning import (
+    DiffPlan,
+    get_json,
+    group_key,
+    put_json,
+    result_key,
+)
 from tiktok_connector.sync.recordfile import (
     KIND_CHANGES,
     KIND_SNAPSHOT,
@@ -103,7 +108,7 @@ def diff_group(
     olds = [plan.base.overlapping(lo, hi) if plan.base else []]
     olds += [m.overlapping(lo, hi) for m in plan.uncertain]
     sources = list(plan.runs) + [segment for segments in olds for segment in segments]
-    slabs = in_parallel(lambda ref: read_slab(s3, bucket, ref, lo, hi), sources, readers)
+    slabs = each(lambda ref: read_slab(s3, bucket, ref, lo, hi), sources, readers)
     new, at = slabs[: len(plan.runs)], len(plan.runs)
     old: list[list[Slab]] = []
     for segments in olds:

@@ -1,8 +1,9 @@
-"""One partition's diff (the core of a sync), and what the diff steps share: counting records per
-member type and reading S3 objects a few at a time.
+"""One partition's difference: the core of a sync's diff (docs/sync.md, "The steps").
 
-:func:`diff_partition` is pure: the partition's new records (run pieces, any order, repeats
-allowed) against the last snapshot's sorted records → the new membership and what changed."""
+:func:`diff_partition` turns a partition's new records (run pieces, any order) and its old
+snapshot records into the new membership and the changes; :func:`type_counts` counts records per
+member type; :func:`each` runs ranged reads a few at a time.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ _T = TypeVar("_T")
 _R = TypeVar("_R")
 
 
-def in_parallel(work: Callable[[_T], _R], items: Sequence[_T], readers: int) -> list[_R]:
+def each(work: Callable[[_T], _R], items: Sequence[_T], readers: int) -> list[_R]:
     """``[work(item) for item in items]``, ``readers`` at a time (boto3 clients are
     thread-safe); results in order, the first error raised."""
     if readers <= 1 or len(items) <= 1:

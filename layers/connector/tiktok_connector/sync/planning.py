@@ -1,9 +1,10 @@
-"""Step 1 of a diff (:mod:`.diff`): the plan — which partitions each group diffs — written once
-after the last byte range, and the small JSON objects of a sync job's work prefix.
+"""Planning a sync's diff: the run parts against a base generation, cut into groups.
 
-:func:`plan_diff` reads the run parts' indexes and the old snapshot's manifest and segment
-indexes and cuts the partitions into *groups* of at most ``group_records`` records (new + old).
-Small audiences are one group; 100M rows are ~100. Writes ``chunks/<job_id>/sync/plan.json``."""
+:func:`plan_diff` (once, after the last byte range) reads the run parts' indexes and the old
+snapshot's manifest and segment indexes, and cuts the partitions into *groups* of at most
+``group_records`` records (new + old). Small audiences are one group; 100M rows are ~100. Writes
+``chunks/<job_id>/sync/plan.json``, which :func:`read_plan` reads back.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +15,8 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
-from tiktok_connector.sync.partition import READERS, in_parallel
-from tiktok_connector.sync.recordfile import (
-    KIND_RUN,
-    FileRef,
-    read_ref,
-)
+from tiktok_connector.sync.partition import READERS, each
+from tiktok_connector.sync.recordfile import KIND_RUN, FileRef, read_ref
 from tiktok_connector.sync.records import (
     CorruptSyncObject,
     MissingSyncObject,
@@ -27,10 +24,7 @@ from tiktok_connector.sync.records import (
     choose_bits,
 )
 from tiktok_connector.sync.runs import work_prefix
-from tiktok_connector.sync.snapshot import (
-    Manifest,
-    read_manifest,
-)
+from tiktok_connector.sync.snapshot import Manifest, read_manifest
 
 # New + old records one diff invocation holds (33 bytes each, plus one partition's sets):
 # ~1-2 s of CPU and ~140 MB peak (measured, bench_sync); 100M rows are ~100 groups.
@@ -174,7 +168,7 @@ def plan_diff(
     counts need (:func:`.records.choose_bits`), and never fewer than the runs' own."""
     base = read_manifest(s3, bucket, prefix, base_generation) if base_generation else None
     uncertain = tuple(read_manifest(s3, bucket, prefix, g) for g in uncertain_generations)
-    runs = in_parallel(lambda key: read_ref(s3, bucket, key), list(run_keys), readers)
+    runs = each(lambda key: read_ref(s3, bucket, key), list(run_keys), readers)
     for ref, _ in runs:
         if ref.kind != KIND_RUN or ref.first != 0 or ref.count != 1 << ref.bits:
             raise CorruptSyncObject(f"{ref.key} is not a run part")
@@ -194,7 +188,7 @@ def plan_diff(
         _spread(weights, bits, ref, index)
     segments = [s for m in (base, *uncertain) if m is not None for s in m.segments]
     for segment, (ref, index) in zip(
-        segments, in_parallel(lambda s: read_ref(s3, bucket, s.key), segments, readers), strict=True
+        segments, each(lambda s: read_ref(s3, bucket, s.key), segments, readers), strict=True
     ):
         if ref != segment:
             raise CorruptSyncObject(f"{segment.key} does not match its manifest entry")
