@@ -3,36 +3,21 @@ sending, a lock of an ended job is free, commit against the base, uncertain gene
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import boto3
 import pytest
-from moto import mock_aws
 
+from tests.conftest import TemplateAws
 from tiktok_connector.sync.lock import DIFFING, SENDING, SyncLock, SyncState, Taken, Wait, lock_key
 
-TABLE = "sync-lock-tests"
+TABLE = "tiktok-connector-audiences"
 ADV = "7001"
 KEY = lock_key("file", "Cafe\u0301 fans")  # decomposed: the key is NFC
 
 
 @pytest.fixture
-def lock() -> Iterator[SyncLock]:
-    with mock_aws():
-        ddb = boto3.client("dynamodb", region_name="us-east-1")
-        ddb.create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "advertiser_id", "AttributeType": "S"},
-                {"AttributeName": "audience_key", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "advertiser_id", "KeyType": "HASH"},
-                {"AttributeName": "audience_key", "KeyType": "RANGE"},
-            ],
-        )
-        yield SyncLock(table=TABLE, dynamodb=ddb, clock=lambda: 1_000.0)
+def lock(template_aws: TemplateAws) -> SyncLock:
+    """The lock over the template's own audiences table (moto)."""
+    assert template_aws.table("AudiencesTable") == TABLE
+    return SyncLock(table=TABLE, dynamodb=template_aws.client("dynamodb"), clock=lambda: 1_000.0)
 
 
 def running(_job: str) -> bool:

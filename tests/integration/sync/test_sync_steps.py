@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
+from tests.conftest import TemplateAws
 from tiktok_connector.contract.job import RUNNING, JobItem, JobSource, RangeRecord, StoredPlan
 from tiktok_connector.contract.messages import SyncGroupMessage, SyncPlanMessage
 from tiktok_connector.segments.fanout import send_batches
@@ -27,9 +25,9 @@ from tiktok_connector.sync.lock import SyncLock, lock_key
 from tiktok_connector.sync.runs import RunWriter
 from tiktok_connector.sync.steps import SyncSteps
 
-BUCKET = "sync-steps"
-JOBS = "jobs"
-AUDIENCES = "audiences"
+BUCKET = "tiktok-connector-segments-123456789012"
+JOBS = "tiktok-connector-jobs"
+AUDIENCES = "tiktok-connector-audiences"
 ADV = "7001"
 
 
@@ -38,42 +36,22 @@ def job_id(n: int) -> str:
 
 
 @pytest.fixture
-def steps() -> Iterator[SyncSteps]:
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket=BUCKET)
-        ddb = boto3.client("dynamodb", region_name="us-east-1")
-        ddb.create_table(
-            TableName=JOBS,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
-        )
-        ddb.create_table(
-            TableName=AUDIENCES,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "advertiser_id", "AttributeType": "S"},
-                {"AttributeName": "audience_key", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "advertiser_id", "KeyType": "HASH"},
-                {"AttributeName": "audience_key", "KeyType": "RANGE"},
-            ],
-        )
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        url = sqs.create_queue(QueueName="ranges")["QueueUrl"]
-        yield SyncSteps(
-            s3=s3,
-            sqs=sqs,
-            jobs=JobStore(JOBS, dynamodb=ddb),
-            sync_jobs=SyncJobs(JOBS, dynamodb=ddb),
-            lock=SyncLock(table=AUDIENCES, dynamodb=ddb),
-            bucket=BUCKET,
-            ranges_queue_url=url,
-            send=send_batches,
-            clock=lambda: 2_000_000_000.0,
-        )
+def steps(template_aws: TemplateAws) -> SyncSteps:
+    """The steps over the template's own bucket, tables and ranges queue (moto)."""
+    assert (template_aws.bucket, template_aws.table("JobsTable")) == (BUCKET, JOBS)
+    assert template_aws.table("AudiencesTable") == AUDIENCES
+    ddb = template_aws.client("dynamodb")
+    return SyncSteps(
+        s3=template_aws.client("s3"),
+        sqs=template_aws.client("sqs"),
+        jobs=JobStore(JOBS, dynamodb=ddb),
+        sync_jobs=SyncJobs(JOBS, dynamodb=ddb),
+        lock=SyncLock(table=AUDIENCES, dynamodb=ddb),
+        bucket=BUCKET,
+        ranges_queue_url=template_aws.queue_url("RangesQueue"),
+        send=send_batches,
+        clock=lambda: 2_000_000_000.0,
+    )
 
 
 def new_job(
