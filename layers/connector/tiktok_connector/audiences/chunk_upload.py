@@ -10,6 +10,8 @@
   first chunk and recorded on the job; the chunk's rows are mapped into it (``add``/``delete``
   are set operations, so a redelivered chunk changes nothing). A refusal shortly after our own
   create is TikTok not being ready (contract TM-03): the job waits (:mod:`.waiting`).
+* A sync job's chunk says by its key whether it adds or removes (:mod:`.sync_upload`); an
+  ``append``/``remove``/``replace`` of a synced audience is refused before anything is sent.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from tiktok_connector.audiences import customer_file, partner
+from tiktok_connector.audiences import customer_file, partner, sync_upload
 from tiktok_connector.audiences.api import AudienceApi
 from tiktok_connector.audiences.creating import AudienceCreator
 from tiktok_connector.audiences.failures import (
@@ -39,6 +41,7 @@ from tiktok_connector.audiences.job import JobFailure, UploadJob
 from tiktok_connector.audiences.outcome import Outcome
 from tiktok_connector.audiences.registry import AudienceEntry, AudienceRegistry
 from tiktok_connector.audiences.settings import UploadSettings
+from tiktok_connector.audiences.sync_upload import SyncUpload, chunk_action, takes_over
 from tiktok_connector.contract.job import JobItem
 from tiktok_connector.contract.messages import ChunkMessage
 from tiktok_connector.segments.jobs import JobStore
@@ -63,9 +66,11 @@ class ChunkUpload:
         registry: AudienceRegistry,
         s3: Any,
         creator: AudienceCreator,
+        sync: SyncUpload,
         clock: Callable[[], float],
     ) -> None:
         self.settings = settings
+        self.sync = sync
         self.jobs = jobs
         self.registry = registry
         self.s3 = s3
@@ -81,6 +86,7 @@ class ChunkUpload:
             # check, so look again.
             outcome.result = "duplicate"
             return job.item
+        self.sync.refuse_if_synced(job)
         shape = self._precheck_file(job) if job.file_api else None
         content = self._read_chunk(message)
         if shape is not None:
@@ -94,7 +100,11 @@ class ChunkUpload:
             file_path = uploaded.file_path
         else:
             audience_id = self._partner_target(api, job, lease)
-            outcome.rows_sent = self._map_chunk(api, job, audience_id, content)
+            if job.syncing:
+                action = sync_upload.MAPPING_ACTIONS[chunk_action(message.chunk_key)]
+            else:
+                action = partner.MAPPING_ACTIONS[job.action]
+            outcome.rows_sent = self._map_chunk(api, job, audience_id, content, action)
             file_path = ""
         item = self.jobs.mark_chunk_done(job.job_id, message.chunk_key, file_path)
         if item is None:
@@ -164,7 +174,9 @@ class ChunkUpload:
         return FileShape.from_record(item.shape if item else None) or shape
 
     # ------------------------------------------------------------------ partner
-    def _map_chunk(self, api: AudienceApi, job: UploadJob, audience_id: str, content: bytes) -> int:
+    def _map_chunk(
+        self, api: AudienceApi, job: UploadJob, audience_id: str, content: bytes, action: str
+    ) -> int:
         """Map a chunk's rows into a partner audience. A refusal shortly after our own create
         of that audience is TikTok not being ready yet (contract TM-03): wait, don't fail."""
         try:
@@ -173,7 +185,7 @@ class ChunkUpload:
                 job.advertiser_id,
                 audience_id=audience_id,
                 content=content,
-                action=partner.MAPPING_ACTIONS[job.action],
+                action=action,
                 batch_size=self.settings.segment_batch_size,
             )
         except PermanentTikTokError as exc:
@@ -192,7 +204,7 @@ class ChunkUpload:
     def _partner_created_at(self, job: UploadJob, audience_id: str) -> float | None:
         """When we created the partner audience ``audience_id`` (registry), None if unknown."""
         keys = [job.main_key]
-        if job.action == "replace":
+        if job.action in ("replace", "sync"):
             keys.insert(0, job.staging_key)
         for key in keys:
             entry = self.registry.get(job.advertiser_id, key)
@@ -215,6 +227,8 @@ class ChunkUpload:
             audience_id = create(
                 api, job, job.main_key, lease, exists_ok=False, request_ids=request_ids
             )
+        elif job.syncing:
+            audience_id = self._sync_target(api, job, lease, request_ids)
         else:
             entry = self.registry.get(job.advertiser_id, job.main_key)
             if entry is not None and entry.ready and entry.audience_id:
@@ -230,3 +244,23 @@ class ChunkUpload:
         # The create call's request id goes into the report (mapping calls are too many to keep).
         self.jobs.record_tiktok(job.job_id, audience_id=audience_id, request_ids=request_ids)
         return audience_id
+
+    def _sync_target(
+        self, api: AudienceApi, job: UploadJob, lease: int, request_ids: list[str]
+    ) -> str:
+        """The partner audience a sync maps its changes into: the synced one; a new one on the
+        first sync (or a new one under the staging key that takes the name over from an
+        audience made without sync, :func:`.sync_upload.takes_over`)."""
+        entry = self.registry.get(job.advertiser_id, job.main_key)
+        owner = entry.owner_job_id if entry is not None else None
+        if takes_over(job.item, owner):
+            return self.creator.create_once(
+                api, job, job.staging_key, lease, exists_ok=True, request_ids=request_ids
+            )
+        if entry is not None and entry.ready and entry.audience_id:
+            return entry.audience_id
+        if job.item.sync is not None and job.item.sync.base is not None:
+            raise self.sync.audience_missing(job)
+        return self.creator.create_once(
+            api, job, job.main_key, lease, exists_ok=True, request_ids=request_ids
+        )

@@ -48,8 +48,9 @@ CLAIM_POLL_SECONDS = 0.25
 
 def first_action(job: UploadJob) -> str:
     """The update action of the job's first group on an audience it did not create itself:
-    a replace replaces (the later groups append), everything else appends."""
-    return "REPLACE" if job.action == "replace" else "APPEND"
+    a replace replaces (the later groups append), and so does a sync's, whose files then hold
+    the whole membership (:mod:`.sync_upload`); everything else appends."""
+    return "REPLACE" if job.action in ("replace", "sync") else "APPEND"
 
 
 class AudienceCreator:

@@ -12,6 +12,9 @@ but the claim held elsewhere goes back to the queue (deferred, not dropped).
   after ``applied_groups``. An audience deleted at TikTok frees its name (40007).
 * Partner API: every chunk is mapped already; a ``replace`` moves the name onto the audience it
   built under its staging key.
+* Sync: the customer-file calls are :func:`.sync_upload.file_steps` (adds, then removes; or a
+  ``REPLACE`` when there is no synced state yet), resumable over one ``applied_groups`` count;
+  the job's generation is committed as the synced state before the job succeeds.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from tiktok_connector.audiences.job import SEGMENT_API, JobFailure, UploadJob
 from tiktok_connector.audiences.registry import AudienceRegistry
 from tiktok_connector.audiences.settings import UploadSettings
 from tiktok_connector.audiences.size import record_size
+from tiktok_connector.audiences.sync_upload import SyncUpload, file_steps, split_paths
 from tiktok_connector.contract.job import SUCCEEDED, AudienceSize
 from tiktok_connector.observability import logger
 from tiktok_connector.segments.jobs import JobStore
@@ -57,9 +61,11 @@ class Finalizer:
         registry: AudienceRegistry,
         s3: Any,
         creator: AudienceCreator,
+        sync: SyncUpload,
         clock: Callable[[], float],
     ) -> None:
         self.settings = settings
+        self.sync = sync
         self.jobs = jobs
         self.registry = registry
         self.s3 = s3
@@ -83,6 +89,8 @@ class Finalizer:
             raise RetryLaterError("another worker is finalizing this job")
         try:
             audience_id = self._file(api, job, lease) if job.file_api else self._partner(job)
+            if job.syncing:
+                self.sync.commit(job)  # TikTok took every change: this is the synced state now
         except Exception:
             # We stop working on it (a retry, a wait, a permanent failure that fails the job, or
             # an unexpected error): let the next message claim at once. Only a dead process
@@ -103,6 +111,8 @@ class Finalizer:
     def _file(self, api: AudienceApi, job: UploadJob, lease: int) -> str:
         """The create/update sequence with every recorded file_path (groups of ≤ 50), from
         where an earlier run of this job stopped (a wait for TikTok, a crash)."""
+        if job.syncing:
+            return self._sync_file(api, job, lease)
         file_paths = job.item.uploaded_file_paths
         if job.action == "create":
             return self.creator.create_once(
@@ -134,14 +144,62 @@ class Finalizer:
             raise
         return entry.audience_id
 
+    def _sync_file(self, api: AudienceApi, job: UploadJob, lease: int) -> str:
+        """A sync's customer-file calls (module docs): the first creates the audience with its
+        adds; later ones update it, resuming after the groups TikTok took."""
+        entry = self.registry.get(job.advertiser_id, job.main_key)
+        if entry is None or not entry.ready or not entry.audience_id:
+            if job.item.sync is not None and job.item.sync.base is not None:
+                raise self.sync.audience_missing(job)
+            if entry is not None and entry.owner_job_id != job.job_id:
+                raise RetryLaterError("the audience is being created by another job")
+            adds, _ = split_paths(job.item)
+            return self.creator.create_once(
+                api, job, job.main_key, lease, exists_ok=True, file_paths=adds
+            )
+        done = (self.jobs.get(job.job_id) or job.item).applied_groups
+        offset = 0
+        for action, paths in file_steps(job.item):
+            count = customer_file.group_count(paths)
+            if done < offset + count:
+
+                def applied(n: int, request_id: str, before: int = offset) -> None:
+                    self.jobs.record_applied(job.job_id, before + n, request_id=request_id)
+
+                try:
+                    customer_file.apply_files(
+                        api,
+                        job.advertiser_id,
+                        audience_id=entry.audience_id,
+                        action=action,
+                        file_paths=paths,
+                        start=max(0, done - offset),
+                        on_applied=applied,
+                    )
+                except PermanentTikTokError as exc:
+                    if exc.code != OBJECT_MISSING:
+                        raise
+                    self.registry.delete(job.advertiser_id, job.main_key)  # deleted at TikTok
+                    raise self.sync.audience_missing(job) from None
+            offset += count
+        return entry.audience_id
+
     def _partner(self, job: UploadJob) -> str:
-        """Every chunk is mapped; a ``replace`` now moves the name onto its new audience."""
+        """Every chunk is mapped; a ``replace`` (or a sync that took the name over from an
+        audience made without sync) now moves the name onto its new audience."""
         audience_id = job.item.tiktok.audience_id
+        if not audience_id and job.syncing:  # nothing changed: no chunk looked the audience up
+            entry = self.registry.get(job.advertiser_id, job.main_key)
+            if entry is None or not entry.ready:
+                raise self.sync.audience_missing(job)
+            audience_id = entry.audience_id
         if not audience_id:
             raise JobFailure("no_audience", "no partner audience was prepared for this job")
-        if job.action == "replace":
-            previous = self.registry.get(job.advertiser_id, job.main_key)
+        staged = None
+        if job.action in ("replace", "sync"):
             staged = self.registry.get(job.advertiser_id, job.staging_key)
+        if job.action == "replace" or staged is not None:
+            previous = self.registry.get(job.advertiser_id, job.main_key)
             self.registry.point(
                 job.advertiser_id,
                 job.main_key,

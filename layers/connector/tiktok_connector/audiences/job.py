@@ -18,9 +18,9 @@ from tiktok_connector.contract.job import JobError, JobItem
 
 FILE_API = "file"
 SEGMENT_API = "segment"
-ACTIONS = ("create", "append", "remove", "replace")
+ACTIONS = ("create", "append", "remove", "replace", "sync")
 
-Action = Literal["create", "append", "remove", "replace"]
+Action = Literal["create", "append", "remove", "replace", "sync"]
 Api = Literal["file", "segment"]
 
 
@@ -51,6 +51,12 @@ class UploadJob:
     def file_api(self) -> bool:
         """A customer-file (DMP) audience; else a partner (segment) audience."""
         return self.api == FILE_API
+
+    @property
+    def syncing(self) -> bool:
+        """A ``sync`` job: its chunks are the difference to the last synced state
+        (:mod:`.sync_upload`)."""
+        return self.action == "sync"
 
     @property
     def main_key(self) -> str:

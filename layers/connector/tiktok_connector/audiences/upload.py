@@ -45,6 +45,7 @@ from tiktok_connector.audiences.job import JobFailure, upload_job
 from tiktok_connector.audiences.outcome import Outcome, call_counts, counted_since
 from tiktok_connector.audiences.registry import AudienceRegistry
 from tiktok_connector.audiences.settings import UploadSettings, upload_settings
+from tiktok_connector.audiences.sync_upload import SyncUpload, sync_ready
 from tiktok_connector.audiences.waiting import (
     AUDIENCE_PROCESSING,
     TikTokNotReady,
@@ -83,9 +84,12 @@ class AudienceUploader:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         requeue: Callable[[str, int], None] | None = None,
+        sync: SyncUpload | None = None,
     ) -> None:
-        """``requeue(body, delay_seconds)`` puts a message back on the chunk queue after a
-        delay (a job waiting for TikTok); without it such a record is handed back to SQS."""
+        """``requeue(body, delay_seconds)`` puts a message on the chunk queue after a delay (a
+        job waiting for TikTok, a partner sync's removes); without it a waiting record is handed
+        back to SQS. ``sync``: the sync lock and records (default: over the registry's table and
+        the jobs table, with ``requeue``)."""
         self.settings = settings
         self.jobs = jobs
         self.client = client
@@ -109,12 +113,10 @@ class AudienceUploader:
             monotonic=monotonic,
             sleep=sleep,
         )
-        self.chunk_upload = ChunkUpload(
-            settings=settings, jobs=jobs, registry=registry, s3=s3, creator=creator, clock=clock
-        )
-        self.finalizer = Finalizer(
-            settings=settings, jobs=jobs, registry=registry, s3=s3, creator=creator, clock=clock
-        )
+        self.sync = sync or _sync_upload(settings, registry, requeue)
+        parts = {"settings": settings, "jobs": jobs, "registry": registry, "s3": s3}
+        self.chunk_upload = ChunkUpload(**parts, creator=creator, sync=self.sync, clock=clock)
+        self.finalizer = Finalizer(**parts, creator=creator, sync=self.sync, clock=clock)
 
     def handle(
         self, message: ChunkQueueMessage, *, remaining_seconds: float, metrics: Any = None
@@ -154,7 +156,11 @@ class AudienceUploader:
             current: JobItem | None = item
             if isinstance(message, ChunkMessage):
                 current = self.chunk_upload.run(api, job, message, outcome, lease)
-            if current is not None and JobStore.ready_to_finalize(current):
+            if current is not None and job.syncing:
+                self.sync.send_held_removes(current)  # a partner sync's, once its adds are in
+            if current is not None and (
+                JobStore.ready_to_finalize(current) or (job.syncing and sync_ready(current))
+            ):
                 finished = self.finalizer.run(api, job.refreshed(current), lease)
                 if finished is not None:
                     outcome.result = "finalized"
@@ -226,6 +232,8 @@ class AudienceUploader:
         )
         item = self.jobs.finish(job_id, status=FAILED, error=error)
         if item is not None:
+            if item.action == "sync":  # it had started sending: its changes are uncertain now
+                self.sync.release(item)
             self.jobs.write_report(item, s3=self.s3, bucket=self.settings.segments_bucket)
         outcome.result = FAILED
         outcome.job_status = FAILED
@@ -233,6 +241,24 @@ class AudienceUploader:
 
 
 # ---------------------------------------------------------------------- wiring
+def _sync_upload(
+    settings: UploadSettings,
+    registry: AudienceRegistry,
+    requeue: Callable[[str, int], None] | None,
+) -> SyncUpload:
+    """The sync lock (in the audiences table) and the jobs' sync records, sending on the chunk
+    queue through ``requeue``."""
+    from tiktok_connector.sync.jobstate import SyncJobs
+    from tiktok_connector.sync.lock import SyncLock
+
+    send = None if requeue is None else (lambda body: requeue(body, 0))
+    return SyncUpload(
+        lock=SyncLock(table=registry.table, dynamodb=registry.dynamodb),
+        sync_jobs=SyncJobs(settings.jobs_table, dynamodb=registry.dynamodb),
+        send=send,
+    )
+
+
 _BUILD_LOCK = threading.Lock()
 
 

@@ -202,12 +202,14 @@ class SyncGroup(_Part):
 
 class SyncRecord(_Part):
     """A sync job's own state (``sync``; docs/sync.md, "Wiring plan"): the partition bits of its
-    runs, the base generation it diffs against, its groups, and — once the diff is finished —
-    the changes per member type, the new membership, the partner remove chunks held back until
-    the adds are mapped."""
+    runs, the base generation it diffs against and the uncertain ones it reconciles (failed
+    syncs that may have sent part of their changes), its groups, and — once the diff is
+    finished — the changes per member type, the new membership, the partner remove chunks held
+    back until the adds are mapped."""
 
     bits: int = 0
     base: str | None = None
+    uncertain: list[str] = Field(default_factory=list)
     groups_total: int = 0
     groups: dict[str, SyncGroup] = Field(default_factory=dict)
     changes: dict[str, dict[str, int]] | None = None

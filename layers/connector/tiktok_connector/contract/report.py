@@ -1,7 +1,8 @@
 """The job report users read: ``reports/<job_id>.json``.
 
 Keys in this order: DESIGN §3.7's fixed ones (``job_id`` … ``finished_at``, with ``waiting``
-before the times), then §6b's (``encoding``, ``columns``, ``options``, ``warnings``). Ingest writes
+before the times), then §6b's (``encoding``, ``columns``, ``options``, ``warnings``), then a sync
+job's (issue 15; null for other actions): ``changes`` per member type and ``sync``. Ingest writes
 it (``running``), upload rewrites it when the job ends or starts waiting; both render it from the
 job item (``segments.report.render_report``).
 
@@ -74,6 +75,25 @@ class ReportWaiting(TypedDict):
     gives_up_at: str
 
 
+class ChangeCounts(TypedDict):
+    """What a sync changed for one member type (``EMAIL_SHA256``, …)."""
+
+    added: int
+    removed: int
+    unchanged: int
+
+
+class ReportSync(TypedDict):
+    """A sync job's state: the generation it compared against (null: the first sync, or the
+    first after failed ones), the generations of failed syncs it reconciled, the audience's
+    members after it, whether this job's file is now the synced state."""
+
+    previous_generation: str | None
+    reconciled_generations: list[str]
+    members: int | None
+    committed: bool
+
+
 class JobReport(_Section):
     """One job's report (see module docs); :meth:`as_json` is what is written."""
 
@@ -97,6 +117,8 @@ class JobReport(_Section):
     columns: list[dict[str, Any]] = Field(default_factory=list)
     options: dict[str, Any] | None
     warnings: list[ReportWarning] = Field(default_factory=list)
+    changes: dict[str, ChangeCounts] | None = None
+    sync: ReportSync | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The report as plain JSON data, keys in the fixed order."""

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 PREFIX = "segments/"
-ACTIONS = ("create", "append", "remove", "replace")
+ACTIONS = ("create", "append", "remove", "replace", "sync")
 # TikTok limits (reference §3.3, §4.1): customer-file names 1–128 chars; the partner API cuts names
 # over 70 chars to 67 + "...", so we refuse those instead of letting the name change silently.
 MAX_NAME_FILE = 128

@@ -11,12 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from tiktok_connector.contract.job import AudienceSize, IdentifierCounts, JobItem
+from tiktok_connector.contract.job import SUCCEEDED, AudienceSize, IdentifierCounts, JobItem
 from tiktok_connector.contract.report import (
     WAITING_FOR_TIKTOK,
+    ChangeCounts,
     ChunkCounts,
     JobReport,
     ReportStatus,
+    ReportSync,
     ReportTikTok,
     ReportWaiting,
     RowCounts,
@@ -96,12 +98,36 @@ def _waiting(item: JobItem) -> ReportWaiting | None:
     )
 
 
+def _sync(item: JobItem) -> tuple[dict[str, ChangeCounts] | None, ReportSync | None]:
+    """A sync job's ``changes`` (once its diff is finished) and ``sync``; None for other jobs."""
+    record = item.sync
+    if item.action != "sync":
+        return None, None
+    changes = None
+    if record is not None and record.changes is not None:
+        changes = {
+            t: ChangeCounts(
+                added=c.get("added", 0),
+                removed=c.get("removed", 0),
+                unchanged=c.get("unchanged", 0),
+            )
+            for t, c in sorted(record.changes.items())
+        }
+    return changes, ReportSync(
+        previous_generation=record.base if record else None,
+        reconciled_generations=list(record.uncertain) if record else [],
+        members=record.members if record else None,
+        committed=item.status == SUCCEEDED,
+    )
+
+
 def render_report(item: JobItem) -> JobReport:
     """The report of a job item (see :mod:`tiktok_connector.contract.report`)."""
     totals = job_totals(item)
     phones = totals.identifiers.get("phone")
     sections = report_sections(item, findings=totals.findings, phones=phones)
     waiting = _waiting(item)
+    changes, sync = _sync(item)
     size = item.tiktok.size or AudienceSize()
     status: ReportStatus = (
         WAITING_FOR_TIKTOK if waiting else report_status(item.status, sections.warnings)
@@ -135,4 +161,6 @@ def render_report(item: JobItem) -> JobReport:
         columns=sections.columns,
         options=sections.options,
         warnings=sections.warnings,
+        changes=changes,
+        sync=sync,
     )

@@ -20,11 +20,20 @@ class SyncJobs:
         self._table = table
         self._ddb = dynamodb
 
-    def planned(self, job_id: str, *, bits: int, base: str | None, groups_total: int) -> bool:
+    def planned(
+        self,
+        job_id: str,
+        *,
+        bits: int,
+        base: str | None,
+        groups_total: int,
+        uncertain: tuple[str, ...] | list[str] = (),
+    ) -> bool:
         """Record the plan (once: a redelivered plan finds it recorded and returns False)."""
         record: dict[str, Any] = {
             "bits": bits,
             "base": base,
+            "uncertain": list(uncertain),
             "groups_total": groups_total,
             "groups": {},
         }

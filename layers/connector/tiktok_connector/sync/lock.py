@@ -16,6 +16,8 @@ never interferes with the create claim) holds the synced state's pointer and the
   ``uncertain`` is emptied, the lock removed; conditional on the base still being current.
 * :meth:`SyncLock.release` — a job that fails gives the lock up; one that fails while sending
   adds its generation to ``uncertain`` (TikTok may hold some of its changes).
+* :meth:`SyncLock.forget` — the synced audience is gone at TikTok: the state is cleared, so the
+  next sync creates the audience again from its whole file.
 """
 
 from __future__ import annotations
@@ -156,6 +158,14 @@ class SyncLock:
             )
             values.update({":none": [], ":mine": [job_id]})
         self._update(advertiser_id, key, expression, values, "#lock.#job = :me")
+
+    def forget(self, advertiser_id: str, key: str, job_id: str) -> bool:
+        """Clear the synced state (the synced audience is gone at TikTok): the next sync of the
+        name starts from nothing and creates the audience anew. Only by the lock's holder."""
+        return self._update(
+            advertiser_id, key, "REMOVE generation, committed_at, source_modified, uncertain, #lock",
+            {":me": job_id}, "#lock.#job = :me",
+        )  # fmt: skip
 
     def _now(self) -> int:
         return int(self._clock())

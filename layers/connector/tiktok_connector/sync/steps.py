@@ -92,7 +92,11 @@ class SyncSteps:
             uncertain_generations=state.uncertain,
         )
         self.sync_jobs.planned(
-            item.job_id, bits=plan.bits, base=state.generation, groups_total=len(plan.groups)
+            item.job_id,
+            bits=plan.bits,
+            base=state.generation,
+            groups_total=len(plan.groups),
+            uncertain=state.uncertain,
         )
         groups = [SyncGroupMessage(job_id=item.job_id, group=g) for g in range(len(plan.groups))]
         self.send(self.sqs, self.ranges_queue_url, groups)
