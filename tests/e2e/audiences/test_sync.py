@@ -174,7 +174,7 @@ def test_append_to_a_synced_audience_is_refused_and_sends_nothing(
         frozenset(),
         {},
     )
-    refused = run_sync(stack, append, seen_jobs=seen)
+    refused = run_sync(stack, append, seen_jobs=seen, timeout=60)
 
     assert refused["status"] == "failed", refused
     assert (refused["error"] or {}).get("code") == "audience_synced", refused["error"]
@@ -203,7 +203,7 @@ def test_a_customer_file_sync_under_1000_ids_fails_and_changes_nothing(stack: Lo
     )
     assert len(shrink.members) < 1000
     mark = TrafficMark.take(stack, audience_id)
-    refused = run_sync(stack, shrink, seen_jobs=seen)
+    refused = run_sync(stack, shrink, seen_jobs=seen, timeout=60)
 
     assert refused["status"] == "failed", refused
     assert (refused["error"] or {}).get("code") == "too_few_members", refused["error"]
