@@ -105,7 +105,7 @@ def test_three_syncs_under_20_percent_faults_leave_tiktok_equal_to_each_file(
         armed += arm_faults(pipeline, rates=round_index == 0)
         mark = len(emulator.state.requests)
         marks = {
-            s.name: TrafficMark.take(pipeline.stack, audience_ids.get(s.name)) for s in scenarios
+            s.name: TrafficMark.take(emulator.state, audience_ids.get(s.name)) for s in scenarios
         }
         for scenario in scenarios:
             sync = scenario.files[round_index]
@@ -122,14 +122,14 @@ def test_three_syncs_under_20_percent_faults_leave_tiktok_equal_to_each_file(
             assert report["status"] == "succeeded", (where, report.get("error"))
             audience_id = str(report["tiktok"]["audience_id"])
             assert audience_ids.setdefault(scenario.name, audience_id) == audience_id, where
-            held = scenario.tiktok_members(pipeline.stack, audience_id)
+            held = scenario.tiktok_members(emulator.state, audience_id)
             expected = scenario.expected(sync)
             assert held == expected, (
                 f"{where}: TikTok holds {len(held)} ids, the file {len(expected)} "
                 f"({len(held - expected)} extra, {len(expected - held)} missing)"
             )
             assert report.get("changes") == sync.changes, where
-            traffic = Traffic.since(pipeline.stack, marks[scenario.name], audience_id)
+            traffic = Traffic.since(emulator.state, marks[scenario.name], audience_id)
             if label == "unchanged":
                 assert traffic.all_calls == {}, (where, traffic.all_calls)
                 assert traffic.history == [], where

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tiktok_connector.contract.pointer import is_pointer_key
+from tiktok_local.emulator.state import EmulatorState
 from tiktok_local.stack import LocalStack
 
 UNFINISHED = ("running", "waiting_for_tiktok")
@@ -162,13 +163,13 @@ class SyncScenario:
             }
         return SyncFile(label, key, body, self.metadata, people, new, changes)
 
-    def tiktok_members(self, stack: LocalStack, audience_id: str) -> set[Member] | set[str]:
+    def tiktok_members(self, state: EmulatorState, audience_id: str) -> set[Member] | set[str]:
         """What TikTok holds, comparable with :meth:`expected`: (type, hash) pairs for a partner
         audience; hashes for a customer-file audience (its member types are the file's header
         names; an e-mail hash and a phone hash never collide)."""
         if self.api == "segment":
-            return stack.emulator.state.audience_members(audience_id)
-        return stack.emulator.state.audience_hashes(audience_id)
+            return state.audience_members(audience_id)
+        return state.audience_hashes(audience_id)
 
     def expected(self, sync: SyncFile) -> set[Member] | set[str]:
         return set(sync.members) if self.api == "segment" else sync.hashes
@@ -236,8 +237,7 @@ class TrafficMark:
     history: int
 
     @classmethod
-    def take(cls, stack: LocalStack, audience_id: str | None) -> TrafficMark:
-        state = stack.emulator.state
+    def take(cls, state: EmulatorState, audience_id: str | None) -> TrafficMark:
         history = len(state.audience_history(audience_id)) if audience_id else 0
         return cls(len(state.requests), frozenset(state.files), history)
 
@@ -253,8 +253,7 @@ class Traffic:
     history: list[dict[str, Any]]  # the audience's applied changes since (CREATE, APPEND, ADD…)
 
     @classmethod
-    def since(cls, stack: LocalStack, mark: TrafficMark, audience_id: str) -> Traffic:
-        state = stack.emulator.state
+    def since(cls, state: EmulatorState, mark: TrafficMark, audience_id: str) -> Traffic:
         calls: dict[str, int] = {}
         all_calls: dict[str, int] = {}
         for request in state.requests[mark.requests :]:

@@ -70,7 +70,7 @@ def assert_succeeded_exactly(
     assert report["action"] == "sync", label
     audience_id = report["tiktok"]["audience_id"]
     assert audience_id, label
-    held = scenario.tiktok_members(stack, audience_id)
+    held = scenario.tiktok_members(stack.emulator.state, audience_id)
     expected = scenario.expected(sync)
     assert held == expected, (
         f"{label}: TikTok holds {len(held)} ids, the file {len(expected)} "
@@ -93,14 +93,14 @@ def test_three_syncs_leave_tiktok_equal_to_each_file_and_send_only_the_differenc
     seen: set[str] = set()
 
     # 1. the first sync creates the audience with every id of the file
-    mark = TrafficMark.take(stack, None)
+    mark = TrafficMark.take(stack.emulator.state, None)
     report = run_sync(stack, create, seen_jobs=seen)
     audience_id = assert_succeeded_exactly(stack, scenario, create, report)
     assert report["rows"]["read"] == scenario.n + 2
     assert report["rows"]["rejected"] == 1
     assert (report["sync"] or {}).get("previous_generation") is None
     first_job = report["job_id"]
-    first = Traffic.since(stack, mark, audience_id)
+    first = Traffic.since(stack.emulator.state, mark, audience_id)
     added, removed = create.sent()
     assert (added, removed) == (len(create.members), 0)
     if api == "file":
@@ -113,11 +113,11 @@ def test_three_syncs_leave_tiktok_equal_to_each_file_and_send_only_the_differenc
         assert "DELETE" not in first.actions()
 
     # 2. +5 % / -3 %: only the difference goes out, adds before removes
-    mark = TrafficMark.take(stack, audience_id)
+    mark = TrafficMark.take(stack.emulator.state, audience_id)
     report = run_sync(stack, churn, seen_jobs=seen)
     assert assert_succeeded_exactly(stack, scenario, churn, report) == audience_id
     assert report["sync"].get("previous_generation") == first_job
-    second = Traffic.since(stack, mark, audience_id)
+    second = Traffic.since(stack.emulator.state, mark, audience_id)
     added, removed = churn.sent()
     people_added, people_removed = scenario.n * 5 // 100, scenario.n * 3 // 100
     assert churn.changes["EMAIL_SHA256"]["added"] == people_added  # the scenario is what it says
@@ -140,10 +140,10 @@ def test_three_syncs_leave_tiktok_equal_to_each_file_and_send_only_the_differenc
     assert added + removed < 0.1 * len(create.members)
 
     # 3. the identical file again: nothing to send, no TikTok call at all
-    mark = TrafficMark.take(stack, audience_id)
+    mark = TrafficMark.take(stack.emulator.state, audience_id)
     report = run_sync(stack, unchanged, seen_jobs=seen)
     assert assert_succeeded_exactly(stack, scenario, unchanged, report) == audience_id
-    third = Traffic.since(stack, mark, audience_id)
+    third = Traffic.since(stack.emulator.state, mark, audience_id)
     assert unchanged.sent() == (0, 0)
     assert all(c["unchanged"] > 0 for c in unchanged.changes.values())
     assert third.all_calls == {}, third.all_calls
@@ -164,7 +164,7 @@ def test_append_to_a_synced_audience_is_refused_and_sends_nothing(
     report = run_sync(stack, create, seen_jobs=seen)
     audience_id = assert_succeeded_exactly(stack, scenario, create, report)
 
-    mark = TrafficMark.take(stack, audience_id)
+    mark = TrafficMark.take(stack.emulator.state, audience_id)
     append = SyncFile(
         "append",
         f"segments/{ADV}/{scenario.name}/append/more.csv",
@@ -179,11 +179,11 @@ def test_append_to_a_synced_audience_is_refused_and_sends_nothing(
     assert refused["status"] == "failed", refused
     assert (refused["error"] or {}).get("code") == "audience_synced", refused["error"]
     assert "sync" in refused["error"]["message"]
-    traffic = Traffic.since(stack, mark, audience_id)
+    traffic = Traffic.since(stack.emulator.state, mark, audience_id)
     assert traffic.all_calls == {}, traffic.all_calls
     assert traffic.uploads == 0
     assert traffic.history == []
-    assert scenario.tiktok_members(stack, audience_id) == scenario.expected(create)
+    assert scenario.tiktok_members(stack.emulator.state, audience_id) == scenario.expected(create)
 
 
 def test_a_customer_file_sync_under_1000_ids_fails_and_changes_nothing(stack: LocalStack) -> None:
@@ -202,16 +202,16 @@ def test_a_customer_file_sync_under_1000_ids_fails_and_changes_nothing(stack: Lo
         frozenset(range(scenario.n)),
     )
     assert len(shrink.members) < 1000
-    mark = TrafficMark.take(stack, audience_id)
+    mark = TrafficMark.take(stack.emulator.state, audience_id)
     refused = run_sync(stack, shrink, seen_jobs=seen, timeout=60)
 
     assert refused["status"] == "failed", refused
     assert (refused["error"] or {}).get("code") == "too_few_members", refused["error"]
     assert "1,000" in refused["error"]["message"]
-    traffic = Traffic.since(stack, mark, audience_id)
+    traffic = Traffic.since(stack.emulator.state, mark, audience_id)
     assert traffic.all_calls == {}, traffic.all_calls
     assert traffic.uploads == 0
-    assert scenario.tiktok_members(stack, audience_id) == scenario.expected(create)
+    assert scenario.tiktok_members(stack.emulator.state, audience_id) == scenario.expected(create)
 
     # the synced state stayed the first file's: the next sync's difference is against it
     report = run_sync(stack, churn, seen_jobs=seen)
