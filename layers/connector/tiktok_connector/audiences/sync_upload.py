@@ -70,8 +70,9 @@ def file_steps(item: JobItem) -> list[tuple[str, list[str]]]:
     ``REPLACE`` (the removes of uncertain generations are then covered by it)."""
     adds, removes = split_paths(item)
     if item.sync is None or item.sync.base is None:
-        return [("REPLACE", adds)] if adds else []
-    return [(action, paths) for action, paths in (("APPEND", adds), ("REMOVE", removes)) if paths]
+        return [("REPLACE", adds)] if adds else []  # contract: SY-03
+    steps = (("APPEND", adds), ("REMOVE", removes))  # contract: SY-02 (adds first)
+    return [(action, paths) for action, paths in steps if paths]
 
 
 def takes_over(item: JobItem, owner_job_id: str | None) -> bool:
