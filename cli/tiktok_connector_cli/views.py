@@ -265,8 +265,9 @@ def audiences_tables(listing: AudienceListing, *, now: datetime) -> list[Any]:
         )
         for row in rows:
             size = row.tiktok.cover_num if row.tiktok is not None else None
+            marks = [m for m in (row.state if row.state != "ready" else "", row.sync) if m]
             t.add_row(
-                row.name if row.state == "ready" else f"{row.name} ({row.state})",
+                f"{row.name} ({', '.join(marks)})" if marks else row.name,
                 row.api,
                 row.audience_id or "-",
                 compact(size) if size is not None else "?",

@@ -440,3 +440,18 @@ def test_sync_details_list_changes_per_type_and_the_synced_state() -> None:
         "members after: 2,100",
         "synced state: this file",
     )
+
+
+def test_the_audiences_table_marks_synced_audiences() -> None:
+    listing = AudienceListing(
+        rows=[
+            AudienceRow(ADV, "Daily", "file", "ready", AUDIENCE_ID, 0.0, sync="synced"),
+            AudienceRow(ADV, "Stream", "segment", "creating", None, 0.0, sync="syncing"),
+            AudienceRow(ADV, "Plain", "file", "ready", "7391234567890123457", 0.0),
+        ]
+    )
+    lines = render(views.audiences_tables(listing, now=NOW))
+    assert_fits(lines, "Daily (synced)")
+    assert words_present(lines, "Stream (creating, syncing)")
+    assert any(line.startswith("Plain ") or " Plain " in line for line in lines)
+    assert not any("Plain (" in line for line in lines)
