@@ -50,6 +50,7 @@ class AudienceRow:
     audience_id: str | None
     updated_at: float
     tiktok: TikTokAudience | None = None
+    sync: str | None = None  # syncing | synced | sync failed (None or "": never synced)
 
 
 @dataclass
@@ -81,9 +82,14 @@ def registry_rows(
         pages = dynamodb.get_paginator("scan").paginate(TableName=table)
     rows: list[AudienceRow] = []
     staging = 0
+    syncs: dict[tuple[str, str, str], str] = {}
     for page in pages:
         for item in page.get("Items", []):
             key = _s(item, "audience_key")
+            if key.startswith("sync#"):  # an audience's sync lock item (docs/sync.md)
+                api, _, name = key.removeprefix("sync#").partition("#")
+                syncs[(_s(item, "advertiser_id"), api, name)] = sync_state(item)
+                continue
             if "#job#" in key:
                 staging += 1
                 continue
@@ -97,8 +103,20 @@ def registry_rows(
                     updated_at=float((item.get("updated_at") or {}).get("N", "0")),
                 )
             )
+    for row in rows:
+        row.sync = syncs.get((row.advertiser_id, row.api, row.name))
     rows.sort(key=lambda r: (r.advertiser_id, r.name.lower(), r.api))
     return rows, staging
+
+
+def sync_state(item: Mapping[str, Any]) -> str:
+    """A sync lock item in a word: a sync holds it, a file is synced, or the last sync failed
+    while sending (the next sync reconciles it)."""
+    if (item.get("lock") or {}).get("M", {}).get("job_id"):
+        return "syncing"
+    if _s(item, "generation"):
+        return "synced"
+    return "sync failed" if (item.get("uncertain") or {}).get("L") else ""
 
 
 def _bool(value: Any) -> bool | None:

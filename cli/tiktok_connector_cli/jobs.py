@@ -123,6 +123,8 @@ class JobRow:
     audience_id: str | None
     started_at: str
     error_code: str | None
+    # a sync job's difference once its diff is finished: (added, removed, unchanged), all types
+    changes: tuple[int, int, int] | None = None
 
     @property
     def filename(self) -> str:
@@ -151,6 +153,20 @@ def job_row(item: JobItem) -> JobRow:
         audience_id=item.tiktok.audience_id,
         started_at=item.started_at or "",
         error_code=item.error.code if item.error else None,
+        changes=sync_changes(item),
+    )
+
+
+def sync_changes(item: JobItem) -> tuple[int, int, int] | None:
+    """A sync job's ``(added, removed, unchanged)`` over every member type; None before its
+    diff is finished and for other jobs."""
+    if item.sync is None or item.sync.changes is None:
+        return None
+    counts = item.sync.changes.values()
+    return (
+        sum(c.get("added", 0) for c in counts),
+        sum(c.get("removed", 0) for c in counts),
+        sum(c.get("unchanged", 0) for c in counts),
     )
 
 

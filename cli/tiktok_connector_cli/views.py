@@ -49,6 +49,9 @@ def jobs_table(rows: Sequence[JobRow], *, now: datetime, title: str | None = Non
         cell = Text.assemble(
             (row.audience_name or "?", "bold"), f" ({row.action or '?'})\n", row.filename
         )
+        if row.changes is not None:
+            added, removed, unchanged = row.changes
+            cell.append(f"\n+{compact(added)} −{compact(removed)} ={compact(unchanged)}")
         if row.audience_id:
             cell.append(f"\n{row.audience_id}", style="cyan")
         elif row.error_code:
@@ -74,6 +77,25 @@ def jobs_by_advertiser(rows: Sequence[JobRow], *, now: datetime) -> list[Rendera
         jobs_table(group, now=now, title=f"advertiser {advertiser}")
         for advertiser, group in groups.items()
     ]
+
+
+def _sync_lines(report: dict[str, Any]) -> str:
+    """A sync job: what it changed per member type, and its place in the audience's history."""
+    sync = report.get("sync") or {}
+    changes = report.get("changes")
+    lines = [
+        f"{kind}: +{number(int(c.get('added', 0)))} −{number(int(c.get('removed', 0)))} "
+        f"={number(int(c.get('unchanged', 0)))}"
+        for kind, c in sorted((changes or {}).items())
+    ] or ["changes: not known yet (the difference is still being computed)"]
+    previous = sync.get("previous_generation") or "none (first sync)"
+    lines.append(f"compared with: {previous}")
+    if sync.get("reconciled_generations"):
+        lines.append(f"reconciled failed: {', '.join(sync['reconciled_generations'])}")
+    if sync.get("members") is not None:
+        lines.append(f"members after: {number(int(sync['members']))}")
+    lines.append("synced state: " + ("this file" if sync.get("committed") else "not yet this file"))
+    return "\n".join(lines)
 
 
 def _duration(start: str | None, end: str | None) -> str:
@@ -123,6 +145,8 @@ def job_details(view: JobView, rejects: Rejects | None, *, rejects_wanted: int) 
     if not view.ended and view.ranges_total:
         fields.add_row("ranges", f"{view.ranges_done}/{view.ranges_total} read")
     fields.add_row("chunks", f"{chunks.get('done', 0)}/{chunks.get('total', 0)} uploaded")
+    if report.get("sync"):
+        fields.add_row("sync", _sync_lines(report))
     fields.add_row("TikTok audience", str(tiktok.get("audience_id") or "-"))
     if tiktok.get("status_checked_at"):
         fields.add_row("audience size", _audience_size(tiktok))
@@ -241,8 +265,9 @@ def audiences_tables(listing: AudienceListing, *, now: datetime) -> list[Any]:
         )
         for row in rows:
             size = row.tiktok.cover_num if row.tiktok is not None else None
+            marks = [m for m in (row.state if row.state != "ready" else "", row.sync) if m]
             t.add_row(
-                row.name if row.state == "ready" else f"{row.name} ({row.state})",
+                f"{row.name} ({', '.join(marks)})" if marks else row.name,
                 row.api,
                 row.audience_id or "-",
                 compact(size) if size is not None else "?",

@@ -392,7 +392,7 @@ class Api:
                 incoming = self._files_members(
                     advertiser_id, file_paths, audience.calculate_type or ""
                 )
-                if action == "APPEND":
+                if action == "APPEND":  # contract: SY-01 (set union; REMOVE a set difference)
                     result = audience.members | incoming
                 elif action == "REMOVE":
                     result = audience.members - incoming
@@ -666,7 +666,7 @@ class Api:
             counts: dict[str, int] = {}
             for audience_id, member in changes:
                 target = audiences[audience_id].members
-                if action == "add":
+                if action == "add":  # contract: SY-04 (pairs form a set per audience)
                     target.add(member)
                 else:
                     target.discard(member)

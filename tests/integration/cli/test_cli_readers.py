@@ -323,3 +323,35 @@ def test_a_redrive_plan_finds_every_extra_copy_and_leaves_the_queue_as_it_was(aw
     assert sorted(letter.copies for letter in seen.letters) == [1, 1, 2, 3]
     limited = plan_redrive(sqs, "events", url, target, limit=4)
     assert not limited.complete
+
+
+def test_sync_lock_items_mark_their_audiences_and_are_not_listed_as_audiences(aws: None) -> None:
+    from tiktok_connector_cli.audiences import registry_rows
+
+    dynamodb = boto3.client("dynamodb")
+    table = _registry(
+        dynamodb,
+        [
+            (ADV, "file#Daily", "8000000000000000001"),
+            (ADV, "segment#Stream", "8000000000000000002"),
+            (ADV, "file#Hourly", "8000000000000000003"),
+            (ADV, "file#Plain", "8000000000000000004"),
+        ],
+    )
+    locks = {
+        "sync#file#Daily": {"generation": {"S": "a" * 32}},
+        "sync#segment#Stream": {"lock": {"M": {"job_id": {"S": "b" * 32}}}},
+        "sync#file#Hourly": {"uncertain": {"L": [{"S": "c" * 32}]}},
+    }
+    for key, attributes in locks.items():
+        item = {"advertiser_id": {"S": ADV}, "audience_key": {"S": key}, **attributes}
+        dynamodb.put_item(TableName=table, Item=item)
+
+    rows, _ = registry_rows(dynamodb, table, ADV)
+
+    assert [(r.name, r.api, r.sync) for r in rows] == [
+        ("Daily", "file", "synced"),
+        ("Hourly", "file", "sync failed"),
+        ("Plain", "file", None),
+        ("Stream", "segment", "syncing"),
+    ]

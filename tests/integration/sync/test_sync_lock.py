@@ -93,3 +93,15 @@ def test_a_failure_while_sending_leaves_an_uncertain_generation_and_the_commit_c
     lock.take(ADV, KEY, "j3", running=running)
     assert lock.commit(ADV, KEY, "j3", base=None, source_modified="m3")
     assert (state_of(lock).uncertain, state_of(lock).generation) == ((), "j3")
+
+
+def test_a_sending_holder_that_ended_without_releasing_leaves_its_generation_uncertain(
+    lock: SyncLock,
+) -> None:
+    lock.take(ADV, KEY, "j1", running=lambda job: False)
+    lock.start_sending(ADV, KEY, "j1")  # then its job failed and the process died
+    taken = lock.take(ADV, KEY, "j2", running=lambda job: False)
+    assert isinstance(taken, Taken)
+    assert (taken.superseded, taken.state.uncertain, taken.state.holder) == ("j1", ("j1",), "j2")
+    lock.take(ADV, KEY, "j3", running=lambda job: False)  # j2 was still diffing: not uncertain
+    assert state_of(lock).uncertain == ("j1",)

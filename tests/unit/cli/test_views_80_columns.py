@@ -394,3 +394,64 @@ def test_the_audience_size_row_fits_and_says_why_a_size_is_unknown() -> None:
     assert "audience size" not in " ".join(
         render(views.job_details(JobView(never), None, rejects_wanted=0))
     )
+
+
+def test_a_sync_job_line_shows_its_difference_and_fits() -> None:
+    rows = [
+        job(action="sync", changes=(5_123_456, 3_000_001, 96_876_543)),
+        job(action="sync", changes=None, status="running", audience_id=None),  # still diffing
+        job(),  # not a sync: no difference line
+    ]
+    lines = render(views.jobs_by_advertiser(rows, now=NOW))
+    assert_fits(lines, "+5,123,456", "−3,000,001", "=96.9M")  # each whole, though the cell wraps
+    assert sum("−" in line for line in lines) == 1
+
+
+def test_sync_details_list_changes_per_type_and_the_synced_state() -> None:
+    report = {
+        "job_id": "0123456789abcdef0123456789abcdef",
+        "source": {"bucket": "b", "key": f"segments/{ADV}/{LONG_NAME}/sync/all.csv"},
+        "advertiser_id": ADV,
+        "audience_name": LONG_NAME,
+        "action": "sync",
+        "api": "file",
+        "status": "succeeded",
+        "rows": {"read": 2100, "accepted": 2100, "rejected": 0, "blank": 0, "duplicates": 0},
+        "chunks": {"total": 2, "done": 2},
+        "tiktok": {"audience_id": AUDIENCE_ID, "file_paths": [], "request_ids": []},
+        "error": None,
+        "changes": {
+            "EMAIL_SHA256": {"added": 100, "removed": 60, "unchanged": 1900},
+            "PHONE_SHA256": {"added": 0, "removed": 1, "unchanged": 100},
+        },
+        "sync": {
+            "previous_generation": "fedcba9876543210fedcba9876543210",
+            "reconciled_generations": [],
+            "members": 2100,
+            "committed": True,
+        },
+    }
+    lines = render(views.job_details(JobView(report), None, rejects_wanted=0))
+    assert_fits(
+        lines,
+        "EMAIL_SHA256: +100 −60 =1,900",
+        "PHONE_SHA256: +0 −1 =100",
+        "fedcba9876543210fedcba9876543210",
+        "members after: 2,100",
+        "synced state: this file",
+    )
+
+
+def test_the_audiences_table_marks_synced_audiences() -> None:
+    listing = AudienceListing(
+        rows=[
+            AudienceRow(ADV, "Daily", "file", "ready", AUDIENCE_ID, 0.0, sync="synced"),
+            AudienceRow(ADV, "Stream", "segment", "creating", None, 0.0, sync="syncing"),
+            AudienceRow(ADV, "Plain", "file", "ready", "7391234567890123457", 0.0),
+        ]
+    )
+    lines = render(views.audiences_tables(listing, now=NOW))
+    assert_fits(lines, "Daily (synced)")
+    assert words_present(lines, "Stream (creating, syncing)")
+    assert any(line.startswith("Plain ") or " Plain " in line for line in lines)
+    assert not any("Plain (" in line for line in lines)

@@ -25,13 +25,15 @@ Here:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from tiktok_connector.audiences.job import JobFailure, UploadJob
 from tiktok_connector.contract.job import JobItem
 from tiktok_connector.contract.messages import ChunkMessage
-from tiktok_connector.sync.jobstate import SyncJobs
-from tiktok_connector.sync.lock import SyncLock, lock_key
+
+if TYPE_CHECKING:  # loaded with the first sync job, not at the function's cold start
+    from tiktok_connector.sync.jobstate import SyncJobs
+    from tiktok_connector.sync.lock import SyncLock
 
 ChangeAction = Literal["add", "remove"]
 MAPPING_ACTIONS: dict[ChangeAction, str] = {"add": "add", "remove": "delete"}  # contract PA-03
@@ -70,8 +72,9 @@ def file_steps(item: JobItem) -> list[tuple[str, list[str]]]:
     ``REPLACE`` (the removes of uncertain generations are then covered by it)."""
     adds, removes = split_paths(item)
     if item.sync is None or item.sync.base is None:
-        return [("REPLACE", adds)] if adds else []
-    return [(action, paths) for action, paths in (("APPEND", adds), ("REMOVE", removes)) if paths]
+        return [("REPLACE", adds)] if adds else []  # contract: SY-03
+    steps = (("APPEND", adds), ("REMOVE", removes))  # contract: SY-02 (adds first)
+    return [(action, paths) for action, paths in steps if paths]
 
 
 def takes_over(item: JobItem, owner_job_id: str | None) -> bool:
@@ -86,6 +89,13 @@ def takes_over(item: JobItem, owner_job_id: str | None) -> bool:
         and record.base is None
         and not record.uncertain
     )
+
+
+def lock_key(api: str, name: str) -> str:
+    """The audience's sync lock key (:func:`tiktok_connector.sync.lock.lock_key`)."""
+    from tiktok_connector.sync.lock import lock_key as key_of
+
+    return key_of(api, name)
 
 
 def synced_refusal(job: UploadJob) -> JobFailure:

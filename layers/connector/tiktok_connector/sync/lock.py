@@ -10,7 +10,9 @@ never interferes with the create claim) holds the synced state's pointer and the
 
 * :meth:`SyncLock.take` — a sync being planned takes a free lock, **supersedes** a holder still
   ``diffing`` (the older file's changes would only be undone by the newer one), or is told to
-  **wait** for a holder that is ``sending`` and still running.
+  **wait** for a holder that is ``sending`` and still running. A ``sending`` holder whose job
+  ended without releasing (a crash between failing and releasing) leaves its generation
+  uncertain.
 * :meth:`SyncLock.start_sending` — the holder moves to ``sending``; losing means it was superseded.
 * :meth:`SyncLock.commit` — after TikTok took every change: the job's generation becomes current,
   ``uncertain`` is emptied, the lock removed; conditional on the base still being current.
@@ -101,6 +103,7 @@ class SyncLock:
             values: dict[str, Any] = {
                 ":lock": {"job_id": job_id, "phase": DIFFING, "at": self._now()}
             }
+            expression = "SET #lock = :lock"
             if state.holder is None:
                 condition = "attribute_not_exists(#lock.#job)"
             elif state.phase == SENDING and running(state.holder):
@@ -108,7 +111,12 @@ class SyncLock:
             else:  # a holder still diffing is superseded; one whose job ended left it free
                 condition = "#lock.#job = :other"
                 values[":other"] = state.holder
-            if self._update(advertiser_id, key, "SET #lock = :lock", values, condition):
+                if state.phase == SENDING:  # it ended without releasing: it may have sent some
+                    expression += (
+                        ", uncertain = list_append(if_not_exists(uncertain, :none), :dead)"
+                    )
+                    values.update({":none": [], ":dead": [state.holder]})
+            if self._update(advertiser_id, key, expression, values, condition):
                 return Taken(self.get(advertiser_id, key) or state, superseded=state.holder)
         raise RuntimeError("the sync lock changed hands five times in a row")
 
