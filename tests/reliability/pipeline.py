@@ -313,7 +313,10 @@ class Pipeline:
     event_repeats: int = 0
 
     @classmethod
-    def start(cls, workdir: Path, *, time_scale: float = 0.01) -> Pipeline:
+    def start(
+        cls, workdir: Path, *, time_scale: float = 0.01, env: dict[str, str] | None = None
+    ) -> Pipeline:
+        """``env``: settings of the functions beyond (or instead of) :data:`ENV`."""
         recorder = BodyRecorder()
         overrides = {fn: recorder.wrap(fn, path) for fn, path in SQS_FUNCTIONS.items()}
         logs = LogCapture()
@@ -323,7 +326,7 @@ class Pipeline:
             time_scale=time_scale,
             write_stack_json=False,
             handler_overrides=overrides,
-            env_overrides=ENV,
+            env_overrides={**ENV, **(env or {})},
         )
         assert stack.emulator is not None
         # TikTok in time, as the local stack has it (EmulatorConfig.local_stack) but with a

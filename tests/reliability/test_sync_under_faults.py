@@ -37,6 +37,11 @@ from tests.reliability.pipeline import ADV, FAULT_KINDS, Pipeline, Workload, pip
 pytestmark = pytest.mark.slow
 ROUND_TIMEOUT = 150.0
 SEED = 15
+TIME_SCALE = 0.002
+# Mapping requests of 250 rows, not the pipeline's 50: an injected throttle makes the uploader
+# pace the mapping endpoint at what it learned (~1 call a second here), so the number of calls,
+# not the faults, would set the runtime.
+ENV = {"SEGMENT_BATCH_SIZE": "250"}
 # Short enough for a modest runtime, long enough that a sync's REMOVE meets its APPEND's
 # processing (contract TM-01) and waits for it.
 PROCESSING_SECONDS = 3.0
@@ -49,7 +54,11 @@ FAULT_PATHS = (
 
 @pytest.fixture
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
-    yield from pipeline_fixture(tmp_path_factory.mktemp("sync-faults"))
+    # the local stack's usual time scale: a record put back on its queue after a fault is
+    # delivered again within seconds, not the minute that the pipeline test's scale gives
+    yield from pipeline_fixture(
+        tmp_path_factory.mktemp("sync-faults"), time_scale=TIME_SCALE, env=ENV
+    )
 
 
 def arm_faults(pipeline: Pipeline, *, rates: bool) -> list[Any]:
