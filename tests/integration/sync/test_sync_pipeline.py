@@ -43,6 +43,7 @@ from tiktok_connector.contract.messages import RangesQueueMessage
 from tiktok_connector.segments.fanout import send_batches
 from tiktok_connector.segments.ingest import SegmentIngest
 from tiktok_connector.segments.settings import IngestSettings
+from tiktok_connector.sync import changes
 from tiktok_connector.sync.jobstate import SyncJobs
 from tiktok_connector.sync.lock import SyncLock
 from tiktok_connector.sync.steps import SyncSteps
@@ -192,6 +193,33 @@ def test_three_syncs_in_process_send_the_difference_then_nothing(pipe: SyncPipe,
         assert second.history_ids("DELETE") == removed
     assert third.all_calls == {}
     assert third.history == []
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_changes_over_several_chunks_send_every_add_before_any_remove(
+    pipe: SyncPipe, api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Change chunks of 40 rows: the second sync's adds and removes are several chunks each
+    (several files for one APPEND and one REMOVE; partner removes held until every add chunk is
+    mapped)."""
+    monkeypatch.setattr(changes, "CHUNK_ROWS", 40)
+    monkeypatch.setattr(changes, "PARTNER_CHUNK_ROWS", 40)
+    scenario = SyncScenario(ADV, f"Int Chunks {api}", api, tag=f"chunks{api}", n=1100)
+    _, second, third = three_syncs(pipe, scenario)
+
+    added, removed = scenario.files[1].sent()
+    assert added > 2 * 40  # several chunks of each
+    assert removed > 40
+    if api == "file":
+        assert second.actions() == ["APPEND", "REMOVE"]
+        assert second.uploads == -(-added // 40) + -(-removed // 40)
+        assert second.uploaded_ids == added + removed
+    else:
+        actions = second.actions()
+        assert max(i for i, a in enumerate(actions) if a == "ADD") < actions.index("DELETE")
+        assert second.history_ids("ADD") == added
+        assert second.history_ids("DELETE") == removed
+    assert third.all_calls == {}
 
 
 @pytest.mark.parametrize("api", APIS)
