@@ -9,6 +9,8 @@ the local stack, the test decides which message is delivered when, and how often
 * issue 15's three syncs (create; 3 % dropped and 5 % new; unchanged), both audience APIs;
 * the same with every ranges, chunk and requeued message delivered twice (SQS delivers at least
   once): TikTok's membership and the reported changes are exactly the same;
+* a sync that fails while sending (the advertiser's token revoked after its adds reached TikTok)
+  leaves its changes *uncertain*; the next sync reconciles them and TikTok is exact again;
 * two syncs of one audience: a later file arriving while the earlier one is still diffing
   supersedes it (the earlier fails ``superseded``, nothing of it is sent); one arriving while the
   earlier one is sending waits, then diffs against the earlier one's committed state.
@@ -20,6 +22,7 @@ values normalized by hand).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +38,7 @@ from tests.integration.audiences.conftest import (  # noqa: F401 (fixtures)
     BUCKET,
     CHUNK_QUEUE,
     JOBS,
+    SECRET,
     World,
     emulator,
     world,
@@ -304,3 +308,50 @@ def test_a_later_sync_waits_for_one_sending_then_diffs_against_it(pipe: SyncPipe
     report = pipe.world.report(later_job)
     assert assert_exact(pipe, scenario, later, report) == audience_id
     assert report["sync"]["previous_generation"] == earlier_job
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_a_sync_failing_while_sending_is_reconciled_by_the_next(pipe: SyncPipe, api: str) -> None:
+    scenario = SyncScenario(ADV, f"Int Uncertain {api}", api, tag=f"unc{api}", n=1200)
+    first, second, _ = scenario.files
+    audience_id = assert_exact(pipe, scenario, first, pipe.run(first))
+
+    # The second sync's adds reach TikTok; then the token is revoked before its removes (a
+    # customer file's REMOVE waits for the APPEND's processing; a partner sync's removes are
+    # held until its adds are mapped: both come back through the requeue).
+    pipe.world.emu.config.audience_processing_seconds = 0.5
+    failed_job = pipe.put(second)
+    pipe.drain(lambda m: m.queue != "requeued")
+    assert any(m.job_id == failed_job for m in pipe.pending)
+    pipe.world.emu.state.revoke_token(pipe.world.token)
+    time.sleep(0.6)
+    pipe.drain()
+    report = pipe.world.report(failed_job)
+    assert report["status"] == "failed", report
+    added = second.members - first.members
+    partial = scenario.tiktok_members(pipe.state, audience_id)
+    assert partial == scenario.expected(first) | {  # the adds went, the removes did not
+        h if api == "file" else (t, h) for t, h in added
+    }
+
+    # reconnected, the next sync brings TikTok to exactly its file: it also removes the failed
+    # sync's adds that it does not hold (the last committed state never had them)
+    pipe.world.emu.config.audience_processing_seconds = 0.0
+    pipe.template_aws.put_secret(
+        SECRET, {"access_token": pipe.world.emu.state.issue_token(), "advertiser_ids": [ADV]}
+    )
+    people = range(10, 1230)  # drops 0-9 and the failed sync's adds 1230-1259
+    third = scenario.sync_file(
+        "after failure",
+        f"segments/{ADV}/{scenario.name}/sync/after.csv",
+        scenario.body(list(people)),
+        frozenset(people),
+        first.people,
+    )
+    report = pipe.run(third)
+    assert report["status"] == "succeeded", report.get("error")
+    assert scenario.tiktok_members(pipe.state, report["tiktok"]["audience_id"]) == (
+        scenario.expected(third)
+    )
+    assert report["tiktok"]["audience_id"] == audience_id
+    assert report["sync"]["reconciled_generations"] == [failed_job]
