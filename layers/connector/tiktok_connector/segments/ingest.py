@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError
 
 from tiktok_connector import aws
 from tiktok_connector.contract.job import (
+    FAILED,
     RUNNING,
     JobError,
     JobItem,
@@ -247,6 +248,8 @@ class SegmentIngest:
                 )
             case SyncPlanMessage():
                 status = self._sync().plan(message)
+                if status == FAILED:  # gave up waiting for another sync: say so
+                    self.jobs.write_report(message.job_id, s3=self.s3, bucket=self.bucket)
                 return IngestResult(message.job_id, status)
             case SyncGroupMessage():
                 steps = self._sync()
@@ -254,7 +257,13 @@ class SegmentIngest:
                 if done is None:
                     return IngestResult(message.job_id, RUNNING)
                 status = hand_over(steps, done, chunk_queue_url=self.settings.chunk_queue_url)
+                # the changes being sent, or why the sync stopped before sending
+                self.jobs.write_report(message.job_id, s3=self.s3, bucket=self.bucket)
                 return IngestResult(message.job_id, status)
+
+    @property
+    def bucket(self) -> str:
+        return self.settings.segments_bucket
 
     def _sync(self) -> SyncSteps:
         if self.sync is None:
