@@ -20,6 +20,8 @@ REPORT_KEYS = [
     "finished_at",
     # DESIGN §6b
     "encoding", "columns", "options", "warnings",
+    # issue 15: a sync job's difference and state (null for other actions)
+    "changes", "sync",
 ]  # fmt: skip
 
 
@@ -135,6 +137,7 @@ def test_finish_first_outcome_wins_and_report_has_fixed_keys(aws: dict[str, Any]
     }  # fmt: skip
     assert report["chunks"] == {"total": 1, "done": 1}
     assert report["error"] is None
+    assert (report["changes"], report["sync"]) == (None, None)  # not a sync job
     assert report["finished_at"]
 
 

@@ -151,8 +151,8 @@ class Finalizer:
         if entry is None or not entry.ready or not entry.audience_id:
             if job.item.sync is not None and job.item.sync.base is not None:
                 raise self.sync.audience_missing(job)
-            if entry is not None and entry.owner_job_id != job.job_id:
-                raise RetryLaterError("the audience is being created by another job")
+            # the first sync creates it (an audience another job is creating meanwhile is
+            # waited for, then replaced with this file: creating.first_action)
             adds, _ = split_paths(job.item)
             return self.creator.create_once(
                 api, job, job.main_key, lease, exists_ok=True, file_paths=adds

@@ -37,7 +37,6 @@ if TYPE_CHECKING:  # loaded with the first sync job, not at the function's cold 
 
 ChangeAction = Literal["add", "remove"]
 MAPPING_ACTIONS: dict[ChangeAction, str] = {"add": "add", "remove": "delete"}  # contract PA-03
-UPDATE_ACTIONS: dict[ChangeAction, str] = {"add": "APPEND", "remove": "REMOVE"}  # contract CF-10
 
 _REFUSED = ("append", "remove", "replace")
 
@@ -78,16 +77,17 @@ def file_steps(item: JobItem) -> list[tuple[str, list[str]]]:
 
 
 def takes_over(item: JobItem, owner_job_id: str | None) -> bool:
-    """A partner sync that finds an audience of its name it did not make, with no synced state
-    to diff against: TikTok's members of that audience are unknown to us and the mapping API has
-    no replace, so the sync builds a new audience and moves the name onto it (like ``replace``)."""
+    """A partner sync that finds an audience of its name made by a job that was no sync it
+    knows of (no synced state, and not one of the failed syncs it reconciles): TikTok's members
+    of that audience are unknown to us and the mapping API has no replace, so the sync builds a
+    new audience and moves the name onto it (like ``replace``)."""
     record = item.sync
     return (
         owner_job_id is not None
         and owner_job_id != item.job_id
         and record is not None
         and record.base is None
-        and not record.uncertain
+        and owner_job_id not in record.uncertain
     )
 
 

@@ -25,12 +25,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from tiktok_connector import aws
 from tiktok_connector.contract.job import (
+    FAILED,
     RUNNING,
     JobError,
     JobItem,
@@ -62,10 +63,9 @@ from tiktok_connector.segments.reading import reading_item
 from tiktok_connector.segments.rejects import rejects_key
 from tiktok_connector.segments.report import report_key
 from tiktok_connector.segments.settings import IngestSettings, ingest_settings
-from tiktok_connector.sync.handover import hand_over
-from tiktok_connector.sync.jobstate import SyncJobs
-from tiktok_connector.sync.lock import SyncLock
-from tiktok_connector.sync.steps import SyncSteps
+
+if TYPE_CHECKING:  # the sync modules load with the first sync message, not at cold start
+    from tiktok_connector.sync.steps import SyncSteps
 
 __all__ = ["IngestResult", "SegmentIngest", "default_ingest", "ingest_object", "ingest_range"]
 
@@ -221,7 +221,8 @@ class SegmentIngest:
     sqs: Any
     jobs: JobStore
     settings: IngestSettings
-    sync: SyncSteps | None = None
+    sync: SyncSteps | None = None  # else built at the first sync message (with ``dynamodb``)
+    dynamodb: Any = None
 
     def object_created(
         self, bucket: str, key: str, version_id: str | None, sequencer: str | None = None
@@ -247,19 +248,31 @@ class SegmentIngest:
                 )
             case SyncPlanMessage():
                 status = self._sync().plan(message)
+                if status == FAILED:  # gave up waiting for another sync: say so
+                    self.jobs.write_report(message.job_id, s3=self.s3, bucket=self.bucket)
                 return IngestResult(message.job_id, status)
             case SyncGroupMessage():
                 steps = self._sync()
                 done = steps.group(message)
                 if done is None:
                     return IngestResult(message.job_id, RUNNING)
+                from tiktok_connector.sync.handover import hand_over
+
                 status = hand_over(steps, done, chunk_queue_url=self.settings.chunk_queue_url)
+                # the changes being sent, or why the sync stopped before sending
+                self.jobs.write_report(message.job_id, s3=self.s3, bucket=self.bucket)
                 return IngestResult(message.job_id, status)
 
+    @property
+    def bucket(self) -> str:
+        return self.settings.segments_bucket
+
     def _sync(self) -> SyncSteps:
-        if self.sync is None:
+        if self.sync is not None:
+            return self.sync
+        if not self.settings.audiences_table or self.dynamodb is None:
             raise ValueError("sync message, but AUDIENCES_TABLE (the sync lock's table) is unset")
-        return self.sync
+        return _sync_steps(self.settings, self.s3, self.sqs, self.dynamodb, self.jobs)
 
 
 _BUILD_LOCK = threading.Lock()
@@ -278,17 +291,26 @@ def default_ingest() -> SegmentIngest:
 @lru_cache(maxsize=1)
 def _build_ingest(settings: IngestSettings, s3: Any, sqs: Any, dynamodb: Any) -> SegmentIngest:
     jobs = JobStore(settings.jobs_table, dynamodb=dynamodb, ttl_days=settings.job_ttl_days)
-    sync = None
-    if settings.audiences_table:
-        sync = SyncSteps(
-            s3=s3,
-            sqs=sqs,
-            jobs=jobs,
-            sync_jobs=SyncJobs(settings.jobs_table, dynamodb=dynamodb),
-            lock=SyncLock(table=settings.audiences_table, dynamodb=dynamodb),
-            bucket=settings.segments_bucket,
-            ranges_queue_url=settings.ranges_queue_url,
-            send=send_batches,
-            wait_seconds=settings.sync_wait_seconds,
-        )
-    return SegmentIngest(s3=s3, sqs=sqs, jobs=jobs, settings=settings, sync=sync)
+    return SegmentIngest(s3=s3, sqs=sqs, jobs=jobs, settings=settings, dynamodb=dynamodb)
+
+
+@lru_cache(maxsize=1)
+def _sync_steps(
+    settings: IngestSettings, s3: Any, sqs: Any, dynamodb: Any, jobs: JobStore
+) -> SyncSteps:
+    """The sync steps over the function's clients, built at the first sync message."""
+    from tiktok_connector.sync.jobstate import SyncJobs
+    from tiktok_connector.sync.lock import SyncLock
+    from tiktok_connector.sync.steps import SyncSteps
+
+    return SyncSteps(
+        s3=s3,
+        sqs=sqs,
+        jobs=jobs,
+        sync_jobs=SyncJobs(settings.jobs_table, dynamodb=dynamodb),
+        lock=SyncLock(table=settings.audiences_table, dynamodb=dynamodb),
+        bucket=settings.segments_bucket,
+        ranges_queue_url=settings.ranges_queue_url,
+        send=send_batches,
+        wait_seconds=settings.sync_wait_seconds,
+    )

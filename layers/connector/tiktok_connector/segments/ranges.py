@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tiktok_connector.contract.job import RUNNING, JobItem, JobSource
 from tiktok_connector.contract.messages import SyncPlanMessage
@@ -38,8 +38,9 @@ from tiktok_connector.segments.reading import SUBSTITUTED_BYTES
 from tiktok_connector.segments.rejects import RejectWriter, merge_parts, part_key, rejects_key
 from tiktok_connector.segments.settings import IngestSettings
 from tiktok_connector.segments.stats import RangeStats
-from tiktok_connector.sync.records import choose_bits
-from tiktok_connector.sync.runs import RunWriter
+
+if TYPE_CHECKING:  # the sync modules load with the first sync job, not at cold start
+    from tiktok_connector.sync.runs import RunWriter
 
 
 @dataclass(slots=True)
@@ -92,6 +93,9 @@ def process_range(
     syncing = item.action == "sync"
     writer: ChunkWriter | RunWriter
     if syncing:  # runs of partitioned records instead of chunks (docs/sync.md, step 1)
+        from tiktok_connector.sync.records import choose_bits
+        from tiktok_connector.sync.runs import RunWriter
+
         writer = RunWriter(
             s3=s3,
             bucket=bucket,
@@ -156,7 +160,7 @@ def process_range(
         )
     finally:
         rejects.close()
-    chunks = [] if isinstance(writer, RunWriter) else writer.chunks
+    chunks = writer.chunks if isinstance(writer, ChunkWriter) else []
     stats.run_parts = len(written) if syncing else 0
     stats.chunks = len(chunks)
     logger.info(
