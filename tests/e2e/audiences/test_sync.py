@@ -216,3 +216,43 @@ def test_a_customer_file_sync_under_1000_ids_fails_and_changes_nothing(stack: Lo
     # the synced state stayed the first file's: the next sync's difference is against it
     report = run_sync(stack, churn, seen_jobs=seen)
     assert assert_succeeded_exactly(stack, scenario, churn, report) == audience_id
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_the_first_sync_of_an_audience_made_by_create_makes_tiktok_exact(
+    stack: LocalStack, api: str
+) -> None:
+    """An audience made by ``create`` (never synced): TikTok's membership is not known to the
+    connector, so the first sync cannot diff. Customer file: it replaces the members of the same
+    audience; partner (no replace in the mapping API): it builds a new audience and the name
+    moves to it. Either way TikTok holds exactly the sync file, and the next sync diffs."""
+    scenario = SyncScenario(ADV, f"E2E Made By Create {api}", api, tag=f"made{api}", n=1100)
+    first, second, _ = scenario.files
+    seen: set[str] = set()
+    created = SyncFile(
+        "create",
+        f"segments/{ADV}/{scenario.name}/create/old.csv",
+        # the same columns (a customer-file audience keeps the id types it was made with)
+        SyncScenario(ADV, scenario.name, api, tag="old", n=1200).body(list(range(1200))),
+        scenario.metadata,
+        frozenset(),
+        frozenset(),
+        {},
+    )
+    report = run_sync(stack, created, seen_jobs=seen)
+    assert report["status"] == "succeeded", report.get("error")
+    old_audience = str(report["tiktok"]["audience_id"])
+
+    mark = TrafficMark.take(stack.emulator.state, old_audience)
+    report = run_sync(stack, first, seen_jobs=seen)
+    audience_id = assert_succeeded_exactly(stack, scenario, first, report)
+    state = stack.emulator.state
+    if api == "file":
+        assert audience_id == old_audience
+        assert Traffic.since(state, mark, audience_id).actions() == ["REPLACE"]
+    else:
+        assert audience_id != old_audience
+        assert len(state.find_audiences(ADV, scenario.name)) == 2
+
+    report = run_sync(stack, second, seen_jobs=seen)
+    assert assert_succeeded_exactly(stack, scenario, second, report) == audience_id
