@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.connected import connect_advertiser
 from tiktok_connector.contract.pointer import is_pointer_key
 from tiktok_local.demo_audiences import check_audiences
 from tiktok_local.stack import LocalStack
@@ -33,16 +34,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     with LocalStack.start(
         workdir=tmp_path_factory.mktemp("stack"), time_scale=TIME_SCALE, write_stack_json=False
     ) as running:
-        assert running.emulator is not None
-        token = running.emulator.state.issue_token(advertiser_ids=[ADV])
-        secret = f"{running.names['authorizations_secret_prefix']}e2e-audiences"
-        running.client("secretsmanager").create_secret(
-            Name=secret, SecretString=json.dumps({"access_token": token, "advertiser_ids": [ADV]})
-        )
-        running.client("dynamodb").put_item(
-            TableName=running.names["oauth_table"],
-            Item={"pk": {"S": f"advertiser#{ADV}"}, "secret_name": {"S": secret}},
-        )
+        connect_advertiser(running, ADV, "e2e-audiences")
         yield running
 
 

@@ -15,7 +15,6 @@ with TikTok and the synced state untouched.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +28,7 @@ from tests.e2e.audiences.sync_scenario import (
     raw_email,
     run_sync,
 )
+from tests.e2e.connected import connect_advertiser
 from tiktok_local.stack import LocalStack
 
 ADV = "7100000000000000015"
@@ -47,16 +47,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     with LocalStack.start(
         workdir=tmp_path_factory.mktemp("stack"), time_scale=TIME_SCALE, write_stack_json=False
     ) as running:
-        assert running.emulator is not None
-        token = running.emulator.state.issue_token(advertiser_ids=[ADV])
-        secret = f"{running.names['authorizations_secret_prefix']}e2e-sync"
-        running.client("secretsmanager").create_secret(
-            Name=secret, SecretString=json.dumps({"access_token": token, "advertiser_ids": [ADV]})
-        )
-        running.client("dynamodb").put_item(
-            TableName=running.names["oauth_table"],
-            Item={"pk": {"S": f"advertiser#{ADV}"}, "secret_name": {"S": secret}},
-        )
+        connect_advertiser(running, ADV, "e2e-sync")
         yield running
 
 

@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests import mparticle_sdk as sdk
+from tests.e2e.connected import connect_advertiser
 from tiktok_connector_cli.app import cli
 from tiktok_local.resources import seed_connection
 from tiktok_local.stack import LocalStack
@@ -37,17 +38,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     with LocalStack.start(
         workdir=tmp_path_factory.mktemp("cli-stack"), time_scale=TIME_SCALE
     ) as running:
-        assert running.emulator is not None
-        # the advertiser connected the way the OAuth function leaves it
-        token = running.emulator.state.issue_token(advertiser_ids=[ADV])
-        secret = f"{running.names['authorizations_secret_prefix']}e2e-cli"
-        running.client("secretsmanager").create_secret(
-            Name=secret, SecretString=json.dumps({"access_token": token, "advertiser_ids": [ADV]})
-        )
-        running.client("dynamodb").put_item(
-            TableName=running.names["oauth_table"],
-            Item={"pk": {"S": f"advertiser#{ADV}"}, "secret_name": {"S": secret}},
-        )
+        connect_advertiser(running, ADV, "e2e-cli")
         yield running
 
 
