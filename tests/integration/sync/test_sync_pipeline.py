@@ -21,6 +21,7 @@ values normalized by hand).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -47,7 +48,6 @@ from tiktok_connector.contract.messages import RangesQueueMessage
 from tiktok_connector.segments.fanout import send_batches
 from tiktok_connector.segments.ingest import SegmentIngest
 from tiktok_connector.segments.settings import IngestSettings
-from tiktok_connector.sync import changes
 from tiktok_connector.sync.jobstate import SyncJobs
 from tiktok_connector.sync.lock import SyncLock
 from tiktok_connector.sync.steps import SyncSteps
@@ -201,13 +201,13 @@ def test_three_syncs_in_process_send_the_difference_then_nothing(pipe: SyncPipe,
 
 @pytest.mark.parametrize("api", APIS)
 def test_changes_over_several_chunks_send_every_add_before_any_remove(
-    pipe: SyncPipe, api: str, monkeypatch: pytest.MonkeyPatch
+    pipe: SyncPipe, api: str
 ) -> None:
-    """Change chunks of 40 rows: the second sync's adds and removes are several chunks each
-    (several files for one APPEND and one REMOVE; partner removes held until every add chunk is
-    mapped)."""
-    monkeypatch.setattr(changes, "CHUNK_ROWS", 40)
-    monkeypatch.setattr(changes, "PARTNER_CHUNK_ROWS", 40)
+    """Change chunks of 40 rows (the deployment's CHUNK_ROWS): the second sync's adds and
+    removes are several chunks each (several files for one APPEND and one REMOVE; partner
+    removes held until every add chunk is mapped)."""
+    settings = pipe.ingest.settings.model_copy(update={"chunk_rows": 40})
+    pipe.ingest = dataclasses.replace(pipe.ingest, settings=settings)
     scenario = SyncScenario(ADV, f"Int Chunks {api}", api, tag=f"chunks{api}", n=1100)
     _, second, third = three_syncs(pipe, scenario)
 

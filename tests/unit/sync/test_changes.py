@@ -119,3 +119,10 @@ def test_change_chunks_split_the_changes_in_prefix_order_without_repeats() -> No
             columns=ChangeColumns.for_columns(cols, "segment"),
             rows=5,
         )
+
+
+def test_the_deployments_chunk_rows_bound_change_chunks_too() -> None:
+    one = ChangeColumns.for_columns(["EMAIL_SHA256"], "file")
+    assert rows_per_chunk(one, chunk_rows=200) == 200
+    assert rows_per_chunk(one, api="segment", chunk_rows=200) == 200
+    assert rows_per_chunk(one, api="segment", chunk_rows=10**6) == changes.PARTNER_CHUNK_ROWS

@@ -258,7 +258,12 @@ class SegmentIngest:
                     return IngestResult(message.job_id, RUNNING)
                 from tiktok_connector.sync.handover import hand_over
 
-                status = hand_over(steps, done, chunk_queue_url=self.settings.chunk_queue_url)
+                status = hand_over(
+                    steps,
+                    done,
+                    chunk_queue_url=self.settings.chunk_queue_url,
+                    chunk_rows=self.settings.chunk_rows,
+                )
                 # the changes being sent, or why the sync stopped before sending
                 self.jobs.write_report(message.job_id, s3=self.s3, bucket=self.bucket)
                 return IngestResult(message.job_id, status)

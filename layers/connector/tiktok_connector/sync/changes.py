@@ -83,13 +83,16 @@ def rows_per_chunk(
     *,
     api: str = "file",
     max_rows: int | None = None,
+    chunk_rows: int = CHUNK_ROWS,
     max_bytes: int = MAX_CHUNK_BYTES,
 ) -> int:
-    """Rows of a change chunk: ``max_rows`` (default ``CHUNK_ROWS`` for customer files, where
-    every file is an upload call, and :data:`PARTNER_CHUNK_ROWS` for partner audiences), or
-    fewer when lines would pass ``max_bytes``."""
+    """Rows of a change chunk: ``max_rows``, by default the deployment's ``chunk_rows``
+    (``CHUNK_ROWS``, as for ingest's chunks: every customer file is an upload call), at most
+    :data:`PARTNER_CHUNK_ROWS` for partner audiences; fewer when lines would pass
+    ``max_bytes``."""
     if max_rows is None:
-        max_rows = PARTNER_CHUNK_ROWS if AudienceApi(api) is AudienceApi.SEGMENT else CHUNK_ROWS
+        partner = AudienceApi(api) is AudienceApi.SEGMENT
+        max_rows = min(chunk_rows, PARTNER_CHUNK_ROWS) if partner else chunk_rows
     room = max_bytes - len(columns.header())
     rows = min(max_rows, room // columns.line_bytes())
     if rows < 1:

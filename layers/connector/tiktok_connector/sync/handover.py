@@ -16,7 +16,12 @@ from __future__ import annotations
 
 from tiktok_connector.contract.job import FAILED, RUNNING, JobItem, SyncChunk
 from tiktok_connector.contract.messages import ChunkMessage, FinalizeMessage
-from tiktok_connector.sync.changes import ChangeColumns, rows_per_chunk, write_change_chunks
+from tiktok_connector.sync.changes import (
+    CHUNK_ROWS,
+    ChangeColumns,
+    rows_per_chunk,
+    write_change_chunks,
+)
 from tiktok_connector.sync.diff import finish_diff
 from tiktok_connector.sync.lock import lock_key
 from tiktok_connector.sync.planning import read_plan
@@ -29,8 +34,11 @@ SUPERSEDED = (
 )
 
 
-def hand_over(steps: SyncSteps, item: JobItem, *, chunk_queue_url: str) -> str:
-    """Finish the diff of a job whose every group is recorded; the job's status after it."""
+def hand_over(
+    steps: SyncSteps, item: JobItem, *, chunk_queue_url: str, chunk_rows: int = CHUNK_ROWS
+) -> str:
+    """Finish the diff of a job whose every group is recorded; the job's status after it.
+    ``chunk_rows``: the deployment's ``CHUNK_ROWS`` (rows per change chunk, at most)."""
     api = item.api or "file"
     plan = read_plan(steps.s3, steps.bucket, item.job_id)
     result = finish_diff(steps.s3, steps.bucket, plan)
@@ -49,7 +57,7 @@ def hand_over(steps: SyncSteps, item: JobItem, *, chunk_queue_url: str) -> str:
     key = lock_key(api, item.audience_name or "")
     if not steps.lock.start_sending(item.advertiser_id or "", key, item.job_id):
         return _stop(steps, item, "superseded", SUPERSEDED, release=False)
-    rows = rows_per_chunk(columns, api=api)
+    rows = rows_per_chunk(columns, api=api, chunk_rows=chunk_rows)
     written = {
         action: write_change_chunks(
             steps.s3,
