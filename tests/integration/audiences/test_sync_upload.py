@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 
 from tiktok_connector.contract.job import SyncChunk
 from tiktok_connector.contract.messages import ChunkMessage, FinalizeMessage
@@ -32,8 +33,8 @@ def sync_job(
     world: World,
     name: str,
     *,
-    adds: list[str],
-    removes: list[str] = (),  # type: ignore[assignment]
+    adds: Sequence[str],
+    removes: Sequence[str] = (),
     api: str = "file",
     unchanged: int = 0,
 ) -> tuple[str, list[ChunkMessage]]:
@@ -54,7 +55,7 @@ def sync_job(
         uncertain=state.uncertain if state else (),
     )
     written: dict[str, list[ChunkMessage]] = {"add": [], "remove": []}
-    for action, values in (("add", adds), ("remove", list(removes))):
+    for action, values in (("add", list(adds)), ("remove", list(removes))):
         for index, chunk in enumerate(one_column(values, ROWS)):
             chunk_key = f"chunks/{job_id}/sync-{action}-{index:05d}.csv"
             body = ("EMAIL_SHA256\n" + "".join(f"{row[0]}\n" for row in chunk)).encode()

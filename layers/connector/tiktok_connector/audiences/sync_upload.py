@@ -182,7 +182,7 @@ class SyncUpload:
         return JobFailure(
             "synced_audience_missing",
             f"the audience {job.name!r} this sync kept no longer exists at TikTok (deleted in "
-            "Ads Manager?), so only the difference could not be sent; its sync state was "
+            "Ads Manager?), so this sync's changes could not be applied; its sync state was "
             "cleared: send the file again and the sync creates the audience from all its rows",
         )
 
