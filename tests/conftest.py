@@ -12,6 +12,8 @@
   queues (with their DLQ redrives), tables and secrets, named as ``sam deploy`` names them for the
   stack ``tiktok-connector`` (``tiktok_local.resources`` reads the template, as the local stack
   does); ``environment(logical_id)`` is a function's ``Environment.Variables`` with refs resolved.
+  Its DynamoDB runs one action at a time, as the local stack's does
+  (``tiktok_local.stack.serialize_moto_dynamodb``), so racing conditional writes have one winner.
 
 Tiers and their rules: STYLE.md habit 6 and docs/architecture.md ("Tests"). ``tests/unit`` refuses
 sockets (``tests/unit/conftest.py``).
@@ -19,6 +21,7 @@ sockets (``tests/unit/conftest.py``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -42,6 +45,7 @@ from tiktok_local.resources import (
     TemplateModel,
     create_resources,
 )
+from tiktok_local.stack import serialize_moto_dynamodb
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
@@ -147,7 +151,11 @@ def template_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[TemplateAws]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
+    # moto checks a write's condition and then applies it without a lock; DynamoDB does both
+    # atomically, and racing tests (two creates of one name) depend on that.
+    restore = serialize_moto_dynamodb()
+    with contextlib.ExitStack() as undo, mock_aws():
+        undo.callback(restore)
         clients: dict[str, Any] = {}
 
         def client(service: str) -> Any:

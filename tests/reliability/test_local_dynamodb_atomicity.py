@@ -4,11 +4,13 @@ Segment jobs count ranges and chunks with conditional ``UpdateItem`` calls from 
 invocations (docs/architecture.md, "Fan-in"). moto's threaded server updated items in place
 without a lock: concurrent updates of one item could fail with HTTP 500 or lose an ``ADD``, and
 the fault-injection suite saw jobs stay ``running`` with a range or chunk never counted.
-``tiktok_local.stack.serialize_moto_dynamodb`` (applied by ``LocalStack.start``) fixes that.
+``tiktok_local.stack.serialize_moto_dynamodb`` (applied by ``LocalStack.start`` and by the
+in-process ``template_aws`` fixture, whose conditional puts had the same race) fixes that.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +20,7 @@ import pytest
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
+from tests.conftest import TemplateAws
 from tiktok_local.stack import serialize_moto_dynamodb
 
 WRITERS = 12
@@ -82,3 +85,39 @@ def test_concurrent_conditional_counters_on_one_item_are_exact(dynamodb: Any) ->
     assert errors == []
     assert int(item["done"]["N"]) == WRITERS * UPDATES
     assert len(item["ranges"]["M"]) == WRITERS * UPDATES
+
+
+def test_in_process_moto_lets_one_conditional_claim_win(template_aws: TemplateAws) -> None:
+    """The in-process ``template_aws`` fixture keeps the same guarantee: of writers racing a
+    conditional ``PutItem`` for one key (the audience registry's create claim), exactly one wins.
+    Without the lock, two racing creates of one name both won now and then (CI, 2026-11-27)."""
+    ddb = template_aws.client("dynamodb")
+    table = template_aws.table("AudiencesTable")
+    wins: list[tuple[int, int]] = []
+    barrier = threading.Barrier(WRITERS)
+
+    def writer(w: int) -> None:
+        for key in range(UPDATES):
+            barrier.wait()
+            try:
+                ddb.put_item(
+                    TableName=table,
+                    Item={"advertiser_id": {"S": "a"}, "audience_key": {"S": f"k{key}"}},
+                    ConditionExpression="attribute_not_exists(audience_key)",
+                )
+            except ddb.exceptions.ConditionalCheckFailedException:
+                continue
+            wins.append((key, w))
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, as a busy machine does
+    try:
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(WRITERS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch)
+
+    assert sorted(key for key, _ in wins) == list(range(UPDATES))
